@@ -1,0 +1,19 @@
+"""keras_gates: Keras 3 LSTM and GRU layers whose gates you can read."""
+
+from keras_gates import gate_layout
+from keras_gates.extract import GateExtractor, convert, extract_gates
+from keras_gates.gated_gru import GatedGRU, GatedGRUCell
+from keras_gates.gated_lstm import GatedLSTM, GatedLSTMCell
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GatedGRU",
+    "GatedGRUCell",
+    "GatedLSTM",
+    "GatedLSTMCell",
+    "GateExtractor",
+    "convert",
+    "extract_gates",
+    "gate_layout",
+]

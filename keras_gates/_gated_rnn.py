@@ -1,0 +1,414 @@
+"""What GatedLSTM and GatedGRU share: the cell's plumbing and the wrapper.
+
+Private: the public classes live in `gated_lstm.py` and `gated_gru.py`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+from keras import ops
+
+from keras_gates import _validation as check
+from keras_gates.gate_layout import gate_names, join_blocks, split_blocks
+
+
+class GatedCell(keras.layers.Layer):
+    """Base of the gated cells: arguments, dropout masks, input projection.
+
+    Subclasses set `kind` ("lstm" or "gru"), `weight_gates` (the gate blocks
+    of the kernel, in Keras's order), build the weights and implement
+    `recur(x, states, recurrent_masks) -> (h, new_states, gates)`, where `x`
+    is the projected input `inputs @ kernel + input_bias`.
+    """
+
+    kind: str = ""
+    weight_gates: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        units,
+        activation,
+        recurrent_activation,
+        use_bias,
+        kernel_initializer,
+        recurrent_initializer,
+        bias_initializer,
+        kernel_regularizer,
+        recurrent_regularizer,
+        bias_regularizer,
+        kernel_constraint,
+        recurrent_constraint,
+        bias_constraint,
+        dropout,
+        recurrent_dropout,
+        seed,
+        return_gates,
+        implementation,
+        **kwargs,
+    ):
+        units = check.positive_int("units", units)
+        activation = check.activation("activation", activation)
+        recurrent_activation = check.activation(
+            "recurrent_activation", recurrent_activation
+        )
+        dropout = check.rate("dropout", dropout)
+        recurrent_dropout = check.rate("recurrent_dropout", recurrent_dropout)
+        check.boolean("use_bias", use_bias)
+        check.boolean("return_gates", return_gates)
+        check.one_of("implementation", implementation, (1, 2))
+        super().__init__(**kwargs)
+        self.units = units
+        self.activation = activation
+        self.recurrent_activation = recurrent_activation
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(
+            recurrent_initializer
+        )
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = keras.regularizers.get(
+            recurrent_regularizer
+        )
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.return_gates = return_gates
+        # Keras switches to per-gate dropout masks whenever recurrent dropout
+        # is on; we follow it so that a shared seed draws the same masks.
+        self.implementation = 1 if recurrent_dropout else implementation
+        self.output_size = (
+            units * len(gate_names(self.kind)) if return_gates else units
+        )
+        # Set by the wrapper around its loop (see `GatedRNN.call`).
+        self._inputs_projected = False
+        self._recurrent_masks = None
+
+    # -- pieces the wrapper uses -------------------------------------------
+
+    def input_bias(self):
+        return self.bias
+
+    def draw_dropout_masks(self, step_inputs, state):
+        """Draws input and recurrent dropout masks, in Keras's order.
+
+        Keras's RNN draws them once per call, before the loop, whether or not
+        it is training; doing the same keeps a seeded GatedLSTM's masks, and
+        so its numbers, equal to a seeded `keras.layers.LSTM`'s.
+
+        Returns:
+            `(input_masks, recurrent_masks)`: each a list of 1 (one mask for
+            all gates) or one mask per gate, or None when that rate is 0.
+        """
+        count = len(self.weight_gates) if self.implementation == 1 else 1
+
+        def draw(like, rate):
+            ones = ops.ones_like(like)
+            return [
+                keras.random.dropout(ones, rate, seed=self.seed_generator)
+                for _ in range(count)
+            ]
+
+        input_masks = draw(step_inputs, self.dropout) if self.dropout else None
+        recurrent_masks = (
+            draw(state, self.recurrent_dropout)
+            if self.recurrent_dropout
+            else None
+        )
+        return input_masks, recurrent_masks
+
+    def project_inputs(self, inputs, input_masks=None):
+        """`inputs @ kernel + input_bias`, for one step or a whole sequence.
+
+        Args:
+            inputs: `(batch, features)` or `(batch, time, features)`.
+            input_masks: None, or the masks of `draw_dropout_masks`, each
+                `(batch, features)`; the same mask serves every timestep.
+        """
+        if input_masks is None:
+            x = ops.matmul(inputs, self.kernel)
+        else:
+            if len(inputs.shape) == 3:
+                input_masks = [ops.expand_dims(m, 1) for m in input_masks]
+            if len(input_masks) == 1:
+                x = ops.matmul(inputs * input_masks[0], self.kernel)
+            else:
+                kernels = split_blocks(self.kernel, self.weight_gates)
+                x = join_blocks(
+                    {
+                        gate: ops.matmul(inputs * mask, kernels[gate])
+                        for gate, mask in zip(self.weight_gates, input_masks)
+                    },
+                    self.weight_gates,
+                )
+        if self.use_bias:
+            x = x + self.input_bias()
+        return x
+
+    def recurrent_projection(self, h_tm1, recurrent_masks, kernel=None):
+        """`h_tm1 @ recurrent_kernel`, with per-gate masks when given."""
+        kernel = self.recurrent_kernel if kernel is None else kernel
+        if recurrent_masks is None:
+            return ops.matmul(h_tm1, kernel)
+        gates = self.weight_gates[: len(recurrent_masks)]
+        kernels = split_blocks(kernel, gates)
+        return join_blocks(
+            {
+                gate: ops.matmul(h_tm1 * mask, kernels[gate])
+                for gate, mask in zip(gates, recurrent_masks)
+            },
+            gates,
+        )
+
+    @contextlib.contextmanager
+    def projected_inputs(self, recurrent_masks):
+        """Within: `call` takes pre-projected inputs and these masks."""
+        self._inputs_projected = True
+        self._recurrent_masks = recurrent_masks
+        try:
+            yield
+        finally:
+            self._inputs_projected = False
+            self._recurrent_masks = None
+
+    # -- the step ------------------------------------------------------------
+
+    def call(self, inputs, states, training=False):
+        if self._inputs_projected:
+            x, recurrent_masks = inputs, self._recurrent_masks
+        else:
+            # Used on its own in keras.layers.RNN, the cell cannot hold a
+            # mask across steps: each step draws fresh dropout masks.
+            input_masks, recurrent_masks = (
+                self.draw_dropout_masks(inputs, states[0])
+                if training
+                else (None, None)
+            )
+            x = self.project_inputs(inputs, input_masks)
+        h, new_states, gates = self.recur(x, states, recurrent_masks)
+        if self.return_gates:
+            return join_blocks(gates, gate_names(self.kind)), new_states
+        return h, new_states
+
+    def recur(self, x, states, recurrent_masks):
+        raise NotImplementedError
+
+    def get_initial_state(self, batch_size=None):
+        sizes = self.state_size
+        sizes = [sizes] if isinstance(sizes, int) else sizes
+        return [
+            ops.zeros((batch_size, size), dtype=self.compute_dtype)
+            for size in sizes
+        ]
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "activation": keras.activations.serialize(self.activation),
+            "recurrent_activation": keras.activations.serialize(
+                self.recurrent_activation
+            ),
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(
+                self.kernel_initializer
+            ),
+            "recurrent_initializer": keras.initializers.serialize(
+                self.recurrent_initializer
+            ),
+            "bias_initializer": keras.initializers.serialize(
+                self.bias_initializer
+            ),
+            "kernel_regularizer": keras.regularizers.serialize(
+                self.kernel_regularizer
+            ),
+            "recurrent_regularizer": keras.regularizers.serialize(
+                self.recurrent_regularizer
+            ),
+            "bias_regularizer": keras.regularizers.serialize(
+                self.bias_regularizer
+            ),
+            "kernel_constraint": keras.constraints.serialize(
+                self.kernel_constraint
+            ),
+            "recurrent_constraint": keras.constraints.serialize(
+                self.recurrent_constraint
+            ),
+            "bias_constraint": keras.constraints.serialize(
+                self.bias_constraint
+            ),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+            "return_gates": self.return_gates,
+            "implementation": self.implementation,
+        }
+        return {**super().get_config(), **config}
+
+
+def _cell_property(name):
+    return property(
+        lambda self: getattr(self.cell, name),
+        doc=f"The cell's `{name}` (read-only).",
+    )
+
+
+class GatedRNN(keras.layers.RNN):
+    """Base of GatedLSTM and GatedGRU: `keras.layers.RNN` plus gates out."""
+
+    def __init__(
+        self,
+        cell: GatedCell,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        use_cudnn="auto",
+        **kwargs,
+    ):
+        for name, value in (
+            ("return_sequences", return_sequences),
+            ("return_state", return_state),
+            ("go_backwards", go_backwards),
+            ("stateful", stateful),
+            ("unroll", unroll),
+        ):
+            check.boolean(name, value)
+        check.one_of("use_cudnn", use_cudnn, ("auto", True, False))
+        if use_cudnn is True:
+            raise ValueError(
+                "use_cudnn=True was requested, but keras_gates layers have no "
+                "cuDNN path; pass use_cudnn='auto' (the default) or False"
+            )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            **kwargs,
+        )
+        self.use_cudnn = use_cudnn
+
+    @property
+    def return_gates(self) -> bool:
+        return self.cell.return_gates
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        check.sequence_input(self.name, sequences_shape)
+        super().build(sequences_shape, initial_state_shape)
+
+    @contextlib.contextmanager
+    def _full_result(self):
+        """Within: the RNN returns the whole sequence and the final states."""
+        saved = self.return_sequences, self.return_state
+        self.return_sequences = self.return_state = True
+        try:
+            yield
+        finally:
+            self.return_sequences, self.return_state = saved
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        check.sequence_input(
+            self.name, sequences.shape, self.cell.kernel.shape[0]
+        )
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        cell = self.cell
+        batch_size = ops.shape(sequences)[0]
+        input_masks, recurrent_masks = cell.draw_dropout_masks(
+            sequences[:, 0, :],
+            ops.zeros((batch_size, cell.units), dtype=sequences.dtype),
+        )
+        if not training:
+            input_masks = recurrent_masks = None
+        # One matmul for every timestep's input projection, outside the loop.
+        projected = cell.project_inputs(sequences, input_masks)
+        run = super().call
+        with cell.projected_inputs(recurrent_masks):
+            if not self.return_gates:
+                return run(projected, initial_state, mask, training)
+            with self._full_result():
+                packed, *states = run(projected, initial_state, mask, training)
+        return self._with_gates(packed, states, mask)
+
+    def _with_gates(self, packed, states, mask):
+        gates = split_blocks(packed, gate_names(self.cell.kind))
+        # The hidden block is exactly what keras.layers.RNN would return.
+        outputs = gates["hidden"] if self.return_sequences else states[0]
+        gates = {
+            name: self._to_input_order(value, mask)
+            for name, value in gates.items()
+        }
+        if self.return_state:
+            return (outputs, *states, gates)
+        return outputs, gates
+
+    def _to_input_order(self, gate, mask):
+        """Time in input order; NaN where the input step was masked."""
+        if self.go_backwards:
+            gate = ops.flip(gate, axis=1)
+        if mask is not None:
+            keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
+            gate = ops.where(keep, gate, ops.full_like(gate, float("nan")))
+        return gate
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        batch, time = sequences_shape[0], sequences_shape[1]
+        units = self.cell.units
+        output = (
+            (batch, time, units) if self.return_sequences else (batch, units)
+        )
+        result = [output]
+        if self.return_state:
+            result += [(batch, units)] * len(self.state_size)
+        if self.return_gates:
+            result.append(
+                {
+                    name: (batch, time, units)
+                    for name in gate_names(self.cell.kind)
+                }
+            )
+        return tuple(result) if len(result) > 1 else output
+
+    def get_config(self):
+        cell_config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell_config.pop(key, None)
+        config = {
+            **super().get_config(),
+            **cell_config,
+            "use_cudnn": self.use_cudnn,
+        }
+        del config["cell"]
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    units = _cell_property("units")
+    activation = _cell_property("activation")
+    recurrent_activation = _cell_property("recurrent_activation")
+    use_bias = _cell_property("use_bias")
+    kernel_initializer = _cell_property("kernel_initializer")
+    recurrent_initializer = _cell_property("recurrent_initializer")
+    bias_initializer = _cell_property("bias_initializer")
+    kernel_regularizer = _cell_property("kernel_regularizer")
+    recurrent_regularizer = _cell_property("recurrent_regularizer")
+    bias_regularizer = _cell_property("bias_regularizer")
+    kernel_constraint = _cell_property("kernel_constraint")
+    recurrent_constraint = _cell_property("recurrent_constraint")
+    bias_constraint = _cell_property("bias_constraint")
+    dropout = _cell_property("dropout")
+    recurrent_dropout = _cell_property("recurrent_dropout")
+    seed = _cell_property("seed")
+    implementation = _cell_property("implementation")

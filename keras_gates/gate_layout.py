@@ -1,0 +1,86 @@
+"""The one place that knows gate names, their order and how they are packed.
+
+Keras stores an LSTM's four gates side by side in one kernel, in the order
+input, forget, candidate (Keras calls it "c"), output; a GRU's three in the
+order update (z), reset (r), candidate (h). Every slice in keras_gates goes
+through the constants and functions here, so nobody re-slices by offsets.
+
+When a gated layer is asked for its gates, its cell returns them packed into
+one tensor per step, `[gate_0 | gate_1 | ...]` along the last axis, because
+`keras.layers.RNN` needs a single output of fixed size. `unpack` turns that
+back into a dict of named `(batch, time, units)` tensors.
+
+GRU convention: Keras's update gate `z` is the fraction of the *old* state
+that is kept, `h_t = z * h_{t-1} + (1 - z) * candidate`. The article "A
+visual guide to LSTM and GRU" (and Cho et al. 2014 in some write-ups) calls
+`1 - z` the update gate: the fraction of *new* information let in. Every
+"update" value in keras_gates is Keras's `z`; `article_update(z)` converts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from keras import ops
+
+# Order of the gate blocks inside Keras's kernel, recurrent_kernel and bias.
+LSTM_WEIGHT_GATES = ("input", "forget", "candidate", "output")
+GRU_WEIGHT_GATES = ("update", "reset", "candidate")
+
+# What a gated layer records at every step, in packing order.
+LSTM_GATES = LSTM_WEIGHT_GATES + ("cell", "hidden")
+GRU_GATES = GRU_WEIGHT_GATES + ("hidden",)
+
+# Value range of each recorded quantity with the default activations;
+# saturation statistics only make sense for the (0, 1) gates.
+SIGMOID_GATES = frozenset({"input", "forget", "output", "update", "reset"})
+
+# Short labels for figures; the GRU one states the convention.
+GATE_LABELS = {
+    "input": "input gate i",
+    "forget": "forget gate f",
+    "candidate": "candidate g (tanh)",
+    "output": "output gate o",
+    "cell": "cell state c",
+    "hidden": "hidden state h",
+    "update": "update gate z (Keras: share of old state kept; article = 1 - z)",
+    "reset": "reset gate r",
+}
+
+
+def gate_names(kind: str) -> tuple[str, ...]:
+    """Recorded gate names for `kind` (`"lstm"` or `"gru"`)."""
+    if kind == "lstm":
+        return LSTM_GATES
+    if kind == "gru":
+        return GRU_GATES
+    raise ValueError(f"kind must be 'lstm' or 'gru', got {kind!r}")
+
+
+def split_blocks(x, names: Sequence[str], axis: int = -1) -> dict:
+    """Splits `x` into `len(names)` equal blocks along `axis`, by name."""
+    return dict(zip(names, ops.split(x, len(names), axis=axis)))
+
+
+def join_blocks(blocks: Mapping, names: Sequence[str], axis: int = -1):
+    """Concatenates `blocks[name]` for each name, in order, along `axis`."""
+    return ops.concatenate([blocks[name] for name in names], axis=axis)
+
+
+def unpack(packed, kind: str) -> dict:
+    """Splits a packed `(..., n * units)` gate tensor into named tensors.
+
+    Args:
+        packed: the cell's packed output, `(batch, time, n * units)` for a
+            sequence or `(batch, n * units)` for one step.
+        kind: `"lstm"` or `"gru"`.
+
+    Returns:
+        `{name: (..., units)}` for every name in `gate_names(kind)`.
+    """
+    return split_blocks(packed, gate_names(kind))
+
+
+def article_update(update):
+    """Keras's GRU update gate `z` in the article's convention, `1 - z`."""
+    return 1.0 - update

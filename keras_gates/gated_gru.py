@@ -1,0 +1,313 @@
+"""GatedGRUCell and GatedGRU: Keras's GRU with every gate visible."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_gates._gated_rnn import GatedCell, GatedRNN
+from keras_gates.gate_layout import GRU_WEIGHT_GATES, join_blocks, split_blocks
+
+
+@keras.saving.register_keras_serializable(package="keras_gates")
+class GatedGRUCell(GatedCell):
+    """One GRU step whose gates can be returned (Cho et al. 2014).
+
+    With Keras's weights `kernel` (W), `recurrent_kernel` (U) and `bias`,
+    gates in the order z, r, h, sigma = `recurrent_activation` and
+    tanh = `activation`. With `reset_after=True` (Keras's default, the
+    cuDNN-compatible form) the bias is `(2, 3 * units)`: an input bias b and
+    a recurrent bias b':
+
+        z  = sigma(x W_z + b_z + h_tm1 U_z + b'_z)     update gate
+        r  = sigma(x W_r + b_r + h_tm1 U_r + b'_r)     reset gate
+        hh = tanh(x W_h + b_h + r * (h_tm1 U_h + b'_h))  candidate
+        h  = z * h_tm1 + (1 - z) * hh
+
+    With `reset_after=False` (Cho et al.'s original) there is one bias and
+    `hh = tanh(x W_h + b_h + (r * h_tm1) U_h)`.
+
+    Convention: Keras's `z` is the share of the *old* state that is kept.
+    The article "A visual guide to LSTM and GRU" calls `1 - z` the update
+    gate (the share of new information let in). Every `update` value that
+    keras_gates returns or plots is Keras's `z`;
+    `keras_gates.gate_layout.article_update` converts.
+
+    Args:
+        units: positive int, size of h.
+        activation: for the candidate. Default `"tanh"`.
+        recurrent_activation: for z and r. Default `"sigmoid"`.
+        use_bias: bool, default True.
+        kernel_initializer: default `"glorot_uniform"`.
+        recurrent_initializer: default `"orthogonal"`.
+        bias_initializer: default `"zeros"`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer,
+        kernel_constraint, recurrent_constraint, bias_constraint: as Keras.
+        dropout: float in [0, 1), default 0, on the inputs.
+        recurrent_dropout: float in [0, 1), default 0, on h_tm1.
+        reset_after: bool, default True (see above).
+        seed: int or None, seeds the dropout masks.
+        return_gates: bool, default False. If True the step's output is
+            `[z | r | hh | h]` packed along the last axis (see
+            `keras_gates.gate_layout`) instead of `h`.
+
+    Call arguments:
+        inputs: `(batch, features)`.
+        states: `[h_tm1]`, `(batch, units)`.
+        training: bool, whether dropout is applied.
+
+    Returns:
+        `(output, [h])`: output is `h`, `(batch, units)`, or the packed gates
+        `(batch, 4 * units)` with `return_gates=True`.
+
+    Example:
+
+    >>> layer = keras.layers.RNN(GatedGRUCell(4))
+    >>> layer(np.ones((2, 5, 3))).shape
+    (2, 4)
+
+    References:
+        Cho et al. 2014, "Learning Phrase Representations using RNN
+        Encoder-Decoder for Statistical Machine Translation".
+    """
+
+    kind = "gru"
+    weight_gates = GRU_WEIGHT_GATES
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        reset_after=True,
+        seed=None,
+        return_gates=False,
+        implementation=2,
+        **kwargs,
+    ):
+        if not isinstance(reset_after, bool):
+            raise TypeError(
+                f"reset_after must be True or False, got {reset_after!r}"
+            )
+        super().__init__(
+            units,
+            activation,
+            recurrent_activation,
+            use_bias,
+            kernel_initializer,
+            recurrent_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            recurrent_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            recurrent_constraint,
+            bias_constraint,
+            dropout,
+            recurrent_dropout,
+            seed,
+            return_gates,
+            implementation,
+            **kwargs,
+        )
+        self.reset_after = reset_after
+        self.state_size = self.units
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        self.kernel = self.add_weight(
+            shape=(input_dim, 3 * self.units),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, 3 * self.units),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(2, 3 * self.units)
+                if self.reset_after
+                else (3 * self.units,),
+                name="bias",
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        else:
+            self.bias = None
+
+    def input_bias(self):
+        return self.bias[0] if self.reset_after else self.bias
+
+    def recur(self, x, states, recurrent_masks):
+        h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
+        x = split_blocks(x, GRU_WEIGHT_GATES)
+        if self.reset_after:
+            inner = self.recurrent_projection(h_tm1, recurrent_masks)
+            if self.use_bias:
+                inner = inner + self.bias[1]
+            inner = split_blocks(inner, GRU_WEIGHT_GATES)
+            z = self.recurrent_activation(x["update"] + inner["update"])
+            r = self.recurrent_activation(x["reset"] + inner["reset"])
+            hh = self.activation(x["candidate"] + r * inner["candidate"])
+        else:
+            kernels = split_blocks(self.recurrent_kernel, GRU_WEIGHT_GATES)
+            zr_gates = ("update", "reset")
+            inner = self.recurrent_projection(
+                h_tm1,
+                recurrent_masks[:2] if recurrent_masks else None,
+                kernel=join_blocks(kernels, zr_gates),
+            )
+            inner = split_blocks(inner, zr_gates)
+            z = self.recurrent_activation(x["update"] + inner["update"])
+            r = self.recurrent_activation(x["reset"] + inner["reset"])
+            h_c = h_tm1 * recurrent_masks[2] if recurrent_masks else h_tm1
+            hh = self.activation(
+                x["candidate"] + ops.matmul(r * h_c, kernels["candidate"])
+            )
+        h = z * h_tm1 + (1.0 - z) * hh
+        gates = {"update": z, "reset": r, "candidate": hh, "hidden": h}
+        new_states = [h] if isinstance(states, (list, tuple)) else h
+        return h, new_states, gates
+
+    def get_config(self):
+        return {**super().get_config(), "reset_after": self.reset_after}
+
+
+@keras.saving.register_keras_serializable(package="keras_gates")
+class GatedGRU(GatedRNN):
+    """Drop-in `keras.layers.GRU` that can also return its gates.
+
+    Same arguments, defaults, weights (`kernel`, `recurrent_kernel`, `bias`,
+    gates in the order z, r, h; bias `(2, 3 * units)` when `reset_after`)
+    and numbers as `keras.layers.GRU` after
+    `gated.set_weights(builtin.get_weights())`. The equations, and the
+    update-gate convention (Keras's z keeps the old state; the article's
+    update gate is 1 - z), are those of `GatedGRUCell`.
+
+    Args:
+        units: positive int.
+        activation, recurrent_activation, use_bias, kernel_initializer,
+        recurrent_initializer, bias_initializer, kernel_regularizer,
+        recurrent_regularizer, bias_regularizer, activity_regularizer,
+        kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+        recurrent_dropout, seed, reset_after (default True): as
+            `keras.layers.GRU`.
+        return_sequences, return_state, go_backwards, stateful, unroll:
+            bools, default False, as `keras.layers.GRU`.
+        use_cudnn: "auto" (default) or False; True raises (no cuDNN path).
+        return_gates: bool, default False: also return the gates.
+        zero_output_for_mask, implementation: as `keras.layers.GRU`.
+
+    Call arguments:
+        sequences: `(batch, time, features)`.
+        initial_state: optional `h_0`, `(batch, units)`.
+        mask: optional `(batch, time)` booleans, as Keras.
+        training: bool.
+
+    Returns:
+        `outputs` (`(batch, time, units)` or `(batch, units)`), with
+        `return_state` `(outputs, h)`; with `return_gates=True` a dict is
+        appended, `(outputs, gates)` or `(outputs, h, gates)`, holding
+        `update` (Keras's z), `reset`, `candidate` and `hidden`, each
+        `(batch, time, units)` for every step in the input's time order;
+        NaN at masked steps.
+
+    Example:
+
+    >>> layer = GatedGRU(8, return_gates=True)
+    >>> outputs, gates = layer(np.ones((2, 5, 3), "float32"))
+    >>> outputs.shape, gates["update"].shape
+    ((2, 8), (2, 5, 8))
+
+    References:
+        Cho et al. 2014, "Learning Phrase Representations using RNN
+        Encoder-Decoder for Statistical Machine Translation".
+        Chung et al. 2014, "Empirical Evaluation of Gated Recurrent Neural
+        Networks on Sequence Modeling".
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        reset_after=True,
+        use_cudnn="auto",
+        return_gates=False,
+        **kwargs,
+    ):
+        cell = GatedGRUCell(
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            reset_after=reset_after,
+            seed=seed,
+            return_gates=return_gates,
+            implementation=kwargs.pop("implementation", 2),
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="gru_cell",
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            use_cudnn=use_cudnn,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+
+    reset_after = property(lambda self: self.cell.reset_after)

@@ -1,0 +1,326 @@
+"""GatedLSTMCell and GatedLSTM: Keras's LSTM with every gate visible."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_gates._gated_rnn import GatedCell, GatedRNN
+from keras_gates.gate_layout import LSTM_WEIGHT_GATES, split_blocks
+
+
+@keras.saving.register_keras_serializable(package="keras_gates")
+class GatedLSTMCell(GatedCell):
+    """One LSTM step whose gates can be returned (Hochreiter 1997).
+
+    The equations, with Keras's weights `kernel` (W), `recurrent_kernel` (U)
+    and `bias` (b), each holding the four gates in the order i, f, g (Keras's
+    "c"), o, and sigma = `recurrent_activation`, tanh = `activation`:
+
+        i = sigma(x W_i + h_tm1 U_i + b_i)     input gate
+        f = sigma(x W_f + h_tm1 U_f + b_f)     forget gate
+        g = tanh(x W_g + h_tm1 U_g + b_g)      candidate
+        o = sigma(x W_o + h_tm1 U_o + b_o)     output gate
+        c = f * c_tm1 + i * g                  cell state
+        h = o * tanh(c)                        hidden state / output
+
+    Args:
+        units: positive int, size of h and c.
+        activation: for g and for the cell state. Default `"tanh"`.
+        recurrent_activation: for i, f and o. Default `"sigmoid"`.
+        use_bias: bool, default True.
+        kernel_initializer: default `"glorot_uniform"`.
+        recurrent_initializer: default `"orthogonal"`.
+        bias_initializer: default `"zeros"`.
+        unit_forget_bias: bool, default True: add 1 to the forget bias at
+            initialisation (Jozefowicz et al. 2015), as Keras does.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer,
+        kernel_constraint, recurrent_constraint, bias_constraint: as Keras.
+        dropout: float in [0, 1), default 0: fraction of the input units
+            dropped; one mask per sequence (per gate when
+            `recurrent_dropout` is set), as Keras.
+        recurrent_dropout: float in [0, 1), default 0, the same for h_tm1.
+        seed: int or None, seeds the dropout masks.
+        return_gates: bool, default False. If True the step's output is
+            `[i | f | g | o | c | h]` packed along the last axis (see
+            `keras_gates.gate_layout`) instead of `h`.
+
+    Call arguments:
+        inputs: `(batch, features)`.
+        states: `[h_tm1, c_tm1]`, each `(batch, units)`.
+        training: bool, whether dropout is applied.
+
+    Returns:
+        `(output, [h, c])`: output is `h`, `(batch, units)`, or the packed
+        gates `(batch, 6 * units)` with `return_gates=True`.
+
+    Used on its own inside `keras.layers.RNN`, the cell draws new dropout
+    masks at every step; `GatedLSTM` draws them once per sequence, as Keras.
+
+    Example:
+
+    >>> cell = GatedLSTMCell(4)
+    >>> layer = keras.layers.RNN(cell)
+    >>> layer(np.ones((2, 5, 3))).shape
+    (2, 4)
+
+    References:
+        Hochreiter & Schmidhuber 1997, "Long Short-Term Memory".
+        Gers, Schmidhuber & Cummins 2000, "Learning to Forget".
+    """
+
+    kind = "lstm"
+    weight_gates = LSTM_WEIGHT_GATES
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_gates=False,
+        implementation=2,
+        **kwargs,
+    ):
+        if not isinstance(unit_forget_bias, bool):
+            raise TypeError(
+                f"unit_forget_bias must be True or False, got "
+                f"{unit_forget_bias!r}"
+            )
+        super().__init__(
+            units,
+            activation,
+            recurrent_activation,
+            use_bias,
+            kernel_initializer,
+            recurrent_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            recurrent_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            recurrent_constraint,
+            bias_constraint,
+            dropout,
+            recurrent_dropout,
+            seed,
+            return_gates,
+            implementation,
+            **kwargs,
+        )
+        self.unit_forget_bias = unit_forget_bias
+        self.state_size = [self.units, self.units]
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        self.kernel = self.add_weight(
+            shape=(input_dim, 4 * self.units),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, 4 * self.units),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(4 * self.units,),
+                name="bias",
+                initializer=self._bias_initializer(),
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        else:
+            self.bias = None
+
+    def _bias_initializer(self):
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+        units, base = self.units, self.bias_initializer
+
+        def initializer(_, *args, **kwargs):
+            # i | f | (g, o): the blocks, and the draws, in Keras's order.
+            return ops.concatenate(
+                [
+                    base((units,), *args, **kwargs),
+                    keras.initializers.Ones()((units,), *args, **kwargs),
+                    base((2 * units,), *args, **kwargs),
+                ]
+            )
+
+        return initializer
+
+    def recur(self, x, states, recurrent_masks):
+        h_tm1, c_tm1 = states
+        z = x + self.recurrent_projection(h_tm1, recurrent_masks)
+        z = split_blocks(z, LSTM_WEIGHT_GATES)
+        i = self.recurrent_activation(z["input"])
+        f = self.recurrent_activation(z["forget"])
+        g = self.activation(z["candidate"])
+        o = self.recurrent_activation(z["output"])
+        c = f * c_tm1 + i * g
+        h = o * self.activation(c)
+        gates = {
+            "input": i,
+            "forget": f,
+            "candidate": g,
+            "output": o,
+            "cell": c,
+            "hidden": h,
+        }
+        return h, [h, c], gates
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "unit_forget_bias": self.unit_forget_bias,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_gates")
+class GatedLSTM(GatedRNN):
+    """Drop-in `keras.layers.LSTM` that can also return its gates.
+
+    Same arguments, defaults, weights (`kernel`, `recurrent_kernel`, `bias`,
+    gates in the order i, f, c, o) and numbers as `keras.layers.LSTM`: after
+    `gated.set_weights(builtin.get_weights())` the two agree to float32
+    round-off, with masks, dropout (same `seed`), `go_backwards`, `stateful`
+    and `unroll` included. The equations are those of `GatedLSTMCell`.
+
+    Args:
+        units: positive int.
+        activation, recurrent_activation, use_bias, kernel_initializer,
+        recurrent_initializer, bias_initializer, unit_forget_bias,
+        kernel_regularizer, recurrent_regularizer, bias_regularizer,
+        activity_regularizer, kernel_constraint, recurrent_constraint,
+        bias_constraint, dropout, recurrent_dropout, seed: as
+            `keras.layers.LSTM` (defaults: tanh, sigmoid, True,
+            glorot_uniform, orthogonal, zeros, True, None..., 0.0, 0.0, None).
+        return_sequences: bool, default False: return h at every step.
+        return_state: bool, default False: also return the final h and c.
+        go_backwards: bool, default False: process the sequence in reverse.
+        stateful: bool, default False: carry the final states to the next
+            batch.
+        unroll: bool, default False.
+        use_cudnn: "auto" (default) or False; accepted for compatibility.
+            keras_gates has no cuDNN path, so True raises.
+        return_gates: bool, default False. If True the layer also returns
+            a dict of gates for every timestep (see Returns).
+        zero_output_for_mask, implementation: as `keras.layers.LSTM`.
+
+    Call arguments:
+        sequences: `(batch, time, features)`.
+        initial_state: optional `[h_0, c_0]`, each `(batch, units)`.
+        mask: optional `(batch, time)` booleans; False steps are skipped
+            (states carried over), as Keras.
+        training: bool.
+
+    Returns:
+        `outputs`: `(batch, time, units)` with `return_sequences`, else
+        `(batch, units)`; with `return_state`, `(outputs, h, c)`. With
+        `return_gates=True`, a dict `gates` is appended:
+        `(outputs, gates)` or `(outputs, h, c, gates)`, where `gates` holds
+        `input`, `forget`, `candidate`, `output`, `cell` and `hidden`, each
+        `(batch, time, units)`, for every timestep whatever
+        `return_sequences` says, in the *input's* time order even with
+        `go_backwards` (Keras returns `outputs` in processing order there,
+        and so do we). Masked steps have no gates: their entries are NaN,
+        so `np.nanmean` and the plots skip them.
+
+    Example:
+
+    >>> layer = GatedLSTM(8, return_gates=True)
+    >>> outputs, gates = layer(np.ones((2, 5, 3), "float32"))
+    >>> outputs.shape, gates["forget"].shape
+    ((2, 8), (2, 5, 8))
+
+    References:
+        Hochreiter & Schmidhuber 1997, "Long Short-Term Memory".
+        Karpathy, Johnson & Fei-Fei 2015, "Visualizing and Understanding
+        Recurrent Networks".
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        use_cudnn="auto",
+        return_gates=False,
+        **kwargs,
+    ):
+        cell = GatedLSTMCell(
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            unit_forget_bias=unit_forget_bias,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            return_gates=return_gates,
+            implementation=kwargs.pop("implementation", 2),
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="lstm_cell",
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            use_cudnn=use_cudnn,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+
+    unit_forget_bias = property(lambda self: self.cell.unit_forget_bias)
