@@ -144,7 +144,9 @@ class GatedCell(keras.layers.Layer):
                 x = join_blocks(
                     {
                         gate: ops.matmul(inputs * mask, kernels[gate])
-                        for gate, mask in zip(self.weight_gates, input_masks)
+                        for gate, mask in zip(
+                            self.weight_gates, input_masks, strict=True
+                        )
                     },
                     self.weight_gates,
                 )
@@ -162,7 +164,7 @@ class GatedCell(keras.layers.Layer):
         return join_blocks(
             {
                 gate: ops.matmul(h_tm1 * mask, kernels[gate])
-                for gate, mask in zip(gates, recurrent_masks)
+                for gate, mask in zip(gates, recurrent_masks, strict=True)
             },
             gates,
         )

@@ -59,7 +59,7 @@ def gate_names(kind: str) -> tuple[str, ...]:
 
 def split_blocks(x, names: Sequence[str], axis: int = -1) -> dict:
     """Splits `x` into `len(names)` equal blocks along `axis`, by name."""
-    return dict(zip(names, ops.split(x, len(names), axis=axis)))
+    return dict(zip(names, ops.split(x, len(names), axis=axis), strict=True))
 
 
 def join_blocks(blocks: Mapping, names: Sequence[str], axis: int = -1):
