@@ -4,10 +4,12 @@ from keras_gates import gate_layout
 from keras_gates.extract import GateExtractor, convert, extract_gates
 from keras_gates.gated_gru import GatedGRU, GatedGRUCell
 from keras_gates.gated_lstm import GatedLSTM, GatedLSTMCell
+from keras_gates.initializers import Chrono
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Chrono",
     "GatedGRU",
     "GatedGRUCell",
     "GatedLSTM",

@@ -388,6 +388,9 @@ class GatedRNN(keras.layers.RNN):
         config = {
             **super().get_config(),
             **cell_config,
+            "activity_regularizer": keras.regularizers.serialize(
+                self.activity_regularizer
+            ),
             "use_cudnn": self.use_cudnn,
         }
         del config["cell"]

@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_gates._gated_rnn import GatedCell, GatedRNN
 from keras_gates.gate_layout import LSTM_WEIGHT_GATES, split_blocks
+from keras_gates.initializers import Chrono
 
 
 @keras.saving.register_keras_serializable(package="keras_gates")
@@ -121,6 +122,11 @@ class GatedLSTMCell(GatedCell):
             implementation,
             **kwargs,
         )
+        if unit_forget_bias and isinstance(self.bias_initializer, Chrono):
+            raise ValueError(
+                "bias_initializer=Chrono(...) sets the whole LSTM bias, "
+                "forget gate included: pass unit_forget_bias=False with it"
+            )
         self.unit_forget_bias = unit_forget_bias
         self.state_size = [self.units, self.units]
 

@@ -1,0 +1,174 @@
+"""GatedLSTM/GatedGRU against keras.layers.LSTM/GRU with copied weights.
+
+Outputs, final states and gradients (inputs and every weight) must agree to
+1e-5 in float32, over the layers' options and masks on either side.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_gates import GatedGRU, GatedLSTM
+from tests.helpers import assert_outputs_close, flat, value_and_gradients
+
+BATCH, TIME, FEATURES, UNITS = 3, 6, 4, 5
+
+OPTIONS = [
+    {},
+    {"return_sequences": True},
+    {"return_state": True},
+    {"return_sequences": True, "return_state": True, "go_backwards": True},
+    {"go_backwards": True},
+    {"return_sequences": True, "zero_output_for_mask": True},
+    {"unroll": True, "return_sequences": True},
+    {"use_bias": False, "return_state": True},
+    {"activation": "relu", "recurrent_activation": "hard_sigmoid"},
+    {
+        "kernel_initializer": "he_normal",
+        "recurrent_initializer": "glorot_uniform",
+        "bias_initializer": "random_normal",
+        "return_sequences": True,
+    },
+    {"dropout": 0.3, "seed": 7, "return_sequences": True},
+    {"recurrent_dropout": 0.25, "seed": 7, "return_state": True},
+    {"dropout": 0.2, "recurrent_dropout": 0.2, "seed": 3, "go_backwards": True},
+    {"implementation": 1, "dropout": 0.3, "seed": 5},
+    {"kernel_regularizer": "l2", "kernel_constraint": "max_norm"},
+]
+LSTM_ONLY = [{"unit_forget_bias": False, "bias_initializer": "ones"}]
+GRU_ONLY = [
+    {"reset_after": False},
+    {"reset_after": False, "recurrent_dropout": 0.3, "seed": 2},
+    {"reset_after": False, "return_sequences": True, "go_backwards": True},
+]
+CASES = [("lstm", o) for o in OPTIONS + LSTM_ONLY] + [
+    ("gru", o) for o in OPTIONS + GRU_ONLY
+]
+PAIRS = {
+    "lstm": (keras.layers.LSTM, GatedLSTM),
+    "gru": (keras.layers.GRU, GatedGRU),
+}
+
+
+def make_mask(side):
+    if side is None:
+        return None
+    lengths = np.array([TIME, 4, 2])
+    steps = np.arange(TIME)
+    if side == "post":
+        return steps[None, :] < lengths[:, None]
+    return steps[None, :] >= (TIME - lengths)[:, None]
+
+
+def twin_layers(kind, options):
+    builtin_class, gated_class = PAIRS[kind]
+    builtin_options = dict(options)
+    if options.get("implementation") == 1:
+        # Keras's own cuDNN attempt crashes on implementation=1 dropout masks
+        # (a list broadcast to a tensor) before it falls back to the loop.
+        builtin_options["use_cudnn"] = False
+    builtin = builtin_class(UNITS, **builtin_options)
+    gated = gated_class(UNITS, **options)
+    builtin.build((BATCH, TIME, FEATURES))
+    gated.build((BATCH, TIME, FEATURES))
+    gated.set_weights(builtin.get_weights())
+    return builtin, gated
+
+
+@pytest.mark.parametrize("mask_side", [None, "post", "pre"])
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize(
+    "kind,options", CASES, ids=[f"{k}-{o}" for k, o in CASES]
+)
+def test_outputs_states_and_gradients_match_builtin(
+    kind, options, training, mask_side, rng
+):
+    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    mask = make_mask(mask_side)
+    builtin, gated = twin_layers(kind, options)
+    kwargs = {"training": training, "mask": mask}
+
+    expected, expected_grads = value_and_gradients(builtin, x, **kwargs)
+    actual, actual_grads = value_and_gradients(gated, x, **kwargs)
+
+    assert_outputs_close(actual, expected)
+    for a, e in zip(actual_grads, expected_grads, strict=True):
+        np.testing.assert_allclose(a, e, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_dropout_is_applied_when_training(kind, rng):
+    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    _, gated = twin_layers(kind, {"dropout": 0.5, "seed": 1})
+    difference = np.abs(
+        keras.ops.convert_to_numpy(gated(x, training=True))
+        - keras.ops.convert_to_numpy(gated(x, training=False))
+    )
+    assert difference.max() > 1e-2
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_initial_state_matches_builtin(kind, rng):
+    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    builtin, gated = twin_layers(kind, {"return_state": True})
+    n_states = 2 if kind == "lstm" else 1
+    states = [
+        rng.normal(size=(BATCH, UNITS)).astype("float32")
+        for _ in range(n_states)
+    ]
+    assert_outputs_close(
+        gated(x, initial_state=states), builtin(x, initial_state=states)
+    )
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_stateful_and_reset_states_match_builtin(kind, rng):
+    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    builtin, gated = twin_layers(kind, {"stateful": True})
+    for _ in range(2):  # the second call starts from the carried state
+        assert_outputs_close(gated(x), builtin(x))
+    first = keras.ops.convert_to_numpy(gated(x))
+    gated.reset_states()
+    builtin.reset_states()
+    assert_outputs_close(gated(x), builtin(x))
+    assert not np.allclose(keras.ops.convert_to_numpy(gated(x)), first)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_bidirectional_matches_builtin(kind, rng):
+    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    builtin_class, gated_class = PAIRS[kind]
+    builtin = keras.layers.Bidirectional(
+        builtin_class(UNITS, return_sequences=True)
+    )
+    gated = keras.layers.Bidirectional(
+        gated_class(UNITS, return_sequences=True)
+    )
+    builtin.build((BATCH, TIME, FEATURES))
+    gated.build((BATCH, TIME, FEATURES))
+    gated.set_weights(builtin.get_weights())
+    mask = make_mask("post")
+    assert_outputs_close(gated(x, mask=mask), builtin(x, mask=mask))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_same_weights_names_shapes_and_defaults(kind):
+    builtin_class, gated_class = PAIRS[kind]
+    builtin, gated = builtin_class(UNITS), gated_class(UNITS)
+    builtin.build((None, TIME, FEATURES))
+    gated.build((None, TIME, FEATURES))
+    assert [(w.path.split("/")[-1], tuple(w.shape)) for w in gated.weights] == [
+        (w.path.split("/")[-1], tuple(w.shape)) for w in builtin.weights
+    ]
+    builtin_config = builtin.get_config()
+    gated_config = gated.get_config()
+    for key, value in builtin_config.items():
+        if key not in ("name",):
+            assert gated_config[key] == value, key
+    # The same default initialisation, forget bias of 1 included.
+    if kind == "lstm":
+        bias = keras.ops.convert_to_numpy(gated.cell.bias.value)
+        np.testing.assert_array_equal(
+            bias, np.repeat([0.0, 1.0, 0.0, 0.0], UNITS)
+        )
+    assert len(flat(gated(np.zeros((2, TIME, FEATURES), "float32")))) == 1
