@@ -103,5 +103,7 @@ def check_layer(make_layer, inputs, tmp_path):
         inputs, np.ones((inputs.shape[0], 1), "float32"), epochs=1, verbose=0
     )
     after = [to_numpy(w) for w in trainable.weights]
-    assert all(not np.allclose(b, a) for b, a in zip(before, after, strict=True))
+    assert all(
+        not np.allclose(b, a) for b, a in zip(before, after, strict=True)
+    )
     return eager

@@ -1,0 +1,162 @@
+"""extract_gates, GateExtractor and convert on built-in and gated models."""
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_gates import (
+    GatedGRU,
+    GatedLSTM,
+    GateExtractor,
+    convert,
+    extract_gates,
+)
+from tests.helpers import to_numpy
+
+TOKENS = np.array([[3, 1, 4, 1, 5, 0], [9, 2, 6, 0, 0, 0]], "int32")
+
+
+def text_model(recurrent):
+    return keras.Sequential(
+        [
+            keras.Input((6,), dtype="int32"),
+            keras.layers.Embedding(10, 4, mask_zero=True),
+            recurrent,
+            keras.layers.Dense(1),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "recurrent,gated_class",
+    [
+        (keras.layers.LSTM(5, return_sequences=True), GatedLSTM),
+        (keras.layers.GRU(5, return_sequences=True), GatedGRU),
+        (
+            keras.layers.GRU(5, return_sequences=True, reset_after=False),
+            GatedGRU,
+        ),
+        (GatedLSTM(5, return_sequences=True), GatedLSTM),
+    ],
+)
+def test_gates_of_a_builtin_model_equal_its_gated_twin(recurrent, gated_class):
+    model = text_model(recurrent)
+    gates = extract_gates(model, TOKENS)[recurrent.name]
+    embedded = to_numpy(model.layers[0](TOKENS))
+    mask = TOKENS != 0
+    twin = gated_class.from_config(
+        {**recurrent.get_config(), "return_gates": True}
+    )
+    twin.build(embedded.shape)
+    twin.set_weights(recurrent.get_weights())
+    outputs, expected = twin(embedded, mask=mask)
+    for name, value in expected.items():
+        np.testing.assert_allclose(gates[name], to_numpy(value), atol=1e-6)
+    # The hidden state is the built-in layer's own output at valid steps.
+    layer_out = keras.Model(model.inputs, recurrent.output).predict(
+        TOKENS, verbose=0
+    )
+    np.testing.assert_allclose(
+        gates["hidden"][mask], layer_out[mask], atol=1e-6
+    )
+    assert np.isnan(
+        gates["forget" if "forget" in gates else "update"][~mask]
+    ).all()
+
+
+def test_functional_bidirectional_and_nested_models():
+    inner = keras.Sequential(
+        [keras.Input((6, 4)), keras.layers.GRU(3, name="inner_gru")],
+        name="encoder",
+    )
+    inputs = keras.Input((6, 4))
+    bi = keras.layers.Bidirectional(
+        keras.layers.LSTM(2, return_sequences=True), name="bi"
+    )(inputs)
+    outputs = keras.layers.Concatenate()(
+        [inner(inputs), keras.layers.Flatten()(bi)]
+    )
+    model = keras.Model(inputs, outputs)
+    x = np.random.default_rng(0).normal(size=(2, 6, 4)).astype("float32")
+    gates = extract_gates(model, x)
+    assert sorted(gates) == ["bi/backward", "bi/forward", "encoder/inner_gru"]
+    # The backward layer's gates are in input order: its hidden state at the
+    # first input step is the Bidirectional's backward half at that step.
+    bi_out = keras.Model(inputs, bi).predict(x, verbose=0)
+    np.testing.assert_allclose(
+        gates["bi/backward"]["hidden"][:, 0], bi_out[:, 0, 2:], atol=1e-6
+    )
+    np.testing.assert_allclose(
+        gates["bi/forward"]["hidden"], bi_out[..., :2], atol=1e-6
+    )
+    inner_out = inner.predict(x, verbose=0)
+    np.testing.assert_allclose(
+        gates["encoder/inner_gru"]["hidden"][:, -1], inner_out, atol=1e-6
+    )
+
+
+def test_extractor_follows_training():
+    model = text_model(keras.layers.LSTM(4))
+    extractor = GateExtractor(model)
+    before = extractor(TOKENS)[model.layers[1].name]["forget"]
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+    model.fit(TOKENS, np.ones((2, 1)), epochs=3, verbose=0)
+    after = extractor(TOKENS)[model.layers[1].name]["forget"]
+    fresh = extract_gates(model, TOKENS)[model.layers[1].name]["forget"]
+    np.testing.assert_allclose(after, fresh, atol=1e-6)
+    assert not np.allclose(before, after, equal_nan=True)
+
+
+def test_convert_gives_the_same_numbers_with_gated_layers():
+    inputs = keras.Input((6,), dtype="int32")
+    x = keras.layers.Embedding(10, 4, mask_zero=True)(inputs)
+    x = keras.layers.Bidirectional(keras.layers.GRU(3, return_sequences=True))(
+        x
+    )
+    x = keras.layers.LSTM(3)(x)
+    model = keras.Model(inputs, keras.layers.Dense(2)(x))
+    converted = convert(model)
+    kinds = [type(layer).__name__ for layer in converted.layers]
+    assert "GatedLSTM" in kinds and "LSTM" not in kinds
+    assert type(converted.layers[2].forward_layer).__name__ == "GatedGRU"
+    np.testing.assert_allclose(
+        converted.predict(TOKENS, verbose=0),
+        model.predict(TOKENS, verbose=0),
+        atol=1e-6,
+    )
+
+
+def test_models_without_recurrent_layers_are_refused():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="has no LSTM or GRU layer"):
+        extract_gates(model, np.ones((1, 3)))
+    with pytest.raises(ValueError, match="has no LSTM or GRU layer"):
+        convert(model)
+    with pytest.raises(TypeError, match="model must be a keras.Model"):
+        extract_gates(GatedLSTM(3), np.ones((1, 2, 3)))
+
+
+def test_wrong_feature_size_is_named():
+    model = keras.Sequential([keras.Input((5, 3)), GatedLSTM(4)])
+    with pytest.raises(ValueError, match="expected shape|incompatible"):
+        extract_gates(model, np.ones((2, 5, 7), "float32"))
+
+
+def test_keras_file_loads_in_a_fresh_process(tmp_path):
+    model = text_model(GatedLSTM(4, return_sequences=True))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    expected = model.predict(TOKENS, verbose=0)
+    np.save(tmp_path / "expected.npy", expected)
+    script = (
+        "import numpy as np, keras, keras_gates\n"
+        f"m = keras.saving.load_model({str(path)!r})\n"
+        f"tokens = np.array({TOKENS.tolist()}, 'int32')\n"
+        f"e = np.load({str(tmp_path / 'expected.npy')!r})\n"
+        "assert type(m.layers[1]).__name__ == 'GatedLSTM'\n"
+        "np.testing.assert_allclose(m.predict(tokens, verbose=0), e, atol=0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
