@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from keras import ops
-
 # Order of the gate blocks inside Keras's kernel, recurrent_kernel and bias.
 LSTM_WEIGHT_GATES = ("input", "forget", "candidate", "output")
 GRU_WEIGHT_GATES = ("update", "reset", "candidate")
@@ -35,17 +33,34 @@ GRU_GATES = GRU_WEIGHT_GATES + ("hidden",)
 # saturation statistics only make sense for the (0, 1) gates.
 SIGMOID_GATES = frozenset({"input", "forget", "output", "update", "reset"})
 
-# Short labels for figures; the GRU one states the convention.
+# Every gate name, in the order figures and tables list them.
+DISPLAY_ORDER = (
+    "input",
+    "forget",
+    "update",
+    "reset",
+    "candidate",
+    "output",
+    "cell",
+    "hidden",
+)
+
+# Labels for figures; the update gate's states Keras's convention.
 GATE_LABELS = {
     "input": "input gate i",
     "forget": "forget gate f",
-    "candidate": "candidate g (tanh)",
+    "candidate": "candidate g",
     "output": "output gate o",
     "cell": "cell state c",
     "hidden": "hidden state h",
-    "update": "update gate z (Keras: share of old state kept; article = 1 - z)",
+    "update": "update gate z (Keras: share of old state kept;\n"
+    "the article's update gate is 1 - z)",
     "reset": "reset gate r",
 }
+GRU_CONVENTION = (
+    "GRU update gate z is Keras's: the share of the old state kept "
+    "(h = z*h_prev + (1-z)*candidate); the article's update gate is 1 - z."
+)
 
 
 def gate_names(kind: str) -> tuple[str, ...]:
@@ -57,13 +72,21 @@ def gate_names(kind: str) -> tuple[str, ...]:
     raise ValueError(f"kind must be 'lstm' or 'gru', got {kind!r}")
 
 
+# keras is imported inside the tensor functions so that the constants above
+# can be read by numpy-only modules (stats, plots) without loading keras.
+
+
 def split_blocks(x, names: Sequence[str], axis: int = -1) -> dict:
     """Splits `x` into `len(names)` equal blocks along `axis`, by name."""
+    from keras import ops
+
     return dict(zip(names, ops.split(x, len(names), axis=axis), strict=True))
 
 
 def join_blocks(blocks: Mapping, names: Sequence[str], axis: int = -1):
     """Concatenates `blocks[name]` for each name, in order, along `axis`."""
+    from keras import ops
+
     return ops.concatenate([blocks[name] for name in names], axis=axis)
 
 
