@@ -1,6 +1,11 @@
 """keras_gates: Keras 3 LSTM and GRU layers whose gates you can read."""
 
-from keras_gates import gate_layout
+from keras_gates import gate_layout, plots, stats
+from keras_gates.callbacks import (
+    GatePlotter,
+    GateRecorder,
+    load_gate_history,
+)
 from keras_gates.extract import GateExtractor, convert, extract_gates
 from keras_gates.gated_gru import GatedGRU, GatedGRUCell
 from keras_gates.gated_lstm import GatedLSTM, GatedLSTMCell
@@ -10,6 +15,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Chrono",
+    "GatePlotter",
+    "GateRecorder",
     "GatedGRU",
     "GatedGRUCell",
     "GatedLSTM",
@@ -18,4 +25,7 @@ __all__ = [
     "convert",
     "extract_gates",
     "gate_layout",
+    "load_gate_history",
+    "plots",
+    "stats",
 ]

@@ -9,7 +9,10 @@ Each function returns a `matplotlib.figure.Figure` built without pyplot
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -299,3 +302,19 @@ def gate_evolution(
     axes[0].legend(fontsize=9, loc="best")
     figure.suptitle(title or "Gate distributions over training", fontsize=13)
     return figure
+
+
+def save_figure(figure: Figure, path, dpi: int = 110) -> None:
+    """Writes `figure` as PNG to `path` atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.stem}.", suffix=".png"
+    )
+    os.close(fd)
+    try:
+        figure.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,195 @@
+"""GateRecorder and GatePlotter during a real (small) fit."""
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_gates import (
+    GatedGRU,
+    GatedLSTM,
+    GatePlotter,
+    GateRecorder,
+    extract_gates,
+    load_gate_history,
+)
+from keras_gates.stats import log_statistics
+
+RNG = np.random.default_rng(0)
+X = RNG.integers(1, 12, (96, 15)).astype("int32")
+Y = (X[:, 0] > 6).astype("float32")
+
+
+def two_layer_model():
+    model = keras.Sequential(
+        [
+            keras.Input((15,), dtype="int32"),
+            keras.layers.Embedding(12, 6),
+            GatedLSTM(8, return_sequences=True, name="first"),
+            keras.layers.Bidirectional(keras.layers.GRU(4), name="bi"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile("adam", "binary_crossentropy")
+    return model
+
+
+@pytest.mark.slow
+def test_recorder_logs_match_a_direct_extraction(tmp_path):
+    model = two_layer_model()
+    recorder = GateRecorder(X[:16], path=tmp_path / "gates.npz")
+    history = model.fit(X, Y, epochs=2, verbose=0, callbacks=[recorder])
+    expected = log_statistics(extract_gates(model, X[:16]))
+    for key, value in expected.items():
+        assert len(history.history[key]) == 2
+        np.testing.assert_allclose(history.history[key][-1], value, atol=1e-6)
+    assert "gates/bi/backward/update_right_saturated" in history.history
+    saved = load_gate_history(tmp_path / "gates.npz")
+    assert saved.epochs == [1, 2]
+    direct = extract_gates(model, X[:16])
+    np.testing.assert_allclose(
+        saved.gates["first"]["forget"][-1], direct["first"]["forget"]
+    )
+    assert saved.gates["bi/forward"]["reset"].shape == (2, 16, 15, 4)
+
+
+def test_recorder_rewrites_an_epoch_recorded_twice(tmp_path):
+    model = two_layer_model()
+    recorder = GateRecorder(X[:4], path=tmp_path / "g.npz")
+    model.fit(X, Y, epochs=1, verbose=0, callbacks=[recorder])
+    model.fit(X, Y, epochs=1, verbose=0, callbacks=[recorder])
+    saved = load_gate_history(tmp_path / "g.npz")
+    assert saved.epochs == [1]
+    np.testing.assert_allclose(
+        saved.gates["first"]["input"][0],
+        extract_gates(model, X[:4])["first"]["input"],
+    )
+
+
+def test_recorder_every_n_batches():
+    model = two_layer_model()
+    recorder = GateRecorder(X[:4], every=2, batch_every=2)
+    history = model.fit(
+        X, Y, epochs=2, batch_size=32, verbose=0, callbacks=[recorder]
+    )
+    assert len(recorder.batch_history) == 2  # 3 batches per epoch: batch 2
+    assert len(history.history["gates/first/forget_mean"]) == 1  # epoch 2 only
+
+
+@pytest.mark.slow
+def test_plotter_writes_real_pngs(tmp_path):
+    model = two_layer_model()
+    tokens = [str(t) for t in X[0]]
+    plotter = GatePlotter(X[:8], tmp_path / "figs", tokens=tokens)
+    model.fit(X, Y, epochs=2, verbose=0, callbacks=[plotter])
+    names = sorted(
+        p.relative_to(tmp_path / "figs").as_posix() for p in plotter.written
+    )
+    assert names == sorted(
+        f"{layer}/{kind}"
+        for layer in ("first", "bi__forward", "bi__backward")
+        for kind in (
+            "heatmap_epoch001.png",
+            "heatmap_epoch002.png",
+            "saturation_epoch001.png",
+            "saturation_epoch002.png",
+            "evolution.png",
+        )
+    )
+    for path in plotter.written:
+        image = Image.open(path)
+        assert image.format == "PNG"
+        assert image.width >= 700 and image.height >= 350
+        assert np.asarray(image.convert("L"), dtype="float32").std() > 10
+
+
+def test_plotter_with_builtin_lstm_and_functional_model(tmp_path):
+    inputs = keras.Input((15,), dtype="int32")
+    x = keras.layers.Embedding(12, 6, mask_zero=True)(inputs)
+    outputs = keras.layers.Dense(1)(keras.layers.LSTM(4, name="plain")(x))
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", "mse")
+    plotter = GatePlotter(X[:4], tmp_path, every=2)
+    model.fit(X, Y, epochs=2, verbose=0, callbacks=[plotter])
+    assert (tmp_path / "plain" / "heatmap_epoch002.png").exists()
+    assert not (tmp_path / "plain" / "heatmap_epoch001.png").exists()
+
+
+def test_a_failing_figure_is_reported_once_and_training_goes_on(
+    tmp_path, monkeypatch
+):
+    from keras_gates import plots
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no ink")
+
+    monkeypatch.setattr(plots, "saturation", broken)
+    model = two_layer_model()
+    plotter = GatePlotter(X[:4], tmp_path)
+    with pytest.warns(UserWarning, match="no ink") as caught:
+        history = model.fit(X, Y, epochs=2, verbose=0, callbacks=[plotter])
+    assert len([w for w in caught if "no ink" in str(w.message)]) == 1
+    assert len(history.history["loss"]) == 2
+    assert (tmp_path / "first" / "heatmap_epoch002.png").exists()
+
+
+@pytest.mark.parametrize(
+    "make_callback,message",
+    [
+        (lambda d: GateRecorder(X[:4, :10]), r"probe has shape \(4, 10\)"),
+        (lambda d: GateRecorder(X[:4].astype("float32")), "pass integer ids"),
+        (lambda d: GateRecorder("text"), "probe must be an array"),
+        (
+            lambda d: GatePlotter(X[:4], d, tokens=["a"]),
+            "tokens has 1 entries but the probe sequences have 15",
+        ),
+        (
+            lambda d: GatePlotter(X[:4], "/proc/no/such/place"),
+            "cannot be written",
+        ),
+    ],
+)
+def test_bad_input_fails_before_the_first_batch(
+    tmp_path, make_callback, message
+):
+    model = two_layer_model()
+    seen = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append(batch)
+
+    with pytest.raises((ValueError, TypeError), match=message):
+        model.fit(
+            X,
+            Y,
+            epochs=1,
+            verbose=0,
+            callbacks=[make_callback(tmp_path), Spy()],
+        )
+    assert seen == []
+
+
+def test_model_without_recurrent_layer_is_refused_at_train_begin():
+    model = keras.Sequential([keras.Input((15,)), keras.layers.Dense(1)])
+    model.compile("adam", "mse")
+    with pytest.raises(ValueError, match="has no LSTM or GRU layer"):
+        model.fit(
+            X.astype("float32"),
+            Y,
+            epochs=1,
+            verbose=0,
+            callbacks=[GateRecorder(X[:4].astype("float32"))],
+        )
+
+
+def test_gru_model_records_update_gate(tmp_path):
+    model = keras.Sequential(
+        [keras.Input((15, 1)), GatedGRU(3, name="g"), keras.layers.Dense(1)]
+    )
+    model.compile("adam", "mse")
+    x = X[..., None].astype("float32") / 12
+    history = model.fit(
+        x, Y, epochs=1, verbose=0, callbacks=[GateRecorder(x[:4])]
+    )
+    assert 0.0 < history.history["gates/g/update_mean"][0] < 1.0
