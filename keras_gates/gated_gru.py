@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from keras_gates._gated_rnn import GatedCell, GatedRNN
-from keras_gates.gate_layout import GRU_WEIGHT_GATES, join_blocks, split_blocks
+from keras_gates.gate_layout import GRU_WEIGHT_GATES, split_blocks
 
 
 @keras.saving.register_keras_serializable(package="keras_gates")
@@ -154,29 +154,38 @@ class GatedGRUCell(GatedCell):
         else:
             self.bias = None
 
-    def input_bias(self):
-        return self.bias[0] if self.reset_after else self.bias
+    # The biases are added in `recur`, split once per step as Keras splits
+    # them, so that their gradients sum in the same order.
+    projection_has_bias = False
+
+    def _biases(self):
+        """(input bias, recurrent bias or None)."""
+        if not self.use_bias:
+            return None, None
+        if not self.reset_after:
+            return self.bias, None
+        rows = ops.split(self.bias, 2, axis=0)
+        return ops.squeeze(rows[0], axis=0), ops.squeeze(rows[1], axis=0)
 
     def recur(self, x, states, recurrent_masks):
         h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
+        input_bias, recurrent_bias = self._biases()
+        if input_bias is not None:
+            x = x + input_bias
         x = split_blocks(x, GRU_WEIGHT_GATES)
         if self.reset_after:
             inner = self.recurrent_projection(h_tm1, recurrent_masks)
-            if self.use_bias:
-                inner = inner + self.bias[1]
+            if recurrent_bias is not None:
+                inner = inner + recurrent_bias
             inner = split_blocks(inner, GRU_WEIGHT_GATES)
             z = self.recurrent_activation(x["update"] + inner["update"])
             r = self.recurrent_activation(x["reset"] + inner["reset"])
             hh = self.activation(x["candidate"] + r * inner["candidate"])
         else:
-            kernels = split_blocks(self.recurrent_kernel, GRU_WEIGHT_GATES)
             zr_gates = ("update", "reset")
-            inner = self.recurrent_projection(
-                h_tm1,
-                recurrent_masks[:2] if recurrent_masks else None,
-                kernel=join_blocks(kernels, zr_gates),
-            )
+            inner = self.recurrent_projection(h_tm1, recurrent_masks, zr_gates)
             inner = split_blocks(inner, zr_gates)
+            kernels = split_blocks(self.recurrent_kernel, GRU_WEIGHT_GATES)
             z = self.recurrent_activation(x["update"] + inner["update"])
             r = self.recurrent_activation(x["reset"] + inner["reset"])
             h_c = h_tm1 * recurrent_masks[2] if recurrent_masks else h_tm1

@@ -174,9 +174,16 @@ class GatedLSTMCell(GatedCell):
 
         return initializer
 
+    @property
+    def projection_has_bias(self):
+        # Keras adds the bias to the input term only in implementation 1.
+        return self.implementation == 1
+
     def recur(self, x, states, recurrent_masks):
         h_tm1, c_tm1 = states
         z = x + self.recurrent_projection(h_tm1, recurrent_masks)
+        if self.use_bias and not self.projection_has_bias:
+            z = z + self.bias
         z = split_blocks(z, LSTM_WEIGHT_GATES)
         i = self.recurrent_activation(z["input"])
         f = self.recurrent_activation(z["forget"])

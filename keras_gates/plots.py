@@ -318,3 +318,106 @@ def save_figure(figure: Figure, path, dpi: int = 110) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def metric_vs_length(
+    runs: Sequence[Mapping],
+    metric: str,
+    baseline: Mapping[int, float] | None = None,
+    title: str | None = None,
+    higher_is_better: bool = True,
+) -> Figure:
+    """A task's metric against the dependency length, one line per model.
+
+    Args:
+        runs: dicts with "model", "length", "value" and optionally "init";
+            one line per (model, init).
+        metric: y-axis label, e.g. "test accuracy".
+        baseline: optional `{length: chance value}`, drawn dashed.
+        title: figure title.
+        higher_is_better: noted in the axis label.
+    """
+    figure = Figure(figsize=(7.5, 4.8), layout="constrained")
+    axis = figure.subplots()
+    lines: dict = {}
+    for run in runs:
+        label = run["model"]
+        if run.get("init") not in (None, "default"):
+            label += f" ({run['init']})"
+        lines.setdefault(label, []).append((run["length"], run["value"]))
+    markers = "osD^vP*X"
+    for i, (label, points) in enumerate(sorted(lines.items())):
+        points.sort()
+        xs, ys = zip(*points, strict=True)
+        axis.plot(
+            xs, ys, marker=markers[i % len(markers)], label=label, alpha=0.85
+        )
+    if baseline:
+        xs = sorted(baseline)
+        axis.plot(
+            xs,
+            [baseline[x] for x in xs],
+            linestyle="--",
+            color="black",
+            label="chance baseline",
+        )
+    axis.set_xlabel("dependency length T (steps)")
+    direction = "higher is better" if higher_is_better else "lower is better"
+    axis.set_ylabel(f"{metric} ({direction})")
+    if not higher_is_better:
+        axis.set_yscale("log")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=9, loc="best")
+    axis.set_title(title or f"{metric} against dependency length")
+    return figure
+
+
+def unit_trace(
+    gates: Mapping[str, np.ndarray],
+    unit: int,
+    labels: Sequence,
+    label_names: Mapping = None,
+    tokens: Sequence[str] | None = None,
+    names: Sequence[str] = ("cell", "forget", "input"),
+    title: str | None = None,
+) -> Figure:
+    """One unit's gates over time for several sequences, coloured by label.
+
+    Args:
+        gates: `{gate: (batch, time, units)}`.
+        unit: the unit to follow.
+        labels: one label per sequence (e.g. 0 singular, 1 plural).
+        label_names: `{label: legend text}`.
+        tokens: optional time-axis labels (shown when they fit).
+        names: the gates to draw, one panel each.
+        title: figure title.
+    """
+    label_names = label_names or {}
+    labels = list(labels)
+    names = [n for n in names if n in gates]
+    figure = Figure(figsize=(10, 2.6 * len(names) + 0.8), layout="constrained")
+    axes = figure.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
+    colours = {}
+    for axis, name in zip(axes, names, strict=True):
+        values = np.asarray(gates[name], dtype="float32")[:, :, unit]
+        for row, label in zip(values, labels, strict=True):
+            colour = colours.setdefault(label, f"C{len(colours)}")
+            axis.plot(row, color=colour, alpha=0.55, linewidth=1.2)
+        axis.set_ylabel(GATE_LABELS.get(name, name).split("(")[0].strip())
+        if name in SIGMOID_GATES:
+            axis.set_ylim(-0.02, 1.02)
+        axis.grid(alpha=0.3)
+    handles = [
+        axes[0].plot([], [], color=c, label=str(label_names.get(k, k)))[0]
+        for k, c in colours.items()
+    ]
+    axes[0].legend(handles=handles, fontsize=9, loc="best")
+    last = axes[-1]
+    if tokens is not None and len(tokens) <= 40:
+        last.set_xticks(range(len(tokens)), list(tokens))
+        last.tick_params(axis="x", labelrotation=90, labelsize=8)
+        last.set_xlabel("input token")
+    else:
+        last.set_xlabel("time step")
+    figure.suptitle(title or f"Unit {unit} over time", fontsize=13)
+    return figure

@@ -95,3 +95,24 @@ def quantiles(values, qs=(0.05, 0.25, 0.5, 0.75, 0.95)) -> np.ndarray:
     if valid.size == 0:
         return np.full(len(qs), np.nan)
     return np.quantile(valid, qs)
+
+
+def class_separation(values, labels) -> np.ndarray:
+    """How well each unit tells two classes apart at each step.
+
+    d' = |mean_1 - mean_0| / pooled std, per (time, unit).
+
+    Args:
+        values: `(batch, time, units)`, e.g. the cell state.
+        labels: `(batch,)` of 0/1.
+
+    Returns:
+        `(time, units)` array of d'.
+    """
+    values = np.asarray(values, dtype="float64")
+    labels = np.asarray(labels).astype(bool)
+    if labels.all() or not labels.any():
+        raise ValueError("labels must contain both classes")
+    one, zero = values[labels], values[~labels]
+    pooled = np.sqrt(0.5 * (one.var(axis=0) + zero.var(axis=0))) + 1e-9
+    return np.abs(one.mean(axis=0) - zero.mean(axis=0)) / pooled

@@ -1,0 +1,233 @@
+"""Small models for the synthetic tasks, and one training run, timed.
+
+Used by the experiments; importable so a notebook can repeat one run.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_gates.gated_gru import GatedGRU
+from keras_gates.gated_lstm import GatedLSTM
+from keras_gates.initializers import Chrono
+from keras_gates.tasks import Task, get_task
+
+MODELS = {
+    "GatedLSTM": GatedLSTM,
+    "GatedGRU": GatedGRU,
+    "LSTM": keras.layers.LSTM,
+    "GRU": keras.layers.GRU,
+    "SimpleRNN": keras.layers.SimpleRNN,
+}
+INITS = ("default", "chrono")
+_LSTM_FAMILY = ("GatedLSTM", "LSTM")
+_GRU_FAMILY = ("GatedGRU", "GRU")
+
+
+def check_model_names(names) -> list[str]:
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        raise ValueError(
+            f"unknown model(s) {unknown}; valid models: {', '.join(MODELS)}"
+        )
+    return list(names)
+
+
+def recurrent_layer(
+    model: str,
+    units: int,
+    init: str = "default",
+    max_timesteps: int | None = None,
+    seed: int = 0,
+    **kwargs,
+):
+    """One recurrent layer by name, with Keras's or chrono initialisation.
+
+    Args:
+        model: one of `MODELS`.
+        units: int.
+        init: "default" (Keras's initialisers, forget bias 1) or "chrono"
+            (`Chrono(max_timesteps)` on the gate biases; LSTM/GRU only).
+        max_timesteps: T for chrono.
+        seed: seeds the weight initialisers.
+        **kwargs: passed to the layer.
+    """
+    check_model_names([model])
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    options = {
+        "kernel_initializer": keras.initializers.GlorotUniform(seed),
+        "recurrent_initializer": keras.initializers.Orthogonal(seed=seed + 1),
+        **kwargs,
+    }
+    if init == "chrono":
+        if model == "SimpleRNN":
+            raise ValueError(
+                "init='chrono' sets gate biases; SimpleRNN has no gates"
+            )
+        if max_timesteps is None:
+            raise ValueError("init='chrono' needs max_timesteps")
+        cell = "lstm" if model in _LSTM_FAMILY else "gru"
+        options["bias_initializer"] = Chrono(max_timesteps, cell, seed=seed)
+        if cell == "lstm":
+            options["unit_forget_bias"] = False
+    return MODELS[model](units, **options)
+
+
+def build_model(
+    task: Task | str,
+    model: str,
+    units: int = 32,
+    embedding: int = 16,
+    init: str = "default",
+    max_timesteps: int | None = None,
+    learning_rate: float = 3e-3,
+    seed: int = 0,
+) -> keras.Model:
+    """Input -> (Embedding) -> recurrent layer named "recurrent" -> head."""
+    task = get_task(task) if isinstance(task, str) else task
+    if task.vocabulary:
+        inputs = keras.Input((None,), dtype="int32", name="tokens")
+        x = keras.layers.Embedding(
+            task.vocabulary,
+            embedding,
+            embeddings_initializer=keras.initializers.RandomUniform(
+                -0.05, 0.05, seed=seed + 2
+            ),
+        )(inputs)
+    else:
+        inputs = keras.Input((None, task.features), name="values")
+        x = inputs
+    sequence_out = task.kind == "sequence"
+    layer = recurrent_layer(
+        model,
+        units,
+        init=init,
+        max_timesteps=max_timesteps,
+        seed=seed,
+        return_sequences=sequence_out,
+        name="recurrent",
+    )
+    x = layer(x)
+    dense_init = keras.initializers.GlorotUniform(seed + 3)
+    if task.kind == "binary":
+        outputs = keras.layers.Dense(
+            1, "sigmoid", kernel_initializer=dense_init
+        )(x)
+        loss, metrics = "binary_crossentropy", ["accuracy"]
+    elif task.kind == "regression":
+        outputs = keras.layers.Dense(1, kernel_initializer=dense_init)(x)
+        loss, metrics = "mse", []
+    else:
+        outputs = keras.layers.Dense(
+            task.classes, "softmax", kernel_initializer=dense_init
+        )(x)
+        loss = "sparse_categorical_crossentropy"
+        metrics = ["accuracy"]
+    net = keras.Model(inputs, outputs, name=f"{model}_{task.name}")
+    net.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
+        loss=loss,
+        metrics=metrics,
+    )
+    return net
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall-clock seconds of each training epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def headline(task: Task, model: keras.Model, x, y, batch_size=256) -> float:
+    """The task's headline metric on (x, y)."""
+    results = model.evaluate(x, y, batch_size=batch_size, verbose=0)
+    results = dict(
+        zip(model.metrics_names, np.atleast_1d(results), strict=False)
+    )
+    if task.metric == "accuracy":
+        return float(results.get("accuracy", results.get("compile_metrics")))
+    return float(results["loss"])
+
+
+def train_run(
+    task: Task | str,
+    model: str,
+    data: dict,
+    length: int,
+    epochs: int,
+    units: int = 32,
+    init: str = "default",
+    batch_size: int = 64,
+    learning_rate: float = 3e-3,
+    seed: int = 0,
+    backup_dir: str | Path | None = None,
+    callbacks=(),
+    verbose: int | str = "auto",
+):
+    """Trains one model on one task and length; returns (model, run dict).
+
+    With `backup_dir`, `keras.callbacks.BackupAndRestore` keeps the run's
+    state there so an interrupted run resumes from its last epoch; the
+    backup is deleted when the run finishes.
+    """
+    task = get_task(task) if isinstance(task, str) else task
+    keras.utils.set_random_seed(seed)
+    net = build_model(
+        task,
+        model,
+        units=units,
+        init=init,
+        max_timesteps=length,
+        learning_rate=learning_rate,
+        seed=seed,
+    )
+    timer = EpochTimer()
+    all_callbacks = [timer, *callbacks]
+    if backup_dir is not None:
+        all_callbacks.insert(
+            0, keras.callbacks.BackupAndRestore(str(backup_dir))
+        )
+    x_train, y_train = data["train"]
+    history = net.fit(
+        x_train,
+        y_train,
+        validation_data=data["validation"],
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        callbacks=all_callbacks,
+        verbose=verbose,
+    )
+    value = headline(task, net, *data["test"])
+    # Skip the first epoch (graph tracing) when there are others.
+    timed = timer.seconds[1:] or timer.seconds
+    run = {
+        "model": model,
+        "task": task.name,
+        "length": length,
+        "init": init,
+        "metric": task.metric,
+        "value": value,
+        "baseline": float(task.baseline(length)),
+        "params": int(net.get_layer("recurrent").count_params()),
+        "seconds_per_epoch": float(np.median(timed)) if timed else None,
+        "epochs": epochs,
+        "seed": seed,
+        "history": {
+            k: [float(v) for v in vs] for k, vs in history.history.items()
+        },
+    }
+    return net, run
