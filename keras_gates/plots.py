@@ -349,8 +349,19 @@ def metric_vs_length(
     for i, (label, points) in enumerate(sorted(lines.items())):
         points.sort()
         xs, ys = zip(*points, strict=True)
+        # Built-in and gated twins often coincide: draw the built-in hollow
+        # and dashed under the gated one, so both stay visible.
+        gated = label.startswith("Gated")
         axis.plot(
-            xs, ys, marker=markers[i % len(markers)], label=label, alpha=0.85
+            xs,
+            ys,
+            marker=markers[i % len(markers)],
+            markersize=6 if gated else 11,
+            markerfacecolor=None if gated else "none",
+            linestyle="-" if gated else "--",
+            linewidth=1.6 if gated else 2.4,
+            label=label,
+            alpha=0.9,
         )
     if baseline:
         xs = sorted(baseline)
