@@ -222,9 +222,9 @@ def write_outputs(store: ResultsStore, config: Config, output: Path) -> list:
     )
     figures = [output / f"{task.name}_vs_length.png"]
     plots.save_figure(figure, figures[0])
-    gate_notes = []
+    gate_notes, facts = [], {}
     if task.name == "agreement":
-        more, gate_notes = agreement_gate_figures(config, output)
+        more, gate_notes, facts = agreement_gate_figures(config, output)
         figures += more
     lines = [
         f"# {task.name}: models against dependency length",
@@ -242,7 +242,7 @@ def write_outputs(store: ResultsStore, config: Config, output: Path) -> list:
         lines += ["## What the gates show", "", *gate_notes, ""]
     lines += ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in figures]
     atomic_write_text(output / "summary.md", "\n".join(lines) + "\n")
-    return figures
+    return figures, facts
 
 
 def agreement_gate_figures(config: Config, output: Path):
@@ -252,8 +252,9 @@ def agreement_gate_figures(config: Config, output: Path):
         (output / "models").glob(f"GatedLSTM-*-{config.figure_length}.keras")
     )
     if not candidates:
-        return [], []
-    path = candidates[-1]
+        return [], [], {}
+    chrono = [p for p in candidates if "-chrono-" in p.name]
+    path = (chrono or candidates)[-1]
     net = keras.saving.load_model(path)
     data = make_splits(
         "agreement",
@@ -352,7 +353,14 @@ def agreement_gate_figures(config: Config, output: Path):
             "state's size tells it at the verb (see agreement_memory_unit.png)."
         )
     notes.append(f"- Verdict on the article's claim: {verdict}")
-    return figures, notes
+    facts = {
+        "unit": unit,
+        "textbook": textbook,
+        "per_class": per_class,
+        "verdict": verdict,
+        "accuracy": accuracy,
+    }
+    return figures, notes, facts
 
 
 def main(argv=None, defaults: Config | None = None, description=None):
@@ -363,7 +371,7 @@ def main(argv=None, defaults: Config | None = None, description=None):
     store = run_sweep(
         config, output, fresh=args.fresh, verbose=0 if args.quiet else "auto"
     )
-    figures = write_outputs(store, config, output)
+    figures, _ = write_outputs(store, config, output)
     print(table(store.runs))
     print("\n".join(twin_gaps(store.runs)))
     print(f"wrote {output / 'results.json'}, {output / 'summary.md'} and")

@@ -94,3 +94,18 @@ def test_equivalence_experiment_runs(tmp_path, monkeypatch):
     data = json.loads((tmp_path / "results.json").read_text())
     assert len(data["runs"]) == 4
     assert max(r["output_max_abs_diff"] for r in data["runs"]) < 1e-6
+
+
+@pytest.mark.slow
+def test_claims_report_at_toy_size(tmp_path):
+    from experiments import claims
+
+    claims.main(["--quick", "--quiet", "--output", str(tmp_path)])
+    report = (tmp_path / "REPORT.md").read_text()
+    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5."):
+        assert heading in report
+    assert report.count("**Verdict:**") == 5
+    assert (tmp_path / "gradient_flow" / "gradient_flow.png").exists()
+    flow = json.loads((tmp_path / "gradient_flow" / "results.json").read_text())
+    assert len(flow["runs"]) == 5
+    assert all(len(r["gradient_init"]) == 14 for r in flow["runs"])

@@ -1,0 +1,240 @@
+"""The vanishing-gradient argument, measured.
+
+    python -m experiments.gradient_flow [--length 100] [--epochs 10]
+
+For SimpleRNN, GatedLSTM and GatedGRU (Keras's default initialisation, and
+chrono for the gated ones) on the agreement task it measures the norm of
+dLoss/dx_t, the gradient reaching the (embedded) input at step t, against
+the distance T - t from the verb, at initialisation and after training, on
+a log scale; next to it, the forget gate (LSTM) and the kept share z (GRU)
+at initialisation and after training. Writes results/gradient_flow/:
+results.json, summary.md, gradient_flow.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+from matplotlib.figure import Figure
+
+from experiments._results import (
+    Progress,
+    ResultsStore,
+    atomic_write_text,
+    markdown_table,
+)
+from keras_gates import extract_gates, plots
+from keras_gates.tasks import make_splits
+from keras_gates.training import build_model, train_run
+
+SETTINGS = [
+    ("SimpleRNN", "default"),
+    ("GatedLSTM", "default"),
+    ("GatedLSTM", "chrono"),
+    ("GatedGRU", "default"),
+    ("GatedGRU", "chrono"),
+]
+
+
+@dataclass
+class Config:
+    length: int = 100
+    epochs: int = 10
+    units: int = 32
+    train_size: int = 4000
+    probe_size: int = 256
+    settings: list = field(default_factory=lambda: [list(s) for s in SETTINGS])
+    seed: int = 0
+
+
+def input_gradients(net, x, y) -> np.ndarray:
+    """Mean over the batch of ||dLoss/dx_t||, x_t the recurrent layer's input.
+
+    Returns:
+        `(time,)` array.
+    """
+    recurrent = net.get_layer("recurrent")
+    embed = keras.Model(net.inputs, recurrent.input)
+    inner = keras.Input(recurrent.input.shape[1:])
+    head = keras.Model(inner, net.layers[-1](recurrent(inner)))
+    e = embed.predict(x, verbose=0)
+    y = y.reshape(-1, 1).astype("float32")
+    loss_fn = keras.losses.BinaryCrossentropy(reduction="sum")
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        e = tf.constant(e)
+        with tf.GradientTape() as tape:
+            tape.watch(e)
+            loss = loss_fn(y, head(e))
+        grad = tape.gradient(loss, e).numpy()
+    elif backend == "torch":
+        import torch
+
+        e = torch.tensor(e, requires_grad=True)
+        loss = loss_fn(torch.tensor(y), head(e))
+        (grad,) = torch.autograd.grad(loss, [e])
+        grad = grad.detach().cpu().numpy()
+    else:
+        import jax
+
+        grad = np.asarray(jax.grad(lambda e: loss_fn(y, head(e)))(e))
+    return np.linalg.norm(grad, axis=-1).mean(axis=0)
+
+
+BINS = np.linspace(0, 1, 41)
+
+
+def keep_gate(net, x) -> dict | None:
+    """Forget gate (LSTM) or Keras's z (GRU) over the clause: a density
+    histogram on BINS and its 5/50/95% quantiles."""
+    if net.get_layer("recurrent").__class__.__name__ == "SimpleRNN":
+        return None  # no gates
+    gates = extract_gates(net, x).get("recurrent", {})
+    name = "forget" if "forget" in gates else "update"
+    if name not in gates:
+        return None
+    values = gates[name][:, 1:-1].ravel()
+    density, _ = np.histogram(values, BINS, density=True)
+    return {
+        "density": density.tolist(),
+        "quantiles": np.quantile(values, [0.05, 0.5, 0.95]).tolist(),
+    }
+
+
+def figure(results: dict, config: Config) -> Figure:
+    fig = Figure(figsize=(13, 5.2), layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=[1.5, 1])
+    for i, (label, r) in enumerate(results.items()):
+        distance = np.arange(len(r["init"]))[::-1]  # T+1 - t
+        colour = f"C{i}"
+        left.plot(distance, r["init"], color=colour, linestyle=":", alpha=0.9)
+        left.plot(distance, r["trained"], color=colour, label=label)
+    left.plot([], [], color="0.3", linestyle=":", label="at initialisation")
+    left.plot([], [], color="0.3", label="after training")
+    left.set_yscale("log")
+    left.set_xlabel("distance from the verb, T - t (steps)")
+    left.set_ylabel("mean ||dLoss / dx_t|| (log scale)")
+    left.set_title(
+        f"Gradient reaching input step t (agreement, T={config.length})"
+    )
+    left.grid(alpha=0.3, which="both")
+    left.legend(fontsize=8, ncol=2)
+    for i, (label, r) in enumerate(results.items()):
+        if r.get("keep_init") is None:
+            continue
+        colour = f"C{i}"
+        right.stairs(r["keep_init"]["density"], BINS, linestyle=":",
+                     color=colour)  # fmt: skip
+        right.stairs(r["keep_trained"]["density"], BINS, color=colour,
+                     label=label)  # fmt: skip
+    right.set_xlabel("forget gate f (LSTM) / kept share z (GRU, Keras)")
+    right.set_ylabel("density over units, steps, sentences")
+    right.set_yscale("log")
+    right.set_title("The gate that keeps the state: init (dotted), trained")
+    right.legend(fontsize=8)
+    right.grid(alpha=0.3)
+    return fig
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--length", type=int, default=Config.length)
+    parser.add_argument("--epochs", type=int, default=Config.epochs)
+    parser.add_argument("--train-size", type=int, default=Config.train_size)
+    parser.add_argument("--units", type=int, default=Config.units)
+    parser.add_argument("--output", default="results/gradient_flow")
+    parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    config = Config(
+        length=args.length,
+        epochs=args.epochs,
+        train_size=args.train_size,
+        units=args.units,
+    )
+    output = Path(args.output)
+    store = ResultsStore(output, "gradient_flow", config, fresh=args.fresh)
+    data = make_splits(
+        "agreement",
+        config.length,
+        (config.train_size, 500, config.probe_size),
+        seed=config.seed,
+    )
+    x_probe, y_probe = data["test"]
+    progress = Progress(len(config.settings))
+    curves = {}
+    for model, init in config.settings:
+        label = f"{model} ({init})"
+        done = store.find(model=model, init=init)
+        if done is None:
+            keras.utils.set_random_seed(config.seed)
+            fresh = build_model(
+                "agreement", model, units=config.units, init=init,
+                max_timesteps=config.length, seed=config.seed,
+            )  # fmt: skip
+            at_init = input_gradients(fresh, x_probe, y_probe)
+            keep_init = keep_gate(fresh, x_probe[:64])
+            net, run = train_run(
+                "agreement", model, data, config.length, config.epochs,
+                units=config.units, init=init, seed=config.seed,
+                backup_dir=output / "backup" / f"{model}-{init}",
+                verbose=0 if args.quiet else "auto",
+            )  # fmt: skip
+            trained = input_gradients(net, x_probe, y_probe)
+            run.update(
+                gradient_init=at_init.tolist(),
+                gradient_trained=trained.tolist(),
+                keep_gate_init=keep_init,
+                keep_gate_trained=keep_gate(net, x_probe[:64]),
+            )
+            store.add(run)
+            done = run
+        curves[label] = {
+            "init": np.array(done["gradient_init"]),
+            "trained": np.array(done["gradient_trained"]),
+            "keep_init": done["keep_gate_init"],
+            "keep_trained": done["keep_gate_trained"],
+        }
+        progress.step(f"{label}: test accuracy {done['value']:.3f}")
+    plots.save_figure(figure(curves, config), output / "gradient_flow.png")
+    rows = []
+
+    def quantiles(keep):
+        return (
+            ""
+            if keep is None
+            else "/".join(f"{q:.2f}" for q in keep["quantiles"])
+        )
+
+    for run in store.runs:
+        g0 = np.array(run["gradient_init"])
+        g1 = np.array(run["gradient_trained"])
+        rows.append({
+            "model": run["model"], "init": run["init"],
+            "test accuracy": run["value"],
+            "init: subject / last clause step": float(g0[0] / g0[-2]),
+            "trained: subject / last clause step": float(g1[0] / g1[-2]),
+            "keep gate at init (5/50/95%)": quantiles(run["keep_gate_init"]),
+            "keep gate trained (5/50/95%)": quantiles(run["keep_gate_trained"]),
+        })  # fmt: skip
+    text = (
+        "# Gradient flow: does the gradient vanish with distance?\n\n"
+        f"Device: {store.data['device']}. Config: {config}.\n\n"
+        "The ratios compare the gradient reaching the subject (step 0) "
+        "with the one reaching the last clause step, next to the verb; "
+        "1 means no decay, 1e-10 means the subject is out of reach.\n\n"
+        + markdown_table(rows, list(rows[0]))
+        + "\n![gradient flow](gradient_flow.png)\n"
+    )
+    atomic_write_text(output / "summary.md", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
