@@ -109,3 +109,17 @@ def test_claims_report_at_toy_size(tmp_path):
     flow = json.loads((tmp_path / "gradient_flow" / "results.json").read_text())
     assert len(flow["runs"]) == 5
     assert all(len(r["gradient_init"]) == 14 for r in flow["runs"])
+
+
+@pytest.mark.slow
+def test_benchmark_at_toy_size(tmp_path):
+    from experiments import benchmark
+
+    benchmark.main(["--quick", "--output", str(tmp_path)])
+    data = json.loads((tmp_path / "results.json").read_text())
+    train = [r for r in data["runs"] if r["mode"] == "train"]
+    models = {r["model"] for r in train}
+    assert {"keras.layers.LSTM", "GatedLSTM, gates off", "GatedLSTM, gates on",
+            "keras.layers.GRU", "GatedGRU, gates on"} <= models  # fmt: skip
+    assert all(r["value"] > 0 for r in data["runs"] if r["mode"] != "memory")
+    assert (tmp_path / "benchmark.png").stat().st_size > 10_000

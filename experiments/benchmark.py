@@ -1,0 +1,351 @@
+"""Speed of the gated layers against the built-in ones (and torch.nn).
+
+    python -m experiments.benchmark [--quick] [--repeats 20]
+    KERAS_BACKEND=torch python -m experiments.benchmark
+
+For each shape of the grid it builds, with the same weights, a model around
+keras.layers.LSTM/GRU, GatedLSTM/GatedGRU with gates off, and the same with
+gates on (`return_gates=True`, the gates computed and discarded), times a
+training step (`train_on_batch`) and a forward pass (`predict_on_batch`),
+with and without `jit_compile`, interleaving the candidates so that machine
+drift hits them alike, and reports the median after warm-up. It also times
+`extract_gates` on a 64-sequence probe against one plain forward pass of
+the same probe, `torch.nn.LSTM`/`GRU` when torch is installed, and the
+memory of recording the gates of a 64 x 2000 probe.
+
+Writes results/benchmark/ (or --output): results.json, summary.md and
+benchmark.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+from matplotlib.figure import Figure
+
+from experiments._results import (
+    ResultsStore,
+    atomic_write_text,
+    markdown_table,
+)
+from keras_gates import GatedGRU, GatedLSTM, GateExtractor, plots
+
+SHAPES = [  # batch, time, input features, units
+    (64, 200, 128, 64),
+    (32, 500, 32, 128),
+]
+QUICK_SHAPES = [(8, 20, 8, 8)]
+FLOPS_PER_STEP = {"LSTM": 24, "GRU": 18}  # x H (D + H), training
+
+
+@dataclass
+class Config:
+    shapes: list = field(default_factory=lambda: [list(s) for s in SHAPES])
+    repeats: int = 20
+    warmup: int = 3
+    probe: int = 64
+    memory_time: int = 2000
+    seed: int = 0
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def build(layer, shape, jit):
+    batch, time_steps, features, _ = shape
+    inputs = keras.Input((time_steps, features), batch_size=None)
+    outputs = layer(inputs)
+    if isinstance(outputs, (list, tuple)):
+        outputs = outputs[0]  # gates on: computed, not used by the loss
+    model = keras.Model(inputs, keras.layers.Dense(1)(outputs))
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=jit
+    )
+    return model
+
+
+def candidates(kind: str, shape, jit: bool) -> dict:
+    units = shape[3]
+    builtin_class = {"LSTM": keras.layers.LSTM, "GRU": keras.layers.GRU}[kind]
+    gated_class = {"LSTM": GatedLSTM, "GRU": GatedGRU}[kind]
+    models = {
+        f"keras.layers.{kind}": build(builtin_class(units), shape, jit),
+        f"Gated{kind}, gates off": build(gated_class(units), shape, jit),
+        f"Gated{kind}, gates on": build(
+            gated_class(units, return_gates=True), shape, jit
+        ),
+    }
+    weights = models[f"keras.layers.{kind}"].get_weights()
+    for model in models.values():
+        model.set_weights(weights)
+    return models
+
+
+def time_interleaved(functions: dict, repeats: int, warmup: int) -> dict:
+    for function in functions.values():
+        for _ in range(warmup):
+            function()
+    times = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return {name: 1000 * float(np.median(t)) for name, t in times.items()}
+
+
+def torch_candidates(kind: str, shape):
+    """A torch.nn.LSTM/GRU + Linear training step and forward pass."""
+    import torch
+
+    batch, time_steps, features, units = shape
+    module_class = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}[kind]
+    rnn = module_class(features, units, batch_first=True)
+    head = torch.nn.Linear(units, 1)
+    parameters = list(rnn.parameters()) + list(head.parameters())
+    optimizer = torch.optim.Adam(parameters, 1e-3)
+    x = torch.randn(batch, time_steps, features)
+    y = torch.zeros(batch, 1)
+
+    def train():
+        optimizer.zero_grad()
+        out, _ = rnn(x)
+        loss = torch.nn.functional.mse_loss(head(out[:, -1]), y)
+        loss.backward()
+        optimizer.step()
+
+    def forward():
+        with torch.no_grad():
+            out, _ = rnn(x)
+            head(out[:, -1])
+
+    return train, forward
+
+
+def measure_shape(kind, shape, config, rng) -> list[dict]:
+    batch, time_steps, features, units = shape
+    x = rng.normal(size=(batch, time_steps, features)).astype("float32")
+    y = np.zeros((batch, 1), "float32")
+    rows = []
+    for jit in (False, True):
+        try:
+            models = candidates(kind, shape, jit)
+        except Exception as error:  # e.g. a backend without XLA
+            print(f"  jit_compile={jit}: cannot build ({error})")
+            continue
+        train = {
+            name: (lambda m=m: m.train_on_batch(x, y))
+            for name, m in models.items()
+        }
+        forward = {
+            name: (lambda m=m: m.predict_on_batch(x))
+            for name, m in models.items()
+        }
+        if not jit and importlib.util.find_spec("torch") is not None:
+            torch_train, torch_forward = torch_candidates(kind, shape)
+            train[f"torch.nn.{kind}"] = torch_train
+            forward[f"torch.nn.{kind}"] = torch_forward
+        for mode, functions in (("train", train), ("forward", forward)):
+            try:
+                times = time_interleaved(
+                    functions, config.repeats, config.warmup
+                )
+            except Exception as error:
+                print(f"  {mode} jit_compile={jit}: failed ({error})")
+                continue
+            reference = times[f"keras.layers.{kind}"]
+            flops = FLOPS_PER_STEP[kind] * units * (features + units)
+            if mode == "forward":
+                flops /= 3  # forward is about a third of a training step
+            for name, ms in times.items():
+                rows.append(
+                    {
+                        "model": name,
+                        "task": f"{mode} b{batch} t{time_steps} d{features} "
+                        f"h{units}",
+                        "mode": mode,
+                        "shape": list(shape),
+                        "jit_compile": jit,
+                        "metric": "ms per step",
+                        "value": ms,
+                        "ratio_to_builtin": ms / reference,
+                        "gflops": flops * batch * time_steps / ms / 1e6,
+                        "seed": config.seed,
+                    }
+                )
+                print(
+                    f"  {mode:7s} jit={jit!s:5s} {name:28s} {ms:8.1f} ms "
+                    f"({ms / reference:.2f}x built-in)",
+                    flush=True,
+                )
+    return rows
+
+
+def measure_extraction(kind, shape, config, rng) -> list[dict]:
+    """extract_gates on a probe against one plain forward pass of it."""
+    _, time_steps, features, units = shape
+    probe = rng.normal(size=(config.probe, time_steps, features)).astype(
+        "float32"
+    )
+    model = candidates(kind, shape, False)[f"keras.layers.{kind}"]
+    extractor = GateExtractor(model)
+    functions = {
+        "forward": lambda: model.predict_on_batch(probe),
+        "extract_gates": lambda: extractor(probe, batch_size=config.probe),
+    }
+    times = time_interleaved(functions, max(5, config.repeats // 2), 2)
+    return [
+        {
+            "model": f"extract_gates ({kind})",
+            "task": f"probe {config.probe} x {time_steps}, d{features} "
+            f"h{units}",
+            "mode": "extract",
+            "shape": list(shape),
+            "metric": "ms per probe",
+            "value": times["extract_gates"],
+            "ratio_to_forward": times["extract_gates"] / times["forward"],
+            "forward_ms": times["forward"],
+            "seed": config.seed,
+        }
+    ]
+
+
+def measure_memory(config, rng) -> dict:
+    """Peak RSS growth while recording gates of a 64 x T probe."""
+    features, units = 32, 64
+    probe = rng.normal(
+        size=(config.probe, config.memory_time, features)
+    ).astype("float32")
+    model = keras.Sequential(
+        [keras.Input((config.memory_time, features)), GatedLSTM(units)]
+    )
+    extractor = GateExtractor(model)
+    before = peak_rss_mib()
+    gates = extractor(probe, batch_size=config.probe)
+    after = peak_rss_mib()
+    held = sum(a.nbytes for g in gates.values() for a in g.values()) / 2**20
+    return {
+        "model": "GateExtractor (GatedLSTM)",
+        "task": f"memory, probe {config.probe} x {config.memory_time}, "
+        f"d{features} h{units}",
+        "mode": "memory",
+        "metric": "peak RSS growth (MiB)",
+        "value": after - before,
+        "gate_arrays_mib": held,
+        "seed": config.seed,
+    }
+
+
+def chart(rows) -> Figure:
+    train = [r for r in rows if r.get("mode") == "train"]
+    tasks = sorted({(r["task"], r["jit_compile"]) for r in train})
+    names = sorted({r["model"] for r in train})
+    figure = Figure(figsize=(11, 1.2 + 1.1 * len(tasks)), layout="constrained")
+    axis = figure.subplots()
+    height = 0.8 / max(len(names), 1)
+    for i, name in enumerate(names):
+        values = []
+        for task, jit in tasks:
+            match = [
+                r["value"]
+                for r in train
+                if r["model"] == name
+                and r["task"] == task
+                and r["jit_compile"] == jit
+            ]
+            values.append(match[0] if match else np.nan)
+        positions = np.arange(len(tasks)) + i * height
+        axis.barh(positions, values, height, label=name)
+    axis.set_yticks(
+        np.arange(len(tasks)) + 0.4 - height / 2,
+        [f"{t.removeprefix('train ')}\njit={j}" for t, j in tasks],
+    )
+    axis.invert_yaxis()
+    axis.set_xlabel("ms per training step (median; lower is better)")
+    axis.set_title(
+        f"Training step time, Keras backend {keras.backend.backend()}"
+    )
+    axis.legend(fontsize=8, loc="lower right")
+    axis.grid(axis="x", alpha=0.3)
+    return figure
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--output", default=None)
+    parser.add_argument("--repeats", type=int, default=Config.repeats)
+    parser.add_argument("--quick", action="store_true", help="toy sizes")
+    args = parser.parse_args(argv)
+    config = Config(repeats=args.repeats)
+    if args.quick:
+        config = Config(
+            shapes=[list(s) for s in QUICK_SHAPES],
+            repeats=2,
+            warmup=1,
+            probe=4,
+            memory_time=50,
+        )
+    output = Path(args.output or f"results/benchmark/{keras.backend.backend()}")
+    store = ResultsStore(output, "benchmark", config, fresh=True)
+    rng = np.random.default_rng(config.seed)
+    print(f"benchmark on {store.data['device']}, backend "
+          f"{keras.backend.backend()}")  # fmt: skip
+    for shape in config.shapes:
+        for kind in ("LSTM", "GRU"):
+            print(f"{kind} batch {shape[0]}, time {shape[1]}, input "
+                  f"{shape[2]}, units {shape[3]}:", flush=True)  # fmt: skip
+            for row in measure_shape(kind, shape, config, rng):
+                store.add(row)
+            for row in measure_extraction(kind, shape, config, rng):
+                store.add(row)
+                print(
+                    f"  extract_gates {row['value']:.1f} ms = "
+                    f"{row['ratio_to_forward']:.2f}x one forward pass"
+                )
+    memory = measure_memory(config, rng)
+    store.add(memory)
+    print(f"memory: {memory['value']:.0f} MiB peak growth for "
+          f"{memory['gate_arrays_mib']:.0f} MiB of gate arrays")  # fmt: skip
+    store.data["peak_rss_mib"] = peak_rss_mib()
+    store.save()
+    plots.save_figure(chart(store.runs), output / "benchmark.png")
+    timing = [r for r in store.runs if r["mode"] in ("train", "forward")]
+    text = (
+        f"# Benchmark, backend {keras.backend.backend()}\n\n"
+        f"Device: {store.data['device']}; versions: {store.data['versions']};"
+        f" {config.repeats} interleaved repeats after {config.warmup} "
+        "warm-up, medians.\n\n"
+        + markdown_table(
+            timing,
+            [
+                "task",
+                "jit_compile",
+                "model",
+                "value",
+                "ratio_to_builtin",
+                "gflops",
+            ],  # fmt: skip
+        )
+        + "\n"
+        + markdown_table(
+            [r for r in store.runs if r["mode"] == "extract"],
+            ["task", "model", "value", "forward_ms", "ratio_to_forward"],
+        )
+        + "\n"
+        + markdown_table([memory], ["task", "value", "gate_arrays_mib"])
+        + "\n![benchmark](benchmark.png)\n"
+    )
+    atomic_write_text(output / "summary.md", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
