@@ -205,7 +205,6 @@ class GateExtractor:
             gates[path][gate] = np.asarray(value)
         return gates
 
-
     def _run(self, inputs, batch_size):
         if not hasattr(inputs, "shape"):  # several inputs: Keras's loop
             return self.probe.predict(inputs, batch_size=batch_size, verbose=0)
