@@ -123,3 +123,18 @@ def test_benchmark_at_toy_size(tmp_path):
             "keras.layers.GRU", "GatedGRU, gates on"} <= models  # fmt: skip
     assert all(r["value"] > 0 for r in data["runs"] if r["mode"] != "memory")
     assert (tmp_path / "benchmark.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_callback_cost_at_toy_size(tmp_path):
+    from experiments import callback_cost
+
+    callback_cost.main(
+        ["--output", str(tmp_path), "--repeats", "1", "--sequences", "128"]
+    )
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert [r["task"] for r in data["runs"]] == [
+        "without callbacks",
+        "with GateRecorder + GatePlotter",
+    ]
+    assert data["runs"][0]["overhead"] == 0.0
