@@ -36,21 +36,6 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def atomic_save_figure(figure, path: Path, dpi: int = 110) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.stem}.", suffix=".png"
-    )
-    os.close(fd)
-    try:
-        figure.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def versions() -> dict:
     import keras
     import numpy

@@ -136,6 +136,10 @@ def measure_shape(kind, shape, config, rng) -> list[dict]:
     y = np.zeros((batch, 1), "float32")
     rows = []
     for jit in (False, True):
+        if jit and keras.backend.backend() == "torch":
+            # jit_compile there means torch.compile: minutes of compiling
+            # per model on a CPU; not part of this comparison.
+            continue
         try:
             models = candidates(kind, shape, jit)
         except Exception as error:  # e.g. a backend without XLA
