@@ -95,6 +95,16 @@ def best(runs, **keys):
     return max(chosen, key=lambda r: r["value"] if accuracy else -r["value"])
 
 
+def is_solved(run) -> bool:
+    """Accuracy >= 0.9, or a loss at most a tenth (MSE) / half (copy
+    cross-entropy) of the chance baseline."""
+    if run["metric"] == "accuracy":
+        return run["value"] >= 0.9
+    if run["metric"] == "mse":
+        return run["value"] <= run["baseline"] / 10
+    return run["value"] <= run["baseline"] / 2
+
+
 def fmt(value, metric="accuracy"):
     return f"{value:.3f}" if metric == "accuracy" else f"{value:.4f}"
 
@@ -115,16 +125,8 @@ def write_report(output: Path, results: dict, facts: dict, flow: dict, took):
     ]
 
     # Claim 1: plain RNNs forget.
-    rnn = {r["length"]: r for r in agreement if r["model"] == "SimpleRNN"}
-    adding_rnn = {
-        r["length"]: r for r in results["adding"] if r["model"] == "SimpleRNN"
-    }
     flow_rnn = flow.get("SimpleRNN-default")
     flow_lstm = flow.get("GatedLSTM-default")
-    rnn_solves_agreement = all(r["value"] >= 0.95 for r in rnn.values())
-    rnn_fails_adding = any(
-        r["value"] > 0.5 * r["baseline"] for r in adding_rnn.values()
-    )
     lines += [
         "## 1. \"A plain tanh RNN forgets: tanh' <= 1 and the gradient "
         'shrinks with every step"',
@@ -163,22 +165,59 @@ def write_report(output: Path, results: dict, facts: dict, flow: dict, took):
             f"{flow_lstm['init']:.2g} and "
             f"{flow_lstm['trained']:.2g}.",
         ]
-    if rnn_solves_agreement and rnn_fails_adding:
-        verdict = (
-            "holds partly. On agreement a SimpleRNN with Keras's orthogonal "
-            "recurrent initialisation solved every distance up to "
-            f"T={max(rnn)}: the inputs are small token embeddings, the "
-            "recurrence stays near its linear, norm-preserving regime and the "
-            "gradient does not vanish there. It does fail where inputs must "
-            "be added up over long spans and the distractors carry variance "
-            "(adding problem), as the article predicts."
+    solved, failed, both_fail = [], [], []
+    for task, runs in results.items():
+        for length in sorted({r["length"] for r in runs}):
+            plain = best(runs, model="SimpleRNN", length=length)
+            gated_ok = any(
+                is_solved(r)
+                for r in runs
+                if r["length"] == length and r["model"].startswith("Gated")
+            )
+            cell = f"{task} T={length}"
+            if is_solved(plain):
+                solved.append(cell)
+            elif gated_ok:
+                failed.append(cell)
+            else:
+                both_fail.append(cell)
+    flow_gru = flow.get("GatedGRU-default")
+    gradient_note = ""
+    if flow_rnn and flow_lstm and flow_gru:
+        vanishes_in_rnn = flow_rnn["init"] < 1e-3
+        gradient_note = (
+            " The mechanism as stated does not show up in the gradient: "
+            f"for the SimpleRNN the gradient reaching the subject was "
+            f"{flow_rnn['init']:.2g} of the one at the last clause step at "
+            f"initialisation ({flow_rnn['trained']:.2g} after training). A "
+            "likely reason, not measured here: with Keras's orthogonal "
+            "recurrent kernel and small embedded inputs the tanh works near "
+            "its linear range, where tanh' ~ 1. "
+            "The vanishing gradient shows up instead in the gated layers with "
+            f"Keras's default initialisation (LSTM {flow_lstm['init']:.2g}, "
+            f"GRU {flow_gru['init']:.2g}): their forget gate starts at 0.73 "
+            "and GRU's z at 0.5, so the state decays step after step; chrono "
+            "initialisation removes that decay."
+            if not vanishes_in_rnn
+            else " The gradient measurement agrees: the SimpleRNN's gradient "
+            f"at the subject is {flow_rnn['init']:.2g} of that at the last "
+            "clause step."
         )
-    elif not rnn_solves_agreement:
-        verdict = "holds: the SimpleRNN falls to chance as the distance grows."
-    else:
+    verdict = (
+        f"holds partly. The SimpleRNN failed where a gated layer succeeded "
+        f"on {', '.join(failed) or 'nothing'}; it solved "
+        f"{', '.join(solved) or 'nothing'}; nothing solved "
+        f"{', '.join(both_fail) or 'nothing'} within this budget."
+        + gradient_note
+    )
+    if not solved:
         verdict = (
-            "does not hold here: the SimpleRNN solved every task at these "
-            "lengths."
+            "holds: the SimpleRNN solved none of the tasks." + gradient_note
+        )
+    elif not failed:
+        verdict = (
+            "does not hold here: wherever a gated layer succeeded, so did the "
+            "SimpleRNN." + gradient_note
         )
     lines += [
         "",

@@ -335,11 +335,13 @@ class GatedRNN(keras.layers.RNN):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         cell = self.cell
-        batch_size = ops.shape(sequences)[0]
-        input_masks, recurrent_masks = cell.draw_dropout_masks(
-            sequences[:, 0, :],
-            ops.zeros((batch_size, cell.units), dtype=sequences.dtype),
-        )
+        input_masks = recurrent_masks = None
+        if cell.dropout or cell.recurrent_dropout:
+            batch_size = ops.shape(sequences)[0]
+            input_masks, recurrent_masks = cell.draw_dropout_masks(
+                sequences[:, 0, :],
+                ops.zeros((batch_size, cell.units), dtype=sequences.dtype),
+            )
         if not training:
             input_masks = recurrent_masks = None
         run = super().call
