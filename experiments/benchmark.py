@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import resource
 import time
 from dataclasses import dataclass, field
@@ -248,37 +249,62 @@ def measure_memory(config, rng) -> dict:
     }
 
 
-def chart(rows) -> Figure:
+def _rank(name: str) -> int:
+    if name.startswith("keras.layers"):
+        return 0
+    if name.endswith("gates off"):
+        return 1
+    if name.endswith("gates on"):
+        return 2
+    return 3
+
+
+def chart(rows, backend: str) -> Figure:
+    """Training-step time relative to the built-in layer, log scale."""
     train = [r for r in rows if r.get("mode") == "train"]
-    tasks = sorted({(r["task"], r["jit_compile"]) for r in train})
-    names = sorted({r["model"] for r in train})
-    figure = Figure(figsize=(11, 1.2 + 1.1 * len(tasks)), layout="constrained")
-    axis = figure.subplots()
-    height = 0.8 / max(len(names), 1)
-    for i, name in enumerate(names):
-        values = []
-        for task, jit in tasks:
-            match = [
-                r["value"]
-                for r in train
-                if r["model"] == name
-                and r["task"] == task
-                and r["jit_compile"] == jit
-            ]
-            values.append(match[0] if match else np.nan)
-        positions = np.arange(len(tasks)) + i * height
-        axis.barh(positions, values, height, label=name)
-    axis.set_yticks(
-        np.arange(len(tasks)) + 0.4 - height / 2,
-        [f"{t.removeprefix('train ')}\njit={j}" for t, j in tasks],
+    kinds = [k for k in ("LSTM", "GRU") if any(k in r["model"] for r in train)]
+    figure = Figure(figsize=(12, 5.5), layout="constrained")
+    axes = figure.subplots(1, len(kinds), sharex=True, squeeze=False)[0]
+    for axis, kind in zip(axes, kinds, strict=True):
+        mine = [
+            r
+            for r in train
+            if r["model"].endswith(kind) or f"{kind}," in r["model"]
+        ]
+        groups = sorted({(r["task"], r["jit_compile"]) for r in mine})
+        names = sorted({r["model"] for r in mine}, key=_rank)
+        height = 0.8 / len(names)
+        for i, name in enumerate(names):
+            ratios, labels = [], []
+            for task, jit in groups:
+                match = [
+                    r for r in mine
+                    if r["model"] == name and r["task"] == task
+                    and r["jit_compile"] == jit
+                ]  # fmt: skip
+                ratios.append(match[0]["ratio_to_builtin"] if match else np.nan)
+                labels.append(f"{match[0]['value']:.0f} ms" if match else "")
+            positions = np.arange(len(groups)) + i * height
+            bars = axis.barh(positions, ratios, height, label=name,
+                             color=f"C{_rank(name)}")  # fmt: skip
+            axis.bar_label(bars, labels, fontsize=7, padding=2)
+        axis.axvline(1.0, color="black", linewidth=1)
+        axis.set_xscale("log")
+        axis.set_yticks(
+            np.arange(len(groups)) + 0.4 - height / 2,
+            [f"{t.removeprefix('train ')}\njit_compile={j}" for t, j in groups],
+        )
+        axis.invert_yaxis()
+        axis.set_xlabel(
+            "training step time / built-in layer's (log; < 1 is faster)"
+        )
+        axis.set_title(f"{kind}")
+        axis.legend(fontsize=8, loc="lower right")
+        axis.grid(axis="x", alpha=0.3, which="both")
+    figure.suptitle(
+        f"Training step, Keras backend {backend}: time relative to "
+        "keras.layers.LSTM/GRU (bar labels: ms per step)"
     )
-    axis.invert_yaxis()
-    axis.set_xlabel("ms per training step (median; lower is better)")
-    axis.set_title(
-        f"Training step time, Keras backend {keras.backend.backend()}"
-    )
-    axis.legend(fontsize=8, loc="lower right")
-    axis.grid(axis="x", alpha=0.3)
     return figure
 
 
@@ -287,7 +313,20 @@ def main(argv=None):
     parser.add_argument("--output", default=None)
     parser.add_argument("--repeats", type=int, default=Config.repeats)
     parser.add_argument("--quick", action="store_true", help="toy sizes")
+    parser.add_argument(
+        "--replot", action="store_true", help="redraw from results.json"
+    )
     args = parser.parse_args(argv)
+    if args.replot:
+        folder = Path(
+            args.output or f"results/benchmark/{keras.backend.backend()}"
+        )
+        data = json.loads((folder / "results.json").read_text())
+        backend = data["versions"]["backend"]
+        plots.save_figure(
+            chart(data["runs"], backend), folder / "benchmark.png"
+        )
+        return
     config = Config(repeats=args.repeats)
     if args.quick:
         config = Config(
@@ -320,7 +359,9 @@ def main(argv=None):
           f"{memory['gate_arrays_mib']:.0f} MiB of gate arrays")  # fmt: skip
     store.data["peak_rss_mib"] = peak_rss_mib()
     store.save()
-    plots.save_figure(chart(store.runs), output / "benchmark.png")
+    plots.save_figure(
+        chart(store.runs, keras.backend.backend()), output / "benchmark.png"
+    )
     timing = [r for r in store.runs if r["mode"] in ("train", "forward")]
     text = (
         f"# Benchmark, backend {keras.backend.backend()}\n\n"

@@ -188,6 +188,15 @@ class GatedCell(keras.layers.Layer):
 
     # -- the step ------------------------------------------------------------
 
+    def __call__(self, *args, **kwargs):
+        # Inside GatedRNN's loop the wrapper's own __call__ has already
+        # converted the inputs and entered the autocast scope, so each step
+        # skips Layer.__call__'s bookkeeping; in eager PyTorch that
+        # bookkeeping, paid once per timestep, dominated the step time.
+        if self._sequence_masks is not None and self.built:
+            return self.call(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
     def call(self, inputs, states, training=False):
         if self._sequence_masks is not None:
             input_masks, recurrent_masks = self._sequence_masks

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import warnings
+import weakref
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,14 @@ from keras_gates.stats import log_statistics
 # -- shared reading ----------------------------------------------------------
 
 _last_read: dict = {}  # {"key": ..., "gates": ...}: one epoch's gates
+_extractors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _extractor(model) -> GateExtractor:
+    """One GateExtractor (one probe model to trace) per model."""
+    if model not in _extractors:
+        _extractors[model] = GateExtractor(model)
+    return _extractors[model]
 
 
 def _fingerprint(probe) -> tuple:
@@ -53,7 +62,7 @@ class _ProbeReader:
                 f"{type(probe).__name__}"
             )
         probe = np.asarray(keras.ops.convert_to_numpy(probe))
-        self.extractor = GateExtractor(model)
+        self.extractor = _extractor(model)
         expected = model.inputs[0]
         want = tuple(expected.shape)
         if probe.ndim != len(want) or any(
@@ -78,7 +87,7 @@ class _ProbeReader:
             )
         self.probe = probe
         self.fingerprint = _fingerprint(probe)
-        self.extractor(probe[:1])  # fail now, not at the end of an epoch
+        self.read(model, "train_begin")  # fail now, not after an epoch
 
     def read(self, model, when) -> dict:
         # The optimizer's step count tells apart two fits' "epoch 0".

@@ -149,6 +149,8 @@ class GateExtractor:
             )
         outputs = self._gate_tensors(model, "")
         self.layer_paths = [path for path, _ in layers]
+        if len(inputs) == 1:
+            inputs = inputs[0]  # so that a bare array matches its structure
         self.probe = keras.Model(inputs, outputs, name=f"{model.name}_gates")
 
     def _twin_gates(self, layer, tensors):
