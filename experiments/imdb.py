@@ -228,6 +228,7 @@ def main(argv=None):
     parser.add_argument(
         "--strategy", choices=("none", "mirrored"), default="none"
     )
+    parser.add_argument("--seed", type=int, default=Config.seed)
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -243,6 +244,7 @@ def main(argv=None):
         train_split=args.train_split,
         test_split=args.test_split,
         strategy=args.strategy,
+        seed=args.seed,
     )
     output = Path(args.output)
     text = TextConfig(config.vocabulary, config.length, config.keep)

@@ -20,7 +20,8 @@ class GatedCell(keras.layers.Layer):
     Subclasses set `kind` ("lstm" or "gru"), `weight_gates` (the gate blocks
     of the kernel, in Keras's order), build the weights and implement
     `recur(x, states, recurrent_masks) -> (h, new_states, gates)`, where `x`
-    is the projected input `inputs @ kernel + input_bias`.
+    is the projected input `inputs @ kernel` (plus the input bias when
+    `projection_has_bias`; otherwise `recur` adds it where Keras does).
     """
 
     kind: str = ""
@@ -140,7 +141,7 @@ class GatedCell(keras.layers.Layer):
             inputs, self.kernel, self.weight_gates, input_masks
         )
         if self.use_bias and self.projection_has_bias:
-            x = x + self.input_bias()
+            x = ops.add(x, self.input_bias())
         return x
 
     def recurrent_projection(self, h_tm1, recurrent_masks, gates=None):

@@ -171,12 +171,12 @@ class GatedGRUCell(GatedCell):
         h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
         input_bias, recurrent_bias = self._biases()
         if input_bias is not None:
-            x = x + input_bias
+            x = ops.add(x, input_bias)  # as Keras: see GatedLSTMCell.recur
         x = split_blocks(x, GRU_WEIGHT_GATES)
         if self.reset_after:
             inner = self.recurrent_projection(h_tm1, recurrent_masks)
             if recurrent_bias is not None:
-                inner = inner + recurrent_bias
+                inner = inner + recurrent_bias  # `+=` in Keras
             inner = split_blocks(inner, GRU_WEIGHT_GATES)
             z = self.recurrent_activation(x["update"] + inner["update"])
             r = self.recurrent_activation(x["reset"] + inner["reset"])

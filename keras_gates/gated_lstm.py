@@ -181,9 +181,11 @@ class GatedLSTMCell(GatedCell):
 
     def recur(self, x, states, recurrent_masks):
         h_tm1, c_tm1 = states
-        z = x + self.recurrent_projection(h_tm1, recurrent_masks)
+        # ops.add, as Keras writes it: `tensor + variable` reads the bias
+        # through another path and its gradient rounds differently.
+        z = ops.add(x, self.recurrent_projection(h_tm1, recurrent_masks))
         if self.use_bias and not self.projection_has_bias:
-            z = z + self.bias
+            z = ops.add(z, self.bias)
         z = split_blocks(z, LSTM_WEIGHT_GATES)
         i = self.recurrent_activation(z["input"])
         f = self.recurrent_activation(z["forget"])
