@@ -115,8 +115,10 @@ def write_report(output: Path, results: dict, facts: dict, flow: dict, took):
     lines = [
         '# Testing "A visual guide to LSTM and GRU"',
         "",
-        f"Measured on {device()} by `python -m experiments.claims` "
-        f"({took / 60:.0f} min). Each task trains every model with the same "
+        f"Measured on {device()} by `python -m experiments.claims` (this "
+        f"invocation: {took / 60:.0f} min; runs finished by an earlier, "
+        "interrupted or partial invocation are reused, not repeated). Each "
+        "task trains every model with the same "
         "seed, data and budget (10 epochs, Adam 3e-3, 32 units). "
         '"chrono" is the chrono initialisation of the gate biases (Tallec & '
         'Ollivier 2018); "default" is Keras\'s (forget bias 1). The claims '

@@ -16,8 +16,9 @@ Data: tensorflow-datasets `imdb_reviews` from --data-dir or TFDS_DATA_DIR
 (tfds downloads it elsewhere); the tokens are cached in results/imdb/
 tokens.npz, so a later run (on any Keras backend) needs no TensorFlow.
 `--strategy mirrored` trains data-parallel with
-tf.distribute.MirroredStrategy over all visible devices (TensorFlow
-backend only).
+tf.distribute.MirroredStrategy over all visible devices, `--strategy
+multiworker` with MultiWorkerMirroredStrategy over the machines named in
+TF_CONFIG (TensorFlow backend only).
 """
 
 from __future__ import annotations
@@ -104,8 +105,14 @@ def strategy_scope(name: str):
         )
     import tensorflow as tf
 
-    strategy = tf.distribute.MirroredStrategy()
-    print(f"MirroredStrategy over {strategy.num_replicas_in_sync} devices")
+    if name == "multiworker":  # workers and ranks come from TF_CONFIG
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        strategy = tf.distribute.MirroredStrategy()
+    print(
+        f"{type(strategy).__name__} over "
+        f"{strategy.num_replicas_in_sync} devices"
+    )
     return strategy.scope()
 
 
@@ -226,7 +233,9 @@ def main(argv=None):
     parser.add_argument("--units", type=int, default=Config.units)
     parser.add_argument("--embedding", type=int, default=Config.embedding)
     parser.add_argument(
-        "--strategy", choices=("none", "mirrored"), default="none"
+        "--strategy",
+        choices=("none", "mirrored", "multiworker"),
+        default="none",
     )
     parser.add_argument("--seed", type=int, default=Config.seed)
     parser.add_argument("--fresh", action="store_true")

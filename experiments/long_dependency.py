@@ -336,10 +336,19 @@ def agreement_gate_figures(config: Config, output: Path):
     )
     if textbook:
         verdict = (
-            "holds: for one subject number the carrier unit's forget gate "
-            "stays near 1 and its input gate near 0, so c_t ~ c_(t-1) from "
-            "the subject to the verb."
+            f"holds: after a {names[keeper]} subject the carrier unit's "
+            f"forget gate stays at {per_class[keeper]['forget']:.3f} and its "
+            f"input gate at {per_class[keeper]['input']:.3f}, so "
+            "c_t ~ c_(t-1) step by step from the subject to the verb."
         )
+        if separation[1, unit] < 1:
+            verdict += (
+                f" But the subject is not written once and kept: the two "
+                f"classes are barely apart right after it (d' = "
+                f"{separation[1, unit]:.2f}) and drift apart over the clause "
+                f"(d' = {separation[-1, unit]:.2f} at the verb), as the small "
+                "input gate adds a little at every step."
+            )
     else:
         verdict = (
             f"holds partly. The forget gate does keep the information, but "
