@@ -238,6 +238,10 @@ def main(argv=None):
         default="none",
     )
     parser.add_argument("--seed", type=int, default=Config.seed)
+    parser.add_argument(
+        "--embedding-dropout", type=float, default=Config.embedding_dropout
+    )
+    parser.add_argument("--dropout", type=float, default=Config.dropout)
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -254,6 +258,8 @@ def main(argv=None):
         test_split=args.test_split,
         strategy=args.strategy,
         seed=args.seed,
+        embedding_dropout=args.embedding_dropout,
+        dropout=args.dropout,
     )
     output = Path(args.output)
     text = TextConfig(config.vocabulary, config.length, config.keep)
