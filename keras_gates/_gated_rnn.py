@@ -339,11 +339,40 @@ class GatedRNN(keras.layers.RNN):
             self.return_sequences, self.return_state = saved
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        if not self.return_gates:
+            return self._loop(sequences, initial_state, mask, training)
+        with self._full_result():
+            packed, *states = self._loop(
+                sequences, initial_state, mask, training
+            )
+        return self._with_gates(packed, states, mask)
+
+    def packed_gates(self, sequences, mask=None):
+        """Every step's packed gates, as the loop leaves them.
+
+        `(batch, time, n * units)` in processing order (reversed with
+        `go_backwards`), blocks in `gate_layout.gate_names(kind)` order,
+        masked steps not yet set to NaN. `GateExtractor` splits, reorders
+        and masks this in numpy, which is cheaper than doing it per gate in
+        the graph. Needs `return_gates=True`.
+        """
+        if not self.return_gates:
+            raise ValueError(
+                "packed_gates needs a layer with return_gates=True"
+            )
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        with self._full_result():
+            packed, *_ = self._loop(sequences, None, mask, False)
+        return packed
+
+    def _loop(self, sequences, initial_state, mask, training):
+        """keras.layers.RNN's loop, with dropout masks drawn as Keras does."""
         check.sequence_input(
             self.name, sequences.shape, self.cell.kernel.shape[0]
         )
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
         cell = self.cell
         input_masks = recurrent_masks = None
         if cell.dropout or cell.recurrent_dropout:
@@ -354,13 +383,8 @@ class GatedRNN(keras.layers.RNN):
             )
         if not training:
             input_masks = recurrent_masks = None
-        run = super().call
         with cell.sequence_masks(input_masks, recurrent_masks):
-            if not self.return_gates:
-                return run(sequences, initial_state, mask, training)
-            with self._full_result():
-                packed, *states = run(sequences, initial_state, mask, training)
-        return self._with_gates(packed, states, mask)
+            return super().call(sequences, initial_state, mask, training)
 
     def _with_gates(self, packed, states, mask):
         gates = split_blocks(packed, gate_names(self.cell.kind))

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+from keras import ops
 
 from keras_gates._gated_rnn import GatedRNN
+from keras_gates.gate_layout import gate_names
 from keras_gates.gated_gru import GatedGRU
 from keras_gates.gated_lstm import GatedLSTM
 
@@ -88,6 +90,36 @@ def _sequences_and_mask(tensors):
     return sequences, (masks[0] if masks else None)
 
 
+class _PackedGates(keras.layers.Layer):
+    """A twin's packed gates and the step mask it saw, for numpy to split."""
+
+    def __init__(self, twin, **kwargs):
+        super().__init__(name=f"{twin.name}_packed", **kwargs)
+        self.twin = twin
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None  # the mask is returned as an output instead
+
+    def call(self, sequences, mask=None):
+        packed = self.twin.packed_gates(sequences, mask=mask)
+        if mask is None:
+            mask = ops.ones(ops.shape(sequences)[:2], dtype="bool")
+        return packed, ops.cast(mask, "bool")
+
+    def compute_output_shape(self, sequences_shape):
+        blocks = len(gate_names(self.twin.cell.kind))
+        batch, time = sequences_shape[0], sequences_shape[1]
+        return (batch, time, blocks * self.twin.cell.units), (batch, time)
+
+    def compute_output_spec(self, sequences, mask=None):
+        packed_shape, mask_shape = self.compute_output_shape(sequences.shape)
+        return (
+            keras.KerasTensor(packed_shape, dtype=self.compute_dtype),
+            keras.KerasTensor(mask_shape, dtype="bool"),
+        )
+
+
 class GateExtractor:
     """Reads the gates of every LSTM/GRU in a model; built once, called often.
 
@@ -147,13 +179,14 @@ class GateExtractor:
                 "gates; subclassed models are not supported, call their "
                 "GatedLSTM/GatedGRU layers with return_gates=True instead"
             )
+        self._twins = {}  # layer path -> its gated twin
         outputs = self._gate_tensors(model, "")
         self.layer_paths = [path for path, _ in layers]
         if len(inputs) == 1:
             inputs = inputs[0]  # so that a bare array matches its structure
         self.probe = keras.Model(inputs, outputs, name=f"{model.name}_gates")
 
-    def _twin_gates(self, layer, tensors):
+    def _twin_gates(self, layer, tensors, path):
         twin = gated_twin(
             layer,
             return_gates=True,
@@ -163,8 +196,10 @@ class GateExtractor:
             name=f"{layer.name}_gated_twin",
         )
         self.pairs.append((layer, twin))
+        self._twins[path] = twin
         sequences, mask = _sequences_and_mask(tensors)
-        return twin(sequences, mask=mask)[-1]
+        packed, step_mask = _PackedGates(twin)(sequences, mask=mask)
+        return {"packed": packed, "mask": step_mask}
 
     def _gate_tensors(self, model, prefix):
         """Flat {"path|gate": tensor}, symbolic, in `model`'s own graph."""
@@ -172,14 +207,14 @@ class GateExtractor:
         for layer in model.layers:
             path = prefix + layer.name
             if is_recurrent(layer):
-                gates = {path: self._twin_gates(layer, layer.input)}
+                gates = {path: self._twin_gates(layer, layer.input, path)}
             elif isinstance(layer, keras.layers.Bidirectional):
                 gates = {
                     path + "/forward": self._twin_gates(
-                        layer.forward_layer, layer.input
+                        layer.forward_layer, layer.input, path + "/forward"
                     ),
                     path + "/backward": self._twin_gates(
-                        layer.backward_layer, layer.input
+                        layer.backward_layer, layer.input, path + "/backward"
                     ),
                 }
             elif isinstance(layer, keras.Model) and any(
@@ -201,10 +236,20 @@ class GateExtractor:
         for layer, twin in self.pairs:
             twin.set_weights(layer.get_weights())
         flat = self._run(inputs, batch_size)
-        gates: dict = {path: {} for path in self.layer_paths}
-        for key, value in flat.items():
-            path, gate = key.rsplit("|", 1)
-            gates[path][gate] = np.asarray(value)
+        gates: dict = {}
+        for path in self.layer_paths:
+            twin = self._twins[path]
+            packed = np.asarray(flat[f"{path}|packed"])
+            if twin.go_backwards:
+                packed = packed[:, ::-1]
+            mask = np.asarray(flat[f"{path}|mask"]).astype(bool)
+            if not mask.all():
+                packed = np.array(packed)  # a writable copy
+                packed[~mask] = np.nan
+            names = gate_names(twin.cell.kind)
+            gates[path] = dict(
+                zip(names, np.split(packed, len(names), axis=-1), strict=True)
+            )
         return gates
 
     def _run(self, inputs, batch_size):
