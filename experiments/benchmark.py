@@ -299,7 +299,10 @@ def chart(rows, backend: str) -> Figure:
             "training step time / built-in layer's (log; < 1 is faster)"
         )
         axis.set_title(f"{kind}")
-        axis.legend(fontsize=8, loc="lower right")
+        axis.legend(
+            fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14),
+            ncol=2,
+        )  # fmt: skip
         axis.grid(axis="x", alpha=0.3, which="both")
     figure.suptitle(
         f"Training step, Keras backend {backend}: time relative to "
