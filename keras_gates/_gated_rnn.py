@@ -11,7 +11,12 @@ import keras
 from keras import ops
 
 from keras_gates import _validation as check
-from keras_gates.gate_layout import gate_names, join_blocks, split_blocks
+from keras_gates.gate_layout import (
+    gate_names,
+    join_blocks,
+    split_blocks,
+    unpack,
+)
 
 
 class GatedCell(keras.layers.Layer):
@@ -387,7 +392,7 @@ class GatedRNN(keras.layers.RNN):
             return super().call(sequences, initial_state, mask, training)
 
     def _with_gates(self, packed, states, mask):
-        gates = split_blocks(packed, gate_names(self.cell.kind))
+        gates = unpack(packed, self.cell.kind)
         # The hidden block is exactly what keras.layers.RNN would return.
         outputs = gates["hidden"] if self.return_sequences else states[0]
         gates = {

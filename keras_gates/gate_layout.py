@@ -57,10 +57,6 @@ GATE_LABELS = {
     "the article's update gate is 1 - z)",
     "reset": "reset gate r",
 }
-GRU_CONVENTION = (
-    "GRU update gate z is Keras's: the share of the old state kept "
-    "(h = z*h_prev + (1-z)*candidate); the article's update gate is 1 - z."
-)
 
 
 def gate_names(kind: str) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ import pytest
 from keras_gates import Chrono, GatedGRU, GatedGRUCell
 from keras_gates.gate_layout import article_update
 from tests.helpers import check_layer, to_numpy
-from tests.test_gated_lstm import CONSTANT, arange_inputs
+from tests.test_gated_lstm import CONSTANT, assert_golden
 
 # As in test_gated_lstm, with both GRU biases 0.05 and reset_after=True.
 GOLDEN = {
@@ -25,14 +25,7 @@ def test_golden_gates():
         bias_initializer=keras.initializers.Constant(0.05),
         **CONSTANT,
     )
-    output, gates = layer(arange_inputs())
-    for name, expected in GOLDEN.items():
-        np.testing.assert_allclose(
-            to_numpy(gates[name])[0, :, 0], expected, atol=1e-6, err_msg=name
-        )
-    np.testing.assert_allclose(
-        to_numpy(output)[0, 0], GOLDEN["hidden"][-1], atol=1e-6
-    )
+    assert_golden(layer, GOLDEN)
 
 
 @pytest.mark.parametrize("reset_after", [True, False])

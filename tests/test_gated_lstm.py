@@ -29,16 +29,20 @@ def arange_inputs(batch=1, time=3, features=2):
     return np.arange(size, dtype="float32").reshape(batch, time, features) / 10
 
 
-def test_golden_gates():
-    layer = GatedLSTM(2, return_gates=True, **CONSTANT)
+def assert_golden(layer, golden):
+    """Unit 0's gates over the three arange steps, and the final output."""
     output, gates = layer(arange_inputs())
-    for name, expected in GOLDEN.items():
+    for name, expected in golden.items():
         np.testing.assert_allclose(
             to_numpy(gates[name])[0, :, 0], expected, atol=1e-6, err_msg=name
         )
     np.testing.assert_allclose(
-        to_numpy(output)[0, 0], GOLDEN["hidden"][-1], atol=1e-6
+        to_numpy(output)[0, 0], golden["hidden"][-1], atol=1e-6
     )
+
+
+def test_golden_gates():
+    assert_golden(GatedLSTM(2, return_gates=True, **CONSTANT), GOLDEN)
 
 
 def test_returned_gates_satisfy_the_recurrence(rng):
