@@ -56,9 +56,11 @@ class Config:
     units: int = 64
     embedding_dropout: float = 0.3
     dropout: float = 0.2
+    recurrent_dropout: float = 0.0
     epochs: int = 3
     batch_size: int = 64
     learning_rate: float = 1e-3
+    schedule: str = "constant"
     validation: int = 2500
     models: list = field(default_factory=lambda: list(DEFAULT_MODELS))
     train_split: str = "train"
@@ -74,17 +76,24 @@ def build_model(
     embedding: int = 128,
     embedding_dropout: float = 0.3,
     dropout: float = 0.2,
-    learning_rate: float = 1e-3,
+    learning_rate=1e-3,
     seed: int = 0,
+    recurrent_dropout: float = 0.0,
 ) -> keras.Model:
-    """Embedding (masked) -> dropout -> one recurrent layer -> Dense."""
+    """Embedding (masked) -> dropout -> one recurrent layer -> Dense.
+
+    `learning_rate` is a float or a `keras.optimizers.schedules` schedule.
+    """
     check_model_names([model])
     inputs = keras.Input((text.length,), dtype="int32", name="tokens")
     x = keras.layers.Embedding(
         text.vocabulary, embedding, mask_zero=True, name="embedding"
     )(inputs)
     x = keras.layers.SpatialDropout1D(embedding_dropout, seed=seed)(x)
-    x = MODELS[model](units, dropout=dropout, seed=seed, name="recurrent")(x)
+    options = {"dropout": dropout, "seed": seed, "name": "recurrent"}
+    if recurrent_dropout:
+        options["recurrent_dropout"] = recurrent_dropout
+    x = MODELS[model](units, **options)(x)
     outputs = keras.layers.Dense(1, "sigmoid", name="sentiment")(x)
     net = keras.Model(inputs, outputs, name=f"imdb_{model}")
     net.compile(
@@ -93,6 +102,20 @@ def build_model(
         metrics=["accuracy"],
     )
     return net
+
+
+def learning_rate(config: "Config", steps_per_epoch: int):
+    """The optimiser's learning rate: constant, or cosine decay to zero
+    over the whole budget (`config.epochs` x `steps_per_epoch` steps)."""
+    if config.schedule == "constant":
+        return config.learning_rate
+    if config.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, config.epochs * steps_per_epoch
+        )
+    raise ValueError(
+        f"schedule must be 'constant' or 'cosine', received {config.schedule!r}"
+    )
 
 
 def strategy_scope(name: str):
@@ -242,6 +265,22 @@ def main(argv=None):
         "--embedding-dropout", type=float, default=Config.embedding_dropout
     )
     parser.add_argument("--dropout", type=float, default=Config.dropout)
+    parser.add_argument(
+        "--recurrent-dropout", type=float, default=Config.recurrent_dropout
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=Config.learning_rate
+    )
+    parser.add_argument(
+        "--schedule", choices=("constant", "cosine"), default=Config.schedule
+    )
+    parser.add_argument("--batch-size", type=int, default=Config.batch_size)
+    parser.add_argument(
+        "--keep",
+        choices=("end", "start"),
+        default=Config.keep,
+        help="which tokens of a long review to keep",
+    )
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -260,6 +299,11 @@ def main(argv=None):
         seed=args.seed,
         embedding_dropout=args.embedding_dropout,
         dropout=args.dropout,
+        recurrent_dropout=args.recurrent_dropout,
+        learning_rate=args.learning_rate,
+        schedule=args.schedule,
+        batch_size=args.batch_size,
+        keep=args.keep,
     )
     output = Path(args.output)
     text = TextConfig(config.vocabulary, config.length, config.keep)
@@ -292,7 +336,8 @@ def main(argv=None):
             net = build_model(
                 model, text, config.units, config.embedding,
                 config.embedding_dropout, config.dropout,
-                config.learning_rate, config.seed,
+                learning_rate(config, -(-len(train) // config.batch_size)),
+                config.seed, config.recurrent_dropout,
             )  # fmt: skip
         timer = EpochTimer()
         best = output / "models" / f"{model}.keras"

@@ -95,6 +95,7 @@ class GatedCell(keras.layers.Layer):
         )
         # Set by the wrapper around its loop (see `GatedRNN.call`).
         self._sequence_masks = None
+        self._step_mask = None
 
     # -- pieces the wrapper uses -------------------------------------------
 
@@ -184,13 +185,22 @@ class GatedCell(keras.layers.Layer):
         )
 
     @contextlib.contextmanager
-    def sequence_masks(self, input_masks, recurrent_masks):
-        """Within: every step uses these masks (one draw per sequence)."""
+    def sequence_masks(self, input_masks, recurrent_masks, step_mask=None):
+        """Within: every step uses these masks (one draw per sequence).
+
+        `step_mask` None: the backend's loop applies the time-step mask.
+        "carry" or "zero": each step's input ends with one extra feature,
+        1.0 for a valid step and 0.0 for a masked one, and the cell applies
+        the mask itself: states carried over, the hidden block carried
+        ("carry") or zeroed ("zero", Keras's `zero_output_for_mask`).
+        """
         self._sequence_masks = (input_masks, recurrent_masks)
+        self._step_mask = step_mask
         try:
             yield
         finally:
             self._sequence_masks = None
+            self._step_mask = None
 
     # -- the step ------------------------------------------------------------
 
@@ -218,8 +228,22 @@ class GatedCell(keras.layers.Layer):
         # measured slower on CPU (TensorFlow: 31 vs 22 ms per training step
         # at batch 64, 200 steps, 128 -> 64) and rounds differently from
         # Keras, so the input projection stays inside the step, as in Keras.
+        step_mask = None
+        if self._step_mask is not None:
+            step_mask = ops.greater(inputs[:, -1:], 0.5)
+            inputs = inputs[:, :-1]
         x = self.project_inputs(inputs, input_masks)
         h, new_states, gates = self.recur(x, states, recurrent_masks)
+        if step_mask is not None:
+            states = (
+                list(states) if isinstance(states, (list, tuple)) else [states]
+            )
+            new_states = [
+                ops.where(step_mask, new, old)
+                for new, old in zip(new_states, states, strict=True)
+            ]
+            held = ops.zeros_like(h) if self._step_mask == "zero" else states[0]
+            h = gates["hidden"] = ops.where(step_mask, h, held)
         if self.return_gates:
             return join_blocks(gates, gate_names(self.kind)), new_states
         return h, new_states
@@ -388,7 +412,16 @@ class GatedRNN(keras.layers.RNN):
             )
         if not training:
             input_masks = recurrent_masks = None
-        with cell.sequence_masks(input_masks, recurrent_masks):
+        step_mask = None
+        if mask is not None and cell.return_gates:
+            # The step output (packed gates) is wider than the state, and
+            # JAX's masked scan carries the first state as the previous
+            # output; so the cell applies the mask, carried in the inputs.
+            step_mask = "zero" if self.zero_output_for_mask else "carry"
+            flags = ops.cast(ops.expand_dims(mask, -1), sequences.dtype)
+            sequences = ops.concatenate([sequences, flags], axis=-1)
+            mask = None
+        with cell.sequence_masks(input_masks, recurrent_masks, step_mask):
             return super().call(sequences, initial_state, mask, training)
 
     def _with_gates(self, packed, states, mask):
