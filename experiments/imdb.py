@@ -60,7 +60,7 @@ class Config:
     epochs: int = 3
     batch_size: int = 64
     learning_rate: float = 1e-3
-    schedule: str = "constant"
+    schedule: str = "cosine"
     validation: int = 2500
     models: list = field(default_factory=lambda: list(DEFAULT_MODELS))
     train_split: str = "train"

@@ -18,6 +18,14 @@ from keras_gates.gate_layout import (
     unpack,
 )
 
+# Whether the wrapper multiplies every step's input by the kernel in one
+# matmul before the loop, per backend. Measured (experiments.benchmark,
+# training step, batch 64, 200 steps, 128 -> 64, 2-core CPU): on TensorFlow
+# it was slower (31 vs 22 ms) and it rounds differently from Keras, whose
+# TensorFlow loop projects inside the step; on PyTorch, where every op in
+# the loop is a Python-dispatched kernel, it is faster.
+PROJECT_BEFORE_LOOP = {"tensorflow": False, "torch": True, "jax": False}
+
 
 class GatedCell(keras.layers.Layer):
     """Base of the gated cells: arguments, dropout masks, input projection.
@@ -96,6 +104,7 @@ class GatedCell(keras.layers.Layer):
         # Set by the wrapper around its loop (see `GatedRNN.call`).
         self._sequence_masks = None
         self._step_mask = None
+        self._projected = False
 
     # -- pieces the wrapper uses -------------------------------------------
 
@@ -135,30 +144,33 @@ class GatedCell(keras.layers.Layer):
         )
         return input_masks, recurrent_masks
 
-    def project_inputs(self, inputs, input_masks=None):
+    def project_inputs(self, inputs, input_masks=None, with_bias=None):
         """`inputs @ kernel` (+ the input bias, see `projection_has_bias`).
 
         Args:
-            inputs: `(batch, features)`, one step.
+            inputs: `(batch, features)`, one step, or `(batch, time,
+                features)` for the whole sequence before the loop.
             input_masks: None, or the masks of `draw_dropout_masks`, each
-                `(batch, features)`: one for all gates or one per gate.
+                `(batch, features)` (`(batch, 1, features)` for a sequence):
+                one for all gates or one per gate.
+            with_bias: add the input bias; default `projection_has_bias`.
         """
         x = self._per_gate_matmul(
             inputs, self.kernel, self.weight_gates, input_masks
         )
-        if self.use_bias and self.projection_has_bias:
+        if with_bias is None:
+            with_bias = self.projection_has_bias
+        if self.use_bias and with_bias:
             x = ops.add(x, self.input_bias())
         return x
 
     def recurrent_projection(self, h_tm1, recurrent_masks, gates=None):
         """`h_tm1 @ recurrent_kernel` for `gates` (default: all)."""
         gates = self.weight_gates if gates is None else gates
-        kernels = split_blocks(self.recurrent_kernel, self.weight_gates)
-        kernel = (
-            self.recurrent_kernel
-            if gates == self.weight_gates
-            else join_blocks(kernels, gates)
-        )
+        kernel = self.recurrent_kernel
+        if gates != self.weight_gates:
+            kernels = split_blocks(kernel, self.weight_gates)
+            kernel = join_blocks(kernels, gates)
         if recurrent_masks is not None:
             recurrent_masks = recurrent_masks[: len(gates)]
         return self._per_gate_matmul(h_tm1, kernel, gates, recurrent_masks)
@@ -185,7 +197,9 @@ class GatedCell(keras.layers.Layer):
         )
 
     @contextlib.contextmanager
-    def sequence_masks(self, input_masks, recurrent_masks, step_mask=None):
+    def sequence_masks(
+        self, input_masks, recurrent_masks, step_mask=None, projected=False
+    ):
         """Within: every step uses these masks (one draw per sequence).
 
         `step_mask` None: the backend's loop applies the time-step mask.
@@ -193,14 +207,18 @@ class GatedCell(keras.layers.Layer):
         1.0 for a valid step and 0.0 for a masked one, and the cell applies
         the mask itself: states carried over, the hidden block carried
         ("carry") or zeroed ("zero", Keras's `zero_output_for_mask`).
+        `projected`: the step inputs are already `project_inputs` of the
+        step, input bias included (see `PROJECT_BEFORE_LOOP`).
         """
         self._sequence_masks = (input_masks, recurrent_masks)
         self._step_mask = step_mask
+        self._projected = projected
         try:
             yield
         finally:
             self._sequence_masks = None
             self._step_mask = None
+            self._projected = False
 
     # -- the step ------------------------------------------------------------
 
@@ -224,15 +242,14 @@ class GatedCell(keras.layers.Layer):
             )
         else:
             input_masks = recurrent_masks = None
-        # Projecting every step's input in one matmul before the loop was
-        # measured slower on CPU (TensorFlow: 31 vs 22 ms per training step
-        # at batch 64, 200 steps, 128 -> 64) and rounds differently from
-        # Keras, so the input projection stays inside the step, as in Keras.
         step_mask = None
         if self._step_mask is not None:
             step_mask = ops.greater(inputs[:, -1:], 0.5)
             inputs = inputs[:, :-1]
-        x = self.project_inputs(inputs, input_masks)
+        if self._projected:
+            x = inputs
+        else:
+            x = self.project_inputs(inputs, input_masks)
         h, new_states, gates = self.recur(x, states, recurrent_masks)
         if step_mask is not None:
             states = (
@@ -412,6 +429,15 @@ class GatedRNN(keras.layers.RNN):
             )
         if not training:
             input_masks = recurrent_masks = None
+        projected = PROJECT_BEFORE_LOOP.get(keras.backend.backend(), False)
+        if projected:
+            sequences = cell.project_inputs(
+                sequences,
+                None
+                if input_masks is None
+                else [ops.expand_dims(m, 1) for m in input_masks],
+                with_bias=True,
+            )
         step_mask = None
         if mask is not None and cell.return_gates:
             # The step output (packed gates) is wider than the state, and
@@ -421,7 +447,9 @@ class GatedRNN(keras.layers.RNN):
             flags = ops.cast(ops.expand_dims(mask, -1), sequences.dtype)
             sequences = ops.concatenate([sequences, flags], axis=-1)
             mask = None
-        with cell.sequence_masks(input_masks, recurrent_masks, step_mask):
+        with cell.sequence_masks(
+            input_masks, recurrent_masks, step_mask, projected
+        ):
             return super().call(sequences, initial_state, mask, training)
 
     def _with_gates(self, packed, states, mask):

@@ -158,6 +158,9 @@ class GatedGRUCell(GatedCell):
     # them, so that their gradients sum in the same order.
     projection_has_bias = False
 
+    def input_bias(self):
+        return self._biases()[0]
+
     def _biases(self):
         """(input bias, recurrent bias or None)."""
         if not self.use_bias:
@@ -170,7 +173,7 @@ class GatedGRUCell(GatedCell):
     def recur(self, x, states, recurrent_masks):
         h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
         input_bias, recurrent_bias = self._biases()
-        if input_bias is not None:
+        if input_bias is not None and not self._projected:
             x = ops.add(x, input_bias)  # as Keras: see GatedLSTMCell.recur
         x = split_blocks(x, GRU_WEIGHT_GATES)
         if self.reset_after:

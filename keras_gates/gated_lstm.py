@@ -184,7 +184,7 @@ class GatedLSTMCell(GatedCell):
         # ops.add, as Keras writes it: `tensor + variable` reads the bias
         # through another path and its gradient rounds differently.
         z = ops.add(x, self.recurrent_projection(h_tm1, recurrent_masks))
-        if self.use_bias and not self.projection_has_bias:
+        if self.use_bias and not (self.projection_has_bias or self._projected):
             z = ops.add(z, self.bias)
         z = split_blocks(z, LSTM_WEIGHT_GATES)
         i = self.recurrent_activation(z["input"])
