@@ -141,6 +141,8 @@ def measure_shape(kind, shape, config, rng) -> list[dict]:
             # jit_compile there means torch.compile: minutes of compiling
             # per model on a CPU; not part of this comparison.
             continue
+        if not jit and keras.backend.backend() == "jax":
+            continue  # eager JAX is a debugging mode, not a way to train
         try:
             models = candidates(kind, shape, jit)
         except Exception as error:  # e.g. a backend without XLA
@@ -200,7 +202,11 @@ def measure_extraction(kind, shape, config, rng) -> list[dict]:
     probe = rng.normal(size=(config.probe, time_steps, features)).astype(
         "float32"
     )
-    model = candidates(kind, shape, False)[f"keras.layers.{kind}"]
+    # The probe model is not compiled, so it runs with Keras's "auto" jit:
+    # on JAX (only) that is jit, and the forward pass it is compared with
+    # should be too.
+    jit = keras.backend.backend() == "jax"
+    model = candidates(kind, shape, jit)[f"keras.layers.{kind}"]
     extractor = GateExtractor(model)
     functions = {
         "forward": lambda: model.predict_on_batch(probe),

@@ -104,7 +104,7 @@ def build_model(
     return net
 
 
-def learning_rate(config: "Config", steps_per_epoch: int):
+def learning_rate(config: Config, steps_per_epoch: int):
     """The optimiser's learning rate: constant, or cosine decay to zero
     over the whole budget (`config.epochs` x `steps_per_epoch` steps)."""
     if config.schedule == "constant":

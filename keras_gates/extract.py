@@ -233,8 +233,7 @@ class GateExtractor:
         return outputs
 
     def __call__(self, inputs, batch_size: int = 64) -> dict:
-        for layer, twin in self.pairs:
-            twin.set_weights(layer.get_weights())
+        self._sync_weights()
         flat = self._run(inputs, batch_size)
         gates: dict = {}
         for path in self.layer_paths:
@@ -252,6 +251,14 @@ class GateExtractor:
             )
         return gates
 
+    def _sync_weights(self):
+        """Copies each layer's weights into its twin, variable to variable
+        (no round trip through numpy)."""
+        for layer, twin in self.pairs:
+            for source, target in zip(layer.weights, twin.weights, strict=True):
+                # A copy: JAX may donate (delete) a variable's buffer.
+                target.assign(ops.copy(source.value))
+
     def _run(self, inputs, batch_size):
         if not hasattr(inputs, "shape"):  # several inputs: Keras's loop
             return self.probe.predict(inputs, batch_size=batch_size, verbose=0)
@@ -261,6 +268,8 @@ class GateExtractor:
             self.probe.predict_on_batch(inputs[start : start + batch_size])
             for start in range(0, inputs.shape[0], batch_size)
         ]
+        if len(chunks) == 1:  # no copy
+            return {key: np.asarray(value) for key, value in chunks[0].items()}
         return {
             key: np.concatenate([np.asarray(c[key]) for c in chunks])
             for key in chunks[0]
