@@ -390,11 +390,90 @@ class GatedRNN(keras.layers.RNN):
             mask = mask[0]
         if not self.return_gates:
             return self._loop(sequences, initial_state, mask, training)
-        with self._full_result():
-            packed, *states = self._loop(
+        if self.recover_gates:
+            gates, states = self._recovered_gates(
                 sequences, initial_state, mask, training
             )
-        return self._with_gates(packed, states, mask)
+        else:
+            with self._full_result():
+                packed, *states = self._loop(
+                    sequences, initial_state, mask, training
+                )
+            gates = unpack(packed, self.cell.kind)
+        return self._with_gates(gates, states, mask)
+
+    # With return_gates=True, `call` runs the loop with gates off and then
+    # recomputes every step's gates at once from the inputs and the output
+    # sequence (`cell.recover`): one batched matmul, and for the LSTM cell
+    # state a linear recurrence solved by `ops.associative_scan`. The loop
+    # that emits (batch, 6 x units) gates per step instead is the reference
+    # (set this to False); under XLA (jit_compile=True on TensorFlow) its
+    # training step grew with the square of the sequence length.
+    recover_gates = True
+
+    def _recovered_gates(self, sequences, initial_state, mask, training):
+        """Gates in processing order, and the final states."""
+        cell = self.cell
+        check.sequence_input(self.name, sequences.shape, cell.kernel.shape[0])
+        masks = self._dropout_masks(sequences, training)
+        initial_state = self._initial_states(sequences, initial_state)
+        with self._full_result(), self._plain_loop():
+            carried, *states = self._loop(
+                sequences, initial_state, mask, training, masks
+            )
+        valid = None
+        if mask is not None:
+            valid = ops.expand_dims(ops.cast(mask, "bool"), -1)
+        if self.go_backwards:
+            sequences = ops.flip(sequences, axis=1)
+            valid = None if valid is None else ops.flip(valid, axis=1)
+        input_masks, recurrent_masks = (
+            None if m is None else [ops.expand_dims(one, 1) for one in m]
+            for m in masks
+        )
+        h_prev = ops.concatenate(
+            [ops.expand_dims(initial_state[0], 1), carried[:, :-1]], axis=1
+        )
+        gates = cell.recover(
+            cell.project_inputs(sequences, input_masks),
+            h_prev,
+            initial_state,
+            valid,
+            recurrent_masks,
+        )
+        if valid is not None and self.zero_output_for_mask:
+            carried = ops.where(valid, carried, ops.zeros_like(carried))
+        gates["hidden"] = carried
+        return gates, states
+
+    @contextlib.contextmanager
+    def _plain_loop(self):
+        """Within: the loop returns outputs only, carried over masked steps."""
+        saved = self.cell.return_gates, self.zero_output_for_mask
+        self.cell.return_gates = self.zero_output_for_mask = False
+        try:
+            yield
+        finally:
+            self.cell.return_gates, self.zero_output_for_mask = saved
+
+    def _initial_states(self, sequences, initial_state):
+        """The states the loop starts from, as `keras.layers.RNN` picks
+        them: given, carried (stateful) or zeros."""
+        if initial_state is None:
+            if self.stateful:
+                # Copies: the loop assigns the new states to these variables,
+                # and a tensor converted from a variable may follow it.
+                initial_state = [ops.copy(state) for state in self.states]
+            else:
+                initial_state = self.get_initial_state(
+                    batch_size=ops.shape(sequences)[0]
+                )
+        if not isinstance(initial_state, (list, tuple)):
+            initial_state = [initial_state]
+        return [
+            ops.convert_to_tensor(state, dtype=self.cell.compute_dtype)
+            for state in initial_state
+        ]
 
     def packed_gates(self, sequences, mask=None):
         """Every step's packed gates, as the loop leaves them.
@@ -415,21 +494,30 @@ class GatedRNN(keras.layers.RNN):
             packed, *_ = self._loop(sequences, None, mask, False)
         return packed
 
-    def _loop(self, sequences, initial_state, mask, training):
-        """keras.layers.RNN's loop, with dropout masks drawn as Keras does."""
+    def _dropout_masks(self, sequences, training):
+        """(input masks, recurrent masks), drawn as Keras draws them: once
+        per call, training or not (so that a seeded layer's draws follow
+        Keras's), and then kept only when training."""
+        cell = self.cell
+        if not (cell.dropout or cell.recurrent_dropout):
+            return None, None
+        batch_size = ops.shape(sequences)[0]
+        masks = cell.draw_dropout_masks(
+            sequences[:, 0, :],
+            ops.zeros((batch_size, cell.units), dtype=sequences.dtype),
+        )
+        return masks if training else (None, None)
+
+    def _loop(self, sequences, initial_state, mask, training, masks=None):
+        """keras.layers.RNN's loop, with dropout masks drawn as Keras does
+        (or `masks`, already drawn)."""
         check.sequence_input(
             self.name, sequences.shape, self.cell.kernel.shape[0]
         )
         cell = self.cell
-        input_masks = recurrent_masks = None
-        if cell.dropout or cell.recurrent_dropout:
-            batch_size = ops.shape(sequences)[0]
-            input_masks, recurrent_masks = cell.draw_dropout_masks(
-                sequences[:, 0, :],
-                ops.zeros((batch_size, cell.units), dtype=sequences.dtype),
-            )
-        if not training:
-            input_masks = recurrent_masks = None
+        if masks is None:
+            masks = self._dropout_masks(sequences, training)
+        input_masks, recurrent_masks = masks
         projected = PROJECT_BEFORE_LOOP.get(keras.backend.backend(), False)
         if projected:
             sequences = cell.project_inputs(
@@ -453,13 +541,12 @@ class GatedRNN(keras.layers.RNN):
         ):
             return super().call(sequences, initial_state, mask, training)
 
-    def _with_gates(self, packed, states, mask):
-        gates = unpack(packed, self.cell.kind)
+    def _with_gates(self, gates, states, mask):
         # The hidden block is exactly what keras.layers.RNN would return.
         outputs = gates["hidden"] if self.return_sequences else states[0]
         gates = {
-            name: self._to_input_order(value, mask)
-            for name, value in gates.items()
+            name: self._to_input_order(gates[name], mask)
+            for name in gate_names(self.cell.kind)
         }
         if self.return_state:
             return (outputs, *states, gates)

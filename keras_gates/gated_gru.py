@@ -200,6 +200,15 @@ class GatedGRUCell(GatedCell):
         new_states = [h] if isinstance(states, (list, tuple)) else h
         return h, new_states, gates
 
+    def recover(self, x, h_prev, initial_state, valid, recurrent_masks):
+        """Every step's gates at once, given every step's previous output
+        (see `GatedLSTMCell.recover`): the GRU's gates depend on the input
+        and the previous output only, so this is `recur` on whole sequences.
+        """
+        _, _, gates = self.recur(x, [h_prev], recurrent_masks)
+        del gates["hidden"]
+        return gates
+
     def get_config(self):
         return {**super().get_config(), "reset_after": self.reset_after}
 

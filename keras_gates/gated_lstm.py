@@ -181,16 +181,7 @@ class GatedLSTMCell(GatedCell):
 
     def recur(self, x, states, recurrent_masks):
         h_tm1, c_tm1 = states
-        # ops.add, as Keras writes it: `tensor + variable` reads the bias
-        # through another path and its gradient rounds differently.
-        z = ops.add(x, self.recurrent_projection(h_tm1, recurrent_masks))
-        if self.use_bias and not (self.projection_has_bias or self._projected):
-            z = ops.add(z, self.bias)
-        z = split_blocks(z, LSTM_WEIGHT_GATES)
-        i = self.recurrent_activation(z["input"])
-        f = self.recurrent_activation(z["forget"])
-        g = self.activation(z["candidate"])
-        o = self.recurrent_activation(z["output"])
+        i, f, g, o = self._gate_blocks(x, h_tm1, recurrent_masks)
         c = f * c_tm1 + i * g
         h = o * self.activation(c)
         gates = {
@@ -203,11 +194,86 @@ class GatedLSTMCell(GatedCell):
         }
         return h, [h, c], gates
 
+    def _gate_blocks(self, x, h_tm1, recurrent_masks):
+        """i, f, g, o from the projected input and the previous output:
+        one step `(batch, units)`, or every step at once `(batch, time,
+        units)` (see `recover`)."""
+        # ops.add, as Keras writes it: `tensor + variable` reads the bias
+        # through another path and its gradient rounds differently.
+        z = ops.add(x, self.recurrent_projection(h_tm1, recurrent_masks))
+        if self.use_bias and not (self.projection_has_bias or self._projected):
+            z = ops.add(z, self.bias)
+        z = split_blocks(z, LSTM_WEIGHT_GATES)
+        return (
+            self.recurrent_activation(z["input"]),
+            self.recurrent_activation(z["forget"]),
+            self.activation(z["candidate"]),
+            self.recurrent_activation(z["output"]),
+        )
+
+    def recover(self, x, h_prev, initial_state, valid, recurrent_masks):
+        """Every step's gates at once, given every step's previous output.
+
+        Args:
+            x: `(batch, time, 4 * units)`, the projected inputs.
+            h_prev: `(batch, time, units)`, the output before each step.
+            initial_state: `[h0, c0]`.
+            valid: None, or `(batch, time, 1)` bool, False at masked steps
+                (their cell state is carried over).
+            recurrent_masks: as for `recur`, each `(batch, 1, units)`.
+
+        Returns:
+            The gates of `gate_names("lstm")` except `hidden`. The cell state
+            is the linear recurrence `c_t = f_t c_(t-1) + i_t g_t`, solved
+            with `keras.ops.associative_scan`.
+        """
+        i, f, g, o = self._gate_blocks(x, h_prev, recurrent_masks)
+        written = i * g
+        if valid is not None:
+            f_kept = ops.where(valid, f, ops.ones_like(f))
+            written = ops.where(valid, written, ops.zeros_like(written))
+        else:
+            f_kept = f
+        kept, added = _affine_scan(f_kept, written)
+        c = kept * ops.expand_dims(initial_state[1], 1) + added
+        return {"input": i, "forget": f, "candidate": g, "output": o, "cell": c}
+
     def get_config(self):
         return {
             **super().get_config(),
             "unit_forget_bias": self.unit_forget_bias,
         }
+
+
+def _affine_scan(a, b):
+    """Prefix compositions of `c -> a_t c + b_t` along axis 1.
+
+    Returns `(A, B)` with `c_t = A_t c_0 + B_t`. By doubling (Hillis and
+    Steele): log2(time) rounds of whole-tensor ops. `keras.ops.
+    associative_scan` computes the same, but under XLA on TensorFlow it
+    failed on odd lengths, so it is used only when the time dimension is
+    not known when the graph is built.
+    """
+    time = a.shape[1]
+    if time is None:
+
+        def compose(earlier, later):
+            return earlier[0] * later[0], later[0] * earlier[1] + later[1]
+
+        kept, added = ops.associative_scan(compose, (a, b), axis=1)
+        # TensorFlow's scan loses the static shape.
+        return ops.reshape(kept, ops.shape(a)), ops.reshape(added, ops.shape(b))
+    shift = 1
+    while shift < time:
+        a_before = ops.concatenate(
+            [ops.ones_like(a[:, :shift]), a[:, :-shift]], axis=1
+        )
+        b_before = ops.concatenate(
+            [ops.zeros_like(b[:, :shift]), b[:, :-shift]], axis=1
+        )
+        a, b = a * a_before, a * b_before + b
+        shift *= 2
+    return a, b
 
 
 @keras.saving.register_keras_serializable(package="keras_gates")

@@ -6,7 +6,7 @@ import pytest
 
 from keras_gates import GatedGRU, GatedLSTM
 from keras_gates.gate_layout import gate_names
-from tests.helpers import to_numpy
+from tests.helpers import assert_outputs_close, to_numpy, value_and_gradients
 
 LAYERS = {"lstm": GatedLSTM, "gru": GatedGRU}
 
@@ -116,3 +116,96 @@ def test_bad_input_shapes_are_named(kind):
     layer(np.ones((3, 6, 4), "float32"))
     with pytest.raises(ValueError, match="was built for 4 input features"):
         layer(np.ones((3, 6, 5), "float32"))
+
+
+RECOVERY_CASES = [
+    ({}, {}),
+    ({"go_backwards": True}, {}),
+    ({"implementation": 1}, {}),
+    ({"use_bias": False, "activation": "relu"}, {}),
+    ({"dropout": 0.3, "recurrent_dropout": 0.2, "seed": 3}, {"training": True}),
+    ({"zero_output_for_mask": True}, {"mask": "post"}),
+    ({"go_backwards": True}, {"mask": "pre"}),
+    ({}, {"initial_state": True}),
+    ({"reset_after": False}, {"mask": "post"}),
+]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("options, call", RECOVERY_CASES)
+def test_recovered_gates_equal_the_step_by_step_loop(kind, options, call, rng):
+    """return_gates=True recomputes the gates after a gates-off loop; the
+    reference loop emits them step by step. Same values, same gradients."""
+    if "reset_after" in options and kind == "lstm":
+        pytest.skip("GRU option")
+    batch, time, features, units = 3, 7, 4, 5
+    x = rng.normal(size=(batch, time, features)).astype("float32")
+    kwargs = {k: v for k, v in call.items() if k == "training"}
+    if call.get("mask"):
+        mask = np.ones((batch, time), bool)
+        mask[1, 4:] = False
+        mask[2, :2] = False
+        if call["mask"] == "pre":
+            mask = mask[:, ::-1].copy()
+        kwargs["mask"] = mask
+    if call.get("initial_state"):
+        states = 2 if kind == "lstm" else 1
+        kwargs["initial_state"] = [
+            rng.normal(size=(batch, units)).astype("float32")
+            for _ in range(states)
+        ]
+    layers = []
+    for recover in (True, False):
+        layer = LAYERS[kind](
+            units,
+            return_gates=True,
+            return_sequences=True,
+            return_state=True,
+            **options,
+        )
+        layer.recover_gates = recover
+        layer.build(x.shape)
+        layers.append(layer)
+    layers[1].set_weights(layers[0].get_weights())
+    if "mask" in kwargs:  # NaN at masked steps: compare values only
+        recovered, reference = (layer(x, **kwargs) for layer in layers)
+        assert_outputs_close(recovered, reference, atol=1e-5)
+        return
+    (recovered, grads), (reference, reference_grads) = (
+        value_and_gradients(layer, x, **kwargs) for layer in layers
+    )
+    assert_outputs_close(recovered, reference, atol=1e-5)
+    for got, expected in zip(grads, reference_grads, strict=True):
+        np.testing.assert_allclose(got, expected, atol=2e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_recovered_gates_follow_a_stateful_layer_across_calls(kind, rng):
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    layers = []
+    for recover in (True, False):
+        layer = LAYERS[kind](4, return_gates=True, stateful=True)
+        layer.recover_gates = recover
+        layer.build(x.shape)
+        layers.append(layer)
+    layers[1].set_weights(layers[0].get_weights())
+    for _ in range(2):  # the second call starts from the carried state
+        recovered, reference = (layer(x) for layer in layers)
+        assert_outputs_close(recovered, reference, atol=1e-5)
+
+
+@pytest.mark.parametrize("time", [None, 7])
+def test_recovered_cell_state_with_unknown_and_odd_lengths(time, rng):
+    """The LSTM cell state is a scan: by doubling when the length is known
+    when the graph is built, by ops.associative_scan when it is not."""
+    x = rng.normal(size=(2, 7, 3)).astype("float32")
+    models = []
+    for recover in (True, False):
+        layer = GatedLSTM(4, return_gates=True, return_sequences=True)
+        layer.recover_gates = recover
+        inputs = keras.Input((time, 3))
+        outputs, gates = layer(inputs)
+        models.append(keras.Model(inputs, gates["cell"]))
+    models[1].set_weights(models[0].get_weights())
+    recovered, reference = (model.predict(x, verbose=0) for model in models)
+    np.testing.assert_allclose(recovered, reference, atol=1e-5)

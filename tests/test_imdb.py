@@ -74,3 +74,14 @@ with tfds.testing.mock_data(num_examples=64):
     assert "MirroredStrategy over 2 devices" in result.stdout
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["runs"][0]["model"] == "GatedGRU"
+
+
+def test_cosine_schedule_decays_to_zero_over_the_budget():
+    config = imdb.Config(learning_rate=2e-3, epochs=3, schedule="cosine")
+    schedule = imdb.learning_rate(config, steps_per_epoch=10)
+    rates = [float(schedule(step)) for step in (0, 15, 30)]
+    np.testing.assert_allclose(rates, [2e-3, 1e-3, 0.0], atol=1e-9)
+    constant = imdb.Config(learning_rate=5e-4, schedule="constant")
+    assert imdb.learning_rate(constant, 10) == 5e-4
+    with pytest.raises(ValueError, match="schedule must be .* 'linear'"):
+        imdb.learning_rate(imdb.Config(schedule="linear"), 10)
