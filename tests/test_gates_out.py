@@ -161,9 +161,9 @@ def test_recovered_gates_equal_the_step_by_step_loop(kind, options, call, rng):
             return_gates=True,
             return_sequences=True,
             return_state=True,
+            recover_gates=recover,
             **options,
         )
-        layer.recover_gates = recover
         layer.build(x.shape)
         layers.append(layer)
     layers[1].set_weights(layers[0].get_weights())
@@ -184,8 +184,9 @@ def test_recovered_gates_follow_a_stateful_layer_across_calls(kind, rng):
     x = rng.normal(size=(2, 5, 3)).astype("float32")
     layers = []
     for recover in (True, False):
-        layer = LAYERS[kind](4, return_gates=True, stateful=True)
-        layer.recover_gates = recover
+        layer = LAYERS[kind](
+            4, return_gates=True, stateful=True, recover_gates=recover
+        )
         layer.build(x.shape)
         layers.append(layer)
     layers[1].set_weights(layers[0].get_weights())
@@ -201,11 +202,18 @@ def test_recovered_cell_state_with_unknown_and_odd_lengths(time, rng):
     x = rng.normal(size=(2, 7, 3)).astype("float32")
     models = []
     for recover in (True, False):
-        layer = GatedLSTM(4, return_gates=True, return_sequences=True)
-        layer.recover_gates = recover
+        layer = GatedLSTM(
+            4, return_gates=True, return_sequences=True, recover_gates=recover
+        )
         inputs = keras.Input((time, 3))
         outputs, gates = layer(inputs)
         models.append(keras.Model(inputs, gates["cell"]))
     models[1].set_weights(models[0].get_weights())
     recovered, reference = (model.predict(x, verbose=0) for model in models)
     np.testing.assert_allclose(recovered, reference, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_recover_gates_must_be_a_bool(kind):
+    with pytest.raises(TypeError, match="recover_gates must be True or False"):
+        LAYERS[kind](3, recover_gates="yes")
