@@ -542,10 +542,32 @@ class GatedRNN(keras.layers.RNN):
             flags = ops.cast(ops.expand_dims(mask, -1), sequences.dtype)
             sequences = ops.concatenate([sequences, flags], axis=-1)
             mask = None
-        with cell.sequence_masks(
-            input_masks, recurrent_masks, step_mask, projected
+        # On PyTorch, Keras's unrolled loop (a plain Python loop over the
+        # steps) has less per-step bookkeeping than its general one: the
+        # same numbers, 17-28% less time for a forward pass, 1-5% for a
+        # training step (batch 64, 200 steps, 128 -> 64, 2-core CPU). Its
+        # mask flip for go_backwards is broken, so not there.
+        unroll = self.unroll or (
+            keras.backend.backend() == "torch"
+            and sequences.shape[1] is not None
+            and not (mask is not None and self.go_backwards)
+        )
+        with (
+            cell.sequence_masks(
+                input_masks, recurrent_masks, step_mask, projected
+            ),
+            self._unrolled(unroll),
         ):
             return super().call(sequences, initial_state, mask, training)
+
+    @contextlib.contextmanager
+    def _unrolled(self, unroll):
+        saved = self.unroll
+        self.unroll = unroll
+        try:
+            yield
+        finally:
+            self.unroll = saved
 
     def _with_gates(self, gates, states, mask):
         # The hidden block is exactly what keras.layers.RNN would return.
