@@ -28,6 +28,25 @@ from keras_gates.gate_layout import (
 PROJECT_BEFORE_LOOP = {"tensorflow": False, "torch": True, "jax": False}
 
 
+@contextlib.contextmanager
+def _temporarily(obj, **values):
+    """Within: `obj`'s attributes set to `values`; restored after."""
+    saved = {name: getattr(obj, name) for name in values}
+    for name, value in values.items():
+        setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(obj, name, value)
+
+
+def _over_time(masks):
+    """Per-sequence dropout masks `(batch, n)` -> `(batch, 1, n)`, to
+    multiply a whole `(batch, time, n)` sequence."""
+    return None if masks is None else [ops.expand_dims(m, 1) for m in masks]
+
+
 class GatedCell(keras.layers.Layer):
     """Base of the gated cells: arguments, dropout masks, input projection.
 
@@ -197,7 +216,6 @@ class GatedCell(keras.layers.Layer):
             gates,
         )
 
-    @contextlib.contextmanager
     def sequence_masks(
         self, input_masks, recurrent_masks, step_mask=None, projected=False
     ):
@@ -211,15 +229,12 @@ class GatedCell(keras.layers.Layer):
         `projected`: the step inputs are already `project_inputs` of the
         step, input bias included (see `PROJECT_BEFORE_LOOP`).
         """
-        self._sequence_masks = (input_masks, recurrent_masks)
-        self._step_mask = step_mask
-        self._projected = projected
-        try:
-            yield
-        finally:
-            self._sequence_masks = None
-            self._step_mask = None
-            self._projected = False
+        return _temporarily(
+            self,
+            _sequence_masks=(input_masks, recurrent_masks),
+            _step_mask=step_mask,
+            _projected=projected,
+        )
 
     # -- the step ------------------------------------------------------------
 
@@ -378,15 +393,9 @@ class GatedRNN(keras.layers.RNN):
         check.sequence_input(self.name, sequences_shape)
         super().build(sequences_shape, initial_state_shape)
 
-    @contextlib.contextmanager
     def _full_result(self):
         """Within: the RNN returns the whole sequence and the final states."""
-        saved = self.return_sequences, self.return_state
-        self.return_sequences = self.return_state = True
-        try:
-            yield
-        finally:
-            self.return_sequences, self.return_state = saved
+        return _temporarily(self, return_sequences=True, return_state=True)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if isinstance(mask, (list, tuple)):
@@ -420,10 +429,14 @@ class GatedRNN(keras.layers.RNN):
     def _recovered_gates(self, sequences, initial_state, mask, training):
         """Gates in processing order, and the final states."""
         cell = self.cell
-        check.sequence_input(self.name, sequences.shape, cell.kernel.shape[0])
         masks = self._dropout_masks(sequences, training)
         initial_state = self._initial_states(sequences, initial_state)
-        with self._full_result(), self._plain_loop():
+        # The loop returns outputs only, carried over masked steps.
+        with (
+            self._full_result(),
+            _temporarily(self.cell, return_gates=False),
+            _temporarily(self, zero_output_for_mask=False),
+        ):
             carried, *states = self._loop(
                 sequences, initial_state, mask, training, masks
             )
@@ -433,10 +446,7 @@ class GatedRNN(keras.layers.RNN):
         if self.go_backwards:
             sequences = ops.flip(sequences, axis=1)
             valid = None if valid is None else ops.flip(valid, axis=1)
-        input_masks, recurrent_masks = (
-            None if m is None else [ops.expand_dims(one, 1) for one in m]
-            for m in masks
-        )
+        input_masks, recurrent_masks = (_over_time(m) for m in masks)
         h_prev = ops.concatenate(
             [ops.expand_dims(initial_state[0], 1), carried[:, :-1]], axis=1
         )
@@ -451,16 +461,6 @@ class GatedRNN(keras.layers.RNN):
             carried = ops.where(valid, carried, ops.zeros_like(carried))
         gates["hidden"] = carried
         return gates, states
-
-    @contextlib.contextmanager
-    def _plain_loop(self):
-        """Within: the loop returns outputs only, carried over masked steps."""
-        saved = self.cell.return_gates, self.zero_output_for_mask
-        self.cell.return_gates = self.zero_output_for_mask = False
-        try:
-            yield
-        finally:
-            self.cell.return_gates, self.zero_output_for_mask = saved
 
     def _initial_states(self, sequences, initial_state):
         """The states the loop starts from, as `keras.layers.RNN` picks
@@ -524,14 +524,11 @@ class GatedRNN(keras.layers.RNN):
         if masks is None:
             masks = self._dropout_masks(sequences, training)
         input_masks, recurrent_masks = masks
-        projected = PROJECT_BEFORE_LOOP.get(keras.backend.backend(), False)
+        backend = keras.backend.backend()
+        projected = PROJECT_BEFORE_LOOP.get(backend, False)
         if projected:
             sequences = cell.project_inputs(
-                sequences,
-                None
-                if input_masks is None
-                else [ops.expand_dims(m, 1) for m in input_masks],
-                with_bias=True,
+                sequences, _over_time(input_masks), with_bias=True
             )
         step_mask = None
         if mask is not None and cell.return_gates:
@@ -548,7 +545,7 @@ class GatedRNN(keras.layers.RNN):
         # training step (batch 64, 200 steps, 128 -> 64, 2-core CPU). Its
         # mask flip for go_backwards is broken, so not there.
         unroll = self.unroll or (
-            keras.backend.backend() == "torch"
+            backend == "torch"
             and sequences.shape[1] is not None
             and not (mask is not None and self.go_backwards)
         )
@@ -556,18 +553,9 @@ class GatedRNN(keras.layers.RNN):
             cell.sequence_masks(
                 input_masks, recurrent_masks, step_mask, projected
             ),
-            self._unrolled(unroll),
+            _temporarily(self, unroll=unroll),
         ):
             return super().call(sequences, initial_state, mask, training)
-
-    @contextlib.contextmanager
-    def _unrolled(self, unroll):
-        saved = self.unroll
-        self.unroll = unroll
-        try:
-            yield
-        finally:
-            self.unroll = saved
 
     def _with_gates(self, gates, states, mask):
         # The hidden block is exactly what keras.layers.RNN would return.
