@@ -284,6 +284,26 @@ class GatedCell(keras.layers.Layer):
     def recur(self, x, states, recurrent_masks):
         raise NotImplementedError
 
+    def can_fuse(self) -> bool:
+        """Whether, inside the wrapper's loop, `fused` may run the whole
+        sequence (see `_fused`): projected inputs, no step mask, no
+        recurrent dropout, Keras's default activations."""
+        return (
+            self._projected
+            and self._step_mask is None
+            and self._sequence_masks is not None
+            and self._sequence_masks[1] is None
+            and self.implementation == 2
+            and self.activation is keras.activations.tanh
+            and self.recurrent_activation is keras.activations.sigmoid
+        )
+
+    def fused(self, x, states):
+        """The whole sequence at once: `x` `(batch, time, ...)` projected
+        inputs in processing order -> `(outputs (batch, time, output_size),
+        new_states)`, as the step loop would give them."""
+        raise NotImplementedError
+
     def get_initial_state(self, batch_size=None):
         sizes = self.state_size
         sizes = [sizes] if isinstance(sizes, int) else sizes
@@ -556,6 +576,22 @@ class GatedRNN(keras.layers.RNN):
             _temporarily(self, unroll=unroll),
         ):
             return super().call(sequences, initial_state, mask, training)
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        # On PyTorch, the recurrence with a hand-written backward pass
+        # (`_fused`) where the cell allows it. Measured (batch 64, 200
+        # steps, 128 -> 64, 2-core CPU): see the README's speed section.
+        cell = self.cell
+        if mask is None and sequences.shape[1] and cell.can_fuse():
+            if self.go_backwards:
+                sequences = ops.flip(sequences, axis=1)
+            if self.stateful:
+                # Copies: the layer assigns its new states in place to the
+                # variables these came from, before the backward pass.
+                initial_state = [ops.copy(state) for state in initial_state]
+            outputs, states = cell.fused(sequences, list(initial_state))
+            return outputs[:, -1], outputs, states
+        return super().inner_loop(sequences, initial_state, mask, training)
 
     def _with_gates(self, gates, states, mask):
         # The hidden block is exactly what keras.layers.RNN would return.

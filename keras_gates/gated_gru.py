@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_gates import _fused
 from keras_gates._gated_rnn import GatedCell, GatedRNN
 from keras_gates.gate_layout import GRU_WEIGHT_GATES, split_blocks
 
@@ -169,6 +170,23 @@ class GatedGRUCell(GatedCell):
             return self.bias, None
         rows = ops.split(self.bias, 2, axis=0)
         return ops.squeeze(rows[0], axis=0), ops.squeeze(rows[1], axis=0)
+
+    def can_fuse(self):
+        return self.reset_after and super().can_fuse()
+
+    def fused(self, x, states):
+        h0 = states[0] if isinstance(states, (list, tuple)) else states
+        packed = _fused.gru(
+            x,
+            h0,
+            self.recurrent_kernel.value,
+            self._biases()[1],
+            self.return_gates,
+        )
+        last = packed[:, -1]
+        if self.return_gates:
+            last = last[:, 3 * self.units :]
+        return packed, [last]
 
     def recur(self, x, states, recurrent_masks):
         h_tm1 = states[0] if isinstance(states, (list, tuple)) else states

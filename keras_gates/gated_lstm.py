@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_gates import _fused
 from keras_gates._gated_rnn import GatedCell, GatedRNN
 from keras_gates.gate_layout import LSTM_WEIGHT_GATES, split_blocks
 from keras_gates.initializers import Chrono
@@ -193,6 +194,20 @@ class GatedLSTMCell(GatedCell):
             "hidden": h,
         }
         return h, [h, c], gates
+
+    def fused(self, x, states):
+        h0, c0 = states
+        units = self.units
+        packed = _fused.lstm(
+            x, h0, c0, self.recurrent_kernel.value, self.return_gates
+        )
+        if self.return_gates:
+            last = packed[:, -1]
+            return packed, [
+                last[:, 5 * units :],
+                last[:, 4 * units : 5 * units],
+            ]
+        return packed[:, :-1], [packed[:, -2], packed[:, -1]]
 
     def _gate_blocks(self, x, h_tm1, recurrent_masks):
         """i, f, g, o from the projected input and the previous output:

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from keras_gates import GatedGRU, GatedLSTM
+from keras_gates._gated_rnn import PROJECT_BEFORE_LOOP
 from keras_gates.gate_layout import gate_names
 from tests.helpers import assert_outputs_close, to_numpy, value_and_gradients
 
@@ -222,3 +223,84 @@ def test_recovered_cell_state_with_unknown_and_odd_lengths(time, rng):
 def test_recover_gates_must_be_a_bool(kind):
     with pytest.raises(TypeError, match="recover_gates must be True or False"):
         LAYERS[kind](3, recover_gates="yes")
+
+
+FUSED_CASES = [
+    ({"return_gates": True}, {}),
+    ({"return_gates": True, "go_backwards": True, "return_state": True}, {}),
+    ({"return_gates": True, "use_bias": False}, {}),
+    ({"return_sequences": True, "return_state": True}, {}),
+    ({"go_backwards": True, "return_sequences": True}, {}),
+    ({"dropout": 0.3, "seed": 1, "return_gates": True}, {"training": True}),
+    ({"return_gates": True, "return_state": True}, {"initial_state": True}),
+]
+
+
+@pytest.mark.parametrize(
+    "kind, options, call",
+    [(kind, o, c) for kind in ("lstm", "gru") for o, c in FUSED_CASES],
+)
+def test_fused_loop_equals_the_step_by_step_cell(
+    kind, options, call, rng, monkeypatch
+):
+    """The loop with a hand-written backward pass (`_fused`, used on
+    PyTorch) against the cell stepped by keras.layers.RNN: same outputs,
+    states and gates, same gradients (input and every weight; input only
+    on JAX). Forced on whatever backend runs the test."""
+    monkeypatch.setitem(PROJECT_BEFORE_LOOP, keras.backend.backend(), True)
+    batch, time, features, units = 3, 7, 4, 5
+    x = rng.normal(size=(batch, time, features)).astype("float32")
+    kwargs = {k: v for k, v in call.items() if k == "training"}
+    if call.get("initial_state"):
+        kwargs["initial_state"] = [
+            rng.normal(size=(batch, units)).astype("float32")
+            for _ in range(2 if kind == "lstm" else 1)
+        ]
+    fused, stepped = (LAYERS[kind](units, **options) for _ in range(2))
+    for layer in (fused, stepped):
+        layer.build(x.shape)
+    stepped.set_weights(fused.get_weights())
+    monkeypatch.setattr(stepped.cell, "can_fuse", lambda: False)
+    runs = []
+    original = fused.cell.fused
+
+    def counted(*args):
+        runs.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(fused.cell, "fused", counted)
+    (got, grads), (expected, expected_grads) = (
+        value_and_gradients(layer, x, **kwargs) for layer in (fused, stepped)
+    )
+    assert runs, "the fused loop did not run"
+    assert_outputs_close(got, expected, atol=1e-5)
+    for a, e in zip(grads, expected_grads, strict=True):
+        np.testing.assert_allclose(a, e, atol=2e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kind, options, call",
+    [
+        ("lstm", {"recurrent_dropout": 0.2}, {"training": True}),
+        ("lstm", {"activation": "relu"}, {}),
+        ("lstm", {"implementation": 1}, {}),
+        ("gru", {"reset_after": False}, {}),
+        ("gru", {}, {"mask": True}),
+    ],
+)
+def test_fused_loop_is_not_used_where_it_does_not_apply(
+    kind, options, call, rng, monkeypatch
+):
+    monkeypatch.setitem(PROJECT_BEFORE_LOOP, keras.backend.backend(), True)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    layer = LAYERS[kind](4, **options)
+    layer.build(x.shape)
+
+    def refuse(*args):
+        raise AssertionError("the fused loop ran")
+
+    monkeypatch.setattr(layer.cell, "fused", refuse)
+    kwargs = {k: v for k, v in call.items() if k == "training"}
+    if call.get("mask"):
+        kwargs["mask"] = np.array([[True] * 5, [True] * 3 + [False] * 2])
+    assert np.isfinite(to_numpy(layer(x, **kwargs))).all()
