@@ -29,16 +29,26 @@ PROJECT_BEFORE_LOOP = {"tensorflow": False, "torch": True, "jax": False}
 
 
 @contextlib.contextmanager
-def _temporarily(obj, **values):
-    """Within: `obj`'s attributes set to `values`; restored after."""
-    saved = {name: getattr(obj, name) for name in values}
-    for name, value in values.items():
-        setattr(obj, name, value)
+def _temporarily(*changes):
+    """Within: for each `(obj, {name: value})`, `obj`'s attributes set to
+    the values; restored after.
+
+    One context for every change: PyTorch's compiler (`jit_compile=True`
+    on the torch backend) failed on a `with` of several context managers.
+    """
+    saved = [
+        (obj, {name: getattr(obj, name) for name in values})
+        for obj, values in changes
+    ]
+    for obj, values in changes:
+        for name, value in values.items():
+            setattr(obj, name, value)
     try:
         yield
     finally:
-        for name, value in saved.items():
-            setattr(obj, name, value)
+        for obj, values in reversed(saved):
+            for name, value in values.items():
+                setattr(obj, name, value)
 
 
 def _over_time(masks):
@@ -219,7 +229,8 @@ class GatedCell(keras.layers.Layer):
     def sequence_masks(
         self, input_masks, recurrent_masks, step_mask=None, projected=False
     ):
-        """Within: every step uses these masks (one draw per sequence).
+        """The change (for `_temporarily`) under which every step uses
+        these masks (one draw per sequence).
 
         `step_mask` None: the backend's loop applies the time-step mask.
         "carry" or "zero": each step's input ends with one extra feature,
@@ -229,12 +240,11 @@ class GatedCell(keras.layers.Layer):
         `projected`: the step inputs are already `project_inputs` of the
         step, input bias included (see `PROJECT_BEFORE_LOOP`).
         """
-        return _temporarily(
-            self,
-            _sequence_masks=(input_masks, recurrent_masks),
-            _step_mask=step_mask,
-            _projected=projected,
-        )
+        return self, {
+            "_sequence_masks": (input_masks, recurrent_masks),
+            "_step_mask": step_mask,
+            "_projected": projected,
+        }
 
     # -- the step ------------------------------------------------------------
 
@@ -413,9 +423,10 @@ class GatedRNN(keras.layers.RNN):
         check.sequence_input(self.name, sequences_shape)
         super().build(sequences_shape, initial_state_shape)
 
-    def _full_result(self):
-        """Within: the RNN returns the whole sequence and the final states."""
-        return _temporarily(self, return_sequences=True, return_state=True)
+    def _full_result(self, **more):
+        """The change (for `_temporarily`) under which the RNN returns the
+        whole sequence and the final states (and `more`)."""
+        return self, {"return_sequences": True, "return_state": True, **more}
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if isinstance(mask, (list, tuple)):
@@ -427,7 +438,7 @@ class GatedRNN(keras.layers.RNN):
                 sequences, initial_state, mask, training
             )
         else:
-            with self._full_result():
+            with _temporarily(self._full_result()):
                 packed, *states = self._loop(
                     sequences, initial_state, mask, training
                 )
@@ -452,10 +463,9 @@ class GatedRNN(keras.layers.RNN):
         masks = self._dropout_masks(sequences, training)
         initial_state = self._initial_states(sequences, initial_state)
         # The loop returns outputs only, carried over masked steps.
-        with (
-            self._full_result(),
-            _temporarily(self.cell, return_gates=False),
-            _temporarily(self, zero_output_for_mask=False),
+        with _temporarily(
+            self._full_result(zero_output_for_mask=False),
+            (self.cell, {"return_gates": False}),
         ):
             carried, *states = self._loop(
                 sequences, initial_state, mask, training, masks
@@ -516,7 +526,7 @@ class GatedRNN(keras.layers.RNN):
             )
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        with self._full_result():
+        with _temporarily(self._full_result()):
             packed, *_ = self._loop(sequences, None, mask, False)
         return packed
 
@@ -569,11 +579,11 @@ class GatedRNN(keras.layers.RNN):
             and sequences.shape[1] is not None
             and not (mask is not None and self.go_backwards)
         )
-        with (
+        with _temporarily(
             cell.sequence_masks(
                 input_masks, recurrent_masks, step_mask, projected
             ),
-            _temporarily(self, unroll=unroll),
+            (self, {"unroll": unroll}),
         ):
             return super().call(sequences, initial_state, mask, training)
 
