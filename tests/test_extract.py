@@ -162,3 +162,31 @@ def test_keras_file_loads_in_a_fresh_process(tmp_path):
         "np.testing.assert_allclose(m.predict(tokens, verbose=0), e, atol=0)\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_chunks_and_several_inputs_give_the_gates_of_one_batch(rng):
+    """Inputs longer than batch_size run in chunks (the last one short);
+    a model with two inputs is sliced input by input. The gates equal one
+    whole-batch run, sequence by sequence, masks included."""
+    tokens = rng.integers(1, 10, size=(7, 6)).astype("int32")
+    tokens[2, 4:] = 0
+    side = rng.normal(size=(7, 6, 2)).astype("float32")
+    words = keras.Input((6,), dtype="int32")
+    extra = keras.Input((6, 2))
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True)(words)
+    summary = keras.layers.Concatenate()(
+        [
+            keras.layers.LSTM(3, name="lstm")(embedded),
+            keras.layers.GlobalAveragePooling1D()(extra),
+        ]
+    )
+    model = keras.Model([words, extra], keras.layers.Dense(1)(summary))
+    extractor = GateExtractor(model)
+    whole = extractor([tokens, side], batch_size=7)["lstm"]
+    chunked = extractor([tokens, side], batch_size=3)["lstm"]
+    alone = extractor([tokens[5:6], side[5:6]])["lstm"]
+    assert np.isnan(whole["forget"][2, 4:]).all()
+    for name, value in whole.items():
+        assert value.shape == (7, 6, 3)
+        np.testing.assert_allclose(chunked[name], value, atol=1e-6)
+        np.testing.assert_allclose(alone[name][0], value[5], atol=1e-6)
