@@ -37,12 +37,18 @@ def _time_major(x):
     return ops.swapaxes(x, 0, 1)
 
 
-def _sum_of_products(a, b):
-    """Sum over steps of `a_t^T b_t`: lists of `(batch, m)` and `(batch,
-    n)` -> `(m, n)`, as one matmul."""
-    a = ops.concatenate(a, axis=0)
-    b = ops.concatenate(b, axis=0)
-    return ops.matmul(ops.transpose(a), b)
+def _recurrent_kernel_gradient(h0, h_all, d_all):
+    """Sum over steps t of `h_(t-1)^T d_t`, the previous output against the
+    gradient of the recurrent term: `h0` `(batch, n)`, `h_all` and `d_all`
+    stacked time-major `(time, batch, .)`. Two matmuls over views, no copy
+    of the steps."""
+
+    def flat(x):
+        return ops.reshape(x, (-1, x.shape[-1]))
+
+    first = ops.matmul(ops.transpose(h0), d_all[0])
+    rest = ops.matmul(ops.transpose(flat(h_all[:-1])), flat(d_all[1:]))
+    return first + rest
 
 
 def lstm(xp, h0, c0, recurrent_kernel, with_gates):
@@ -72,18 +78,20 @@ def lstm(xp, h0, c0, recurrent_kernel, with_gates):
             outputs.append(h)
         if with_gates:
             s_all = ops.stack(sigmoids)
+            h_all = ops.stack(outputs)
             result = ops.concatenate(
                 [
                     s_all[..., : 2 * n],
                     ops.stack(candidates),
                     s_all[..., 3 * n :],
                     ops.stack(cells),
-                    ops.stack(outputs),
+                    h_all,
                 ],
                 axis=-1,
             )
         else:
             result = ops.stack([*outputs, c])
+            h_all = result[:steps]
 
         def grad(*args, upstream=None):
             if upstream is None:
@@ -127,8 +135,9 @@ def lstm(xp, h0, c0, recurrent_kernel, with_gates):
                 dc = dc * f
                 dh = dz @ kernel_t
                 dzs[t] = dz
-            d_kernel = _sum_of_products([h0, *outputs[:-1]], dzs)
-            return _time_major(ops.stack(dzs)), dh, dc, d_kernel
+            dz_all = ops.stack(dzs)
+            d_kernel = _recurrent_kernel_gradient(h0, h_all, dz_all)
+            return _time_major(dz_all), dh, dc, d_kernel
 
         return _time_major(result), grad
 
@@ -167,17 +176,14 @@ def gru(xp, h0, recurrent_kernel, recurrent_bias, with_gates):
             candidates.append(hh)
             inners.append(inner)
             outputs.append(h)
+        h_all = ops.stack(outputs)
         if with_gates:
             result = ops.concatenate(
-                [
-                    ops.stack(update_resets),
-                    ops.stack(candidates),
-                    ops.stack(outputs),
-                ],
+                [ops.stack(update_resets), ops.stack(candidates), h_all],
                 axis=-1,
             )
         else:
-            result = ops.stack(outputs)
+            result = h_all
 
         def grad(*args, upstream=None):
             if upstream is None:
@@ -208,8 +214,9 @@ def gru(xp, h0, recurrent_kernel, recurrent_bias, with_gates):
                 dxs[t] = ops.concatenate([d_zr, da], axis=-1)
                 d_inners[t] = ops.concatenate([d_zr, da * zr[:, n:]], axis=-1)
                 dh = dh * zr[:, :n] + d_inners[t] @ kernel_t
-            d_kernel = _sum_of_products([h0, *outputs[:-1]], d_inners)
-            d_bias = ops.sum(ops.stack(d_inners), axis=(0, 1))
+            d_inner_all = ops.stack(d_inners)
+            d_kernel = _recurrent_kernel_gradient(h0, h_all, d_inner_all)
+            d_bias = ops.sum(d_inner_all, axis=(0, 1))
             return _time_major(ops.stack(dxs)), dh, d_kernel, d_bias
 
         return _time_major(result), grad
