@@ -21,8 +21,9 @@ upstream gradient: with gates, the packed gates of every step (the cell's
 `return_gates` layout); without, every step's output `h` followed, as one
 extra step, by the final cell state (LSTM) - the caller slices them apart.
 
-The functions are written for eager execution: the loops are Python loops
-over the (known) number of steps.
+The loops are Python loops over the (known) number of steps: written for
+eager PyTorch (`torch.compile` traces them too). The tests also run them
+eagerly on TensorFlow and JAX, where the wrapper does not use them.
 """
 
 from __future__ import annotations
