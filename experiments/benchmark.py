@@ -30,6 +30,7 @@ from pathlib import Path
 import keras
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from experiments._results import (
     ResultsStore,
@@ -313,6 +314,10 @@ def chart(rows, backend: str) -> Figure:
             axis.bar_label(bars, labels, fontsize=7, padding=2)
         axis.axvline(1.0, color="black", linewidth=1)
         axis.set_xscale("log")
+        # Plain ratios (0.5, 1, 2, 5, ...), readable over narrow ranges too.
+        axis.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.xaxis.set_minor_formatter(NullFormatter())
         axis.set_yticks(
             np.arange(len(groups)) + 0.4 - height / 2,
             [f"{t.removeprefix('train ')}\njit_compile={j}" for t, j in groups],
