@@ -64,7 +64,10 @@ class GatedCell(keras.layers.Layer):
     of the kernel, in Keras's order), build the weights and implement
     `recur(x, states, recurrent_masks) -> (h, new_states, gates)`, where `x`
     is the projected input `inputs @ kernel` (plus the input bias when
-    `projection_has_bias`; otherwise `recur` adds it where Keras does).
+    `projection_has_bias`; otherwise `recur` adds it where Keras does),
+    `recover` (every step's gates from the output sequence, for
+    `recover_gates`) and `fused` (the whole sequence with a hand-written
+    backward pass, see `can_fuse`).
     """
 
     kind: str = ""
@@ -298,10 +301,10 @@ class GatedCell(keras.layers.Layer):
         """Whether, inside the wrapper's loop, `fused` may run the whole
         sequence (see `_fused`): projected inputs, no step mask, no
         recurrent dropout, Keras's default activations."""
+        # `_projected` is only set together with `_sequence_masks`.
         return (
             self._projected
             and self._step_mask is None
-            and self._sequence_masks is not None
             and self._sequence_masks[1] is None
             and self.implementation == 2
             and self.activation is keras.activations.tanh

@@ -175,10 +175,9 @@ class GatedGRUCell(GatedCell):
         return self.reset_after and super().can_fuse()
 
     def fused(self, x, states):
-        h0 = states[0] if isinstance(states, (list, tuple)) else states
         packed = _fused.gru(
             x,
-            h0,
+            states[0],
             self.recurrent_kernel.value,
             self._biases()[1],
             self.return_gates,

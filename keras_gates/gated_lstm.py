@@ -240,7 +240,7 @@ class GatedLSTMCell(GatedCell):
         Returns:
             The gates of `gate_names("lstm")` except `hidden`. The cell state
             is the linear recurrence `c_t = f_t c_(t-1) + i_t g_t`, solved
-            with `keras.ops.associative_scan`.
+            by `_affine_scan`.
         """
         i, f, g, o = self._gate_blocks(x, h_prev, recurrent_masks)
         written = i * g
