@@ -119,6 +119,31 @@ def test_bad_input_shapes_are_named(kind):
         layer(np.ones((3, 6, 5), "float32"))
 
 
+def random_initial_state(kind, batch, units, rng):
+    return [
+        rng.normal(size=(batch, units)).astype("float32")
+        for _ in range(2 if kind == "lstm" else 1)
+    ]
+
+
+def twins(layers, shape):
+    """`layers`, built for `shape`, all with the first one's weights."""
+    for layer in layers:
+        layer.build(shape)
+    for layer in layers[1:]:
+        layer.set_weights(layers[0].get_weights())
+    return layers
+
+
+def assert_same_values_and_gradients(layer, reference, x, **kwargs):
+    (got, grads), (expected, expected_grads) = (
+        value_and_gradients(each, x, **kwargs) for each in (layer, reference)
+    )
+    assert_outputs_close(got, expected, atol=1e-5)
+    for a, e in zip(grads, expected_grads, strict=True):
+        np.testing.assert_allclose(a, e, atol=2e-5, rtol=1e-5)
+
+
 RECOVERY_CASES = [
     ({}, {}),
     ({"go_backwards": True}, {}),
@@ -155,47 +180,40 @@ def test_recovered_gates_equal_the_step_by_step_loop(kind, options, call, rng):
             mask = mask[:, ::-1].copy()
         kwargs["mask"] = mask
     if call.get("initial_state"):
-        states = 2 if kind == "lstm" else 1
-        kwargs["initial_state"] = [
-            rng.normal(size=(batch, units)).astype("float32")
-            for _ in range(states)
-        ]
-    layers = []
-    for recover in (True, False):
-        layer = LAYERS[kind](
-            units,
-            return_gates=True,
-            return_sequences=True,
-            return_state=True,
-            recover_gates=recover,
-            **options,
-        )
-        layer.build(x.shape)
-        layers.append(layer)
-    layers[1].set_weights(layers[0].get_weights())
+        kwargs["initial_state"] = random_initial_state(kind, batch, units, rng)
+    layers = twins(
+        [
+            LAYERS[kind](
+                units,
+                return_gates=True,
+                return_sequences=True,
+                return_state=True,
+                recover_gates=recover,
+                **options,
+            )
+            for recover in (True, False)
+        ],
+        x.shape,
+    )
     if "mask" in kwargs:  # NaN at masked steps: compare values only
         recovered, reference = (layer(x, **kwargs) for layer in layers)
         assert_outputs_close(recovered, reference, atol=1e-5)
         return
-    (recovered, grads), (reference, reference_grads) = (
-        value_and_gradients(layer, x, **kwargs) for layer in layers
-    )
-    assert_outputs_close(recovered, reference, atol=1e-5)
-    for got, expected in zip(grads, reference_grads, strict=True):
-        np.testing.assert_allclose(got, expected, atol=2e-5, rtol=1e-5)
+    assert_same_values_and_gradients(*layers, x, **kwargs)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_recovered_gates_follow_a_stateful_layer_across_calls(kind, rng):
     x = rng.normal(size=(2, 5, 3)).astype("float32")
-    layers = []
-    for recover in (True, False):
-        layer = LAYERS[kind](
-            4, return_gates=True, stateful=True, recover_gates=recover
-        )
-        layer.build(x.shape)
-        layers.append(layer)
-    layers[1].set_weights(layers[0].get_weights())
+    layers = twins(
+        [
+            LAYERS[kind](
+                4, return_gates=True, stateful=True, recover_gates=recover
+            )
+            for recover in (True, False)
+        ],
+        x.shape,
+    )
     for _ in range(2):  # the second call starts from the carried state
         recovered, reference = (layer(x) for layer in layers)
         assert_outputs_close(recovered, reference, atol=1e-5)
@@ -252,14 +270,10 @@ def test_fused_loop_equals_the_step_by_step_cell(
     x = rng.normal(size=(batch, time, features)).astype("float32")
     kwargs = {k: v for k, v in call.items() if k == "training"}
     if call.get("initial_state"):
-        kwargs["initial_state"] = [
-            rng.normal(size=(batch, units)).astype("float32")
-            for _ in range(2 if kind == "lstm" else 1)
-        ]
-    fused, stepped = (LAYERS[kind](units, **options) for _ in range(2))
-    for layer in (fused, stepped):
-        layer.build(x.shape)
-    stepped.set_weights(fused.get_weights())
+        kwargs["initial_state"] = random_initial_state(kind, batch, units, rng)
+    fused, stepped = twins(
+        [LAYERS[kind](units, **options) for _ in range(2)], x.shape
+    )
     monkeypatch.setattr(stepped.cell, "can_fuse", lambda: False)
     runs = []
     original = fused.cell.fused
@@ -269,13 +283,8 @@ def test_fused_loop_equals_the_step_by_step_cell(
         return original(*args)
 
     monkeypatch.setattr(fused.cell, "fused", counted)
-    (got, grads), (expected, expected_grads) = (
-        value_and_gradients(layer, x, **kwargs) for layer in (fused, stepped)
-    )
+    assert_same_values_and_gradients(fused, stepped, x, **kwargs)
     assert runs, "the fused loop did not run"
-    assert_outputs_close(got, expected, atol=1e-5)
-    for a, e in zip(grads, expected_grads, strict=True):
-        np.testing.assert_allclose(a, e, atol=2e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize(
