@@ -21,13 +21,17 @@ def flat(outputs):
 
 
 def weighted_sum(outputs):
-    """A scalar that depends on every output value, with fixed weights."""
+    """A scalar that depends on every output value, with fixed weights.
+
+    NaN entries (the gates of masked steps) count as 0; their values are
+    compared separately, and no gradient flows through them.
+    """
     total = 0.0
     for i, tensor in enumerate(flat(outputs)):
         weights = ops.cos(ops.arange(ops.size(tensor), dtype="float32") + i)
-        total = total + ops.sum(
-            ops.reshape(ops.cast(tensor, "float32"), (-1,)) * weights
-        )
+        values = ops.reshape(ops.cast(tensor, "float32"), (-1,))
+        values = ops.where(ops.isnan(values), ops.zeros_like(values), values)
+        total = total + ops.sum(values * weights)
     return total
 
 
@@ -55,8 +59,21 @@ def value_and_gradients(layer, x, **call_kwargs):
     else:
         import jax
 
+        # JAX differentiates functions of arrays: the layer's weights go in
+        # as arguments through `stateless_call`, with the seed generators'
+        # state as it is before the eager call, so both draw the same masks.
+        trainable = [v.value for v in layer.trainable_variables]
+        frozen = [v.value for v in layer.non_trainable_variables]
+
+        def loss(x, trainable):
+            outputs, _ = layer.stateless_call(
+                trainable, frozen, x, **call_kwargs
+            )
+            return weighted_sum(outputs)
+
         outputs = layer(x, **call_kwargs)
-        grads = [jax.grad(lambda x: weighted_sum(layer(x, **call_kwargs)))(x)]
+        x_grad, weight_grads = jax.grad(loss, argnums=(0, 1))(x, trainable)
+        grads = [x_grad, *weight_grads]
     return outputs, [to_numpy(g) for g in grads]
 
 

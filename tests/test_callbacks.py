@@ -1,5 +1,7 @@
 """GateRecorder and GatePlotter during a real (small) fit."""
 
+import io
+
 import keras
 import numpy as np
 import pytest
@@ -193,3 +195,35 @@ def test_gru_model_records_update_gate(tmp_path):
         x, Y, epochs=1, verbose=0, callbacks=[GateRecorder(x[:4])]
     )
     assert 0.0 < history.history["gates/g/update_mean"][0] < 1.0
+
+
+def test_plotter_sends_every_figure_to_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import (
+        EventAccumulator,
+    )
+
+    model = keras.Sequential(
+        [keras.Input((15, 1)), GatedGRU(3, name="g"), keras.layers.Dense(1)]
+    )
+    model.compile("adam", "mse")
+    x = X[..., None].astype("float32") / 12
+    plotter = GatePlotter(
+        x[:4], tmp_path / "figs", tensorboard_dir=tmp_path / "tb"
+    )
+    model.fit(x, Y, epochs=2, verbose=0, callbacks=[plotter])
+    events = EventAccumulator(str(tmp_path / "tb"), {"tensors": 0})
+    events.Reload()
+    # TF2's tf.summary.image stores [width, height, png] string tensors.
+    assert sorted(events.Tags()["tensors"]) == [
+        "g/evolution",
+        "g/heatmap",
+        "g/saturation",
+    ]
+    assert [e.step for e in events.Tensors("g/heatmap")] == [0, 1]
+    assert [e.step for e in events.Tensors("g/evolution")] == [1]
+    for event in events.Tensors("g/saturation"):
+        width, height, encoded = event.tensor_proto.string_val
+        image = Image.open(io.BytesIO(encoded))
+        assert image.format == "PNG" and image.width == int(width) > 300
+        assert image.height == int(height)
+        assert np.asarray(image.convert("L"), dtype="float32").std() > 10

@@ -75,10 +75,23 @@ def twin_layers(kind, options):
     return builtin, gated
 
 
+def uses_dropout(options):
+    return bool(options.get("dropout") or options.get("recurrent_dropout"))
+
+
+# `training` changes nothing but dropout: without it, one run is enough.
+TRAINING_CASES = [
+    (kind, options, training)
+    for kind, options in CASES
+    for training in ((False, True) if uses_dropout(options) else (False,))
+]
+
+
 @pytest.mark.parametrize("mask_side", [None, "post", "pre"])
-@pytest.mark.parametrize("training", [False, True])
 @pytest.mark.parametrize(
-    "kind,options", CASES, ids=[f"{k}-{o}" for k, o in CASES]
+    "kind,options,training",
+    TRAINING_CASES,
+    ids=[f"{k}-{o}-training={t}" for k, o, t in TRAINING_CASES],
 )
 def test_outputs_states_and_gradients_match_builtin(
     kind, options, training, mask_side, rng
@@ -209,3 +222,53 @@ def test_training_follows_the_builtin_step_for_step(kind, options, rng):
     atol = 0 if keras.backend.backend() == "tensorflow" else 1e-6
     for a, b in zip(builtin.get_weights(), gated.get_weights(), strict=True):
         np.testing.assert_allclose(b, a, atol=atol, rtol=0)
+
+
+PENALTIES = {
+    "kernel_regularizer": keras.regularizers.L2(0.01),
+    "recurrent_regularizer": keras.regularizers.L1(0.02),
+    "bias_regularizer": keras.regularizers.L1L2(0.03, 0.04),
+    "activity_regularizer": keras.regularizers.L2(0.05),
+}
+CONSTRAINTS = {
+    "kernel_constraint": keras.constraints.MaxNorm(0.3),
+    "recurrent_constraint": keras.constraints.NonNeg(),
+    "bias_constraint": keras.constraints.MinMaxNorm(0.1, 0.2),
+}
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_regularization_losses_match_builtin(kind, rng):
+    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    builtin, gated = twin_layers(kind, PENALTIES)
+    builtin(x), gated(x)
+    expected = sorted(
+        float(keras.ops.convert_to_numpy(v)) for v in builtin.losses
+    )
+    actual = sorted(float(keras.ops.convert_to_numpy(v)) for v in gated.losses)
+    assert len(expected) == 4  # three weights and the activity
+    np.testing.assert_allclose(actual, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_constraints_hold_after_a_step_as_in_builtin(kind, rng):
+    x = rng.normal(size=(8, TIME, FEATURES)).astype("float32")
+    y = rng.normal(size=(8, UNITS)).astype("float32")
+    models = []
+    for layer in twin_layers(kind, CONSTRAINTS):
+        model = keras.Sequential([keras.Input((TIME, FEATURES)), layer])
+        model.compile(keras.optimizers.SGD(1.0), "mse")
+        model.train_on_batch(x, y)
+        models.append(model)
+    (b_kernel, b_recurrent, b_bias), (kernel, recurrent, bias) = (
+        m.get_weights() for m in models
+    )
+    # The constraints bit: every column's norm, no negative entry.
+    assert np.linalg.norm(kernel, axis=0).max() <= 0.3 + 1e-5
+    assert recurrent.min() >= 0.0
+    for actual, expected in [
+        (kernel, b_kernel),
+        (recurrent, b_recurrent),
+        (bias, b_bias),
+    ]:
+        np.testing.assert_allclose(actual, expected, atol=1e-6)

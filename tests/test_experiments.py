@@ -1,6 +1,7 @@
 """Every experiment at toy size: files written, schema kept, resume works."""
 
 import json
+import math
 
 import pytest
 
@@ -17,6 +18,28 @@ TOY = [
 ]  # fmt: skip
 
 
+# The headline metric and its chance level at T=12, from the tasks'
+# definitions: adding predicts 1 (MSE 1/6), copy is memoryless (10 ln 8
+# nats over T + 20 steps), temporal order guesses one of four classes.
+METRICS = {"adding": "mse", "copy": "cross_entropy",
+           "temporal_order": "accuracy", "agreement": "accuracy"}  # fmt: skip
+CHANCE = {"adding": 1 / 6, "copy": 10 * math.log(8) / 32,
+          "temporal_order": 0.25, "agreement": 0.5}  # fmt: skip
+
+
+def assert_sane(run):
+    """Finite numbers in their ranges."""
+    for key in ("value", "baseline", "seconds_per_epoch"):
+        assert math.isfinite(run[key]), key
+    assert run["seconds_per_epoch"] > 0
+    assert run["epochs"] == 1
+    if run["metric"] == "accuracy":
+        assert 0.0 <= run["value"] <= 1.0
+    else:
+        assert run["value"] >= 0.0
+    assert isinstance(run["params"], int) and run["params"] > 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["adding", "copy", "temporal_order"])
 def test_long_dependency_at_toy_size(task, tmp_path, capsys):
@@ -30,6 +53,9 @@ def test_long_dependency_at_toy_size(task, tmp_path, capsys):
     for run in data["runs"]:
         assert RUN_KEYS <= set(run)
         assert run["task"] == task
+        assert_sane(run)
+        assert run["metric"] == METRICS[task]
+        assert run["baseline"] == pytest.approx(CHANCE[task])
     assert (out / f"{task}_vs_length.png").stat().st_size > 10_000
     assert "| GatedGRU |" in (out / "summary.md").read_text()
     # Started again on the same folder: nothing is trained twice.
@@ -58,6 +84,9 @@ def test_agreement_main_command_at_toy_size(tmp_path):
     data = json.loads((out / "results.json").read_text())
     assert len(data["runs"]) == 10
     assert {r["model"] for r in data["runs"]} == set(long_dependency.ALL_MODELS)
+    for run in data["runs"]:
+        assert_sane(run)
+        assert run["metric"] == "accuracy" and run["baseline"] == 0.5
     for name in ("agreement_vs_length", "agreement_gates_heatmap",
                  "agreement_memory_unit", "agreement_saturation"):  # fmt: skip
         assert (out / f"{name}.png").stat().st_size > 10_000
@@ -137,4 +166,41 @@ def test_callback_cost_at_toy_size(tmp_path):
         "without callbacks",
         "with GateRecorder + GatePlotter",
     ]
-    assert data["runs"][0]["overhead"] == 0.0
+    base, timed = data["runs"]
+    for row in data["runs"]:
+        assert len(row["all"]) == 1 and row["value"] == row["all"][0] > 0
+    ratio = timed["value"] / base["value"]
+    assert timed["overhead"] == pytest.approx(ratio - 1)
+    assert base["overhead"] == 0.0
+
+
+@pytest.mark.slow
+def test_a_gated_lstm_beats_chance_on_an_easy_setting(tmp_path):
+    """Agreement over a 3-token clause: a few epochs are enough for a
+    GatedLSTM to read the subject's number far above chance (50%)."""
+    out = tmp_path / "easy"
+    long_dependency.main(
+        [
+            "--task",
+            "agreement",
+            "--lengths",
+            "3",
+            "--models",
+            "GatedLSTM",
+            "--epochs",
+            "4",
+            "--train-size",
+            "1024",
+            "--validation-size",
+            "64",
+            "--test-size",
+            "256",
+            "--units",
+            "8",
+            "--output",
+            str(out),
+            "--quiet",
+        ]  # fmt: skip
+    )
+    (run,) = json.loads((out / "results.json").read_text())["runs"]
+    assert run["value"] >= 0.9, run["value"]

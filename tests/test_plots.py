@@ -92,3 +92,88 @@ def test_evolution_tracks_the_median(tmp_path):
     np.testing.assert_allclose(line.get_ydata(), [0.2, 0.6])
     assert figure.axes[0].get_xlabel() == "epoch"
     png(figure, tmp_path)
+
+
+def test_heatmap_shows_the_most_variable_units_as_block_means():
+    """Planted data: three units vary, the rest are flat; time is averaged
+    in blocks of 2 (200 steps > max_time 120)."""
+    rng = np.random.default_rng(1)
+    time, units, planted = 200, 64, [5, 17, 40]
+    values = np.full((time, units), 0.5) + rng.normal(0, 1e-3, (time, units))
+    ramp = np.linspace(0.0, 1.0, time)
+    for k, unit in enumerate(planted):
+        values[:, unit] = np.roll(ramp, 37 * k)
+    figure = plots.gate_heatmap({"forget": values}, max_units=3)
+    axis = figure.axes[0]
+    shown = np.asarray(axis.get_images()[0].get_array())
+    expected = values[:, planted].reshape(time // 2, 2, 3).mean(axis=1).T
+    np.testing.assert_allclose(shown, expected, atol=1e-9)
+    labels = [t.get_text() for t in axis.get_yticklabels()]
+    assert labels == ["5", "17", "40"]
+
+
+def test_heatmap_block_mean_skips_masked_steps():
+    values = np.arange(10.0 * 2).reshape(10, 2) / 20
+    values[3, 0] = np.nan  # a masked step
+    figure = plots.gate_heatmap({"input": values}, max_time=5)
+    shown = np.asarray(figure.axes[0].get_images()[0].get_array())
+    expected = values.reshape(5, 2, 2).mean(axis=1).T
+    expected[0, 1] = values[2, 0]  # the block of steps 2 and 3
+    np.testing.assert_allclose(shown, expected)
+
+
+def test_metric_vs_length_draws_one_sorted_line_per_model_and_init(tmp_path):
+    runs = [
+        {"model": "GatedLSTM", "length": 50, "value": 0.7},
+        {"model": "GatedLSTM", "length": 10, "value": 0.9},
+        {"model": "GatedLSTM", "length": 10, "value": 0.95, "init": "chrono"},
+        {"model": "SimpleRNN", "length": 10, "value": 0.6},
+        {"model": "SimpleRNN", "length": 50, "value": 0.5},
+    ]
+    figure = plots.metric_vs_length(
+        runs, "test accuracy", baseline={10: 0.5, 50: 0.5}, title="Adding"
+    )
+    axis = figure.axes[0]
+    lines = {line.get_label(): line for line in axis.get_lines()}
+    assert set(lines) == {
+        "GatedLSTM",
+        "GatedLSTM (chrono)",
+        "SimpleRNN",
+        "chance baseline",
+    }
+    np.testing.assert_array_equal(lines["GatedLSTM"].get_xdata(), [10, 50])
+    np.testing.assert_array_equal(lines["GatedLSTM"].get_ydata(), [0.9, 0.7])
+    np.testing.assert_array_equal(lines["SimpleRNN"].get_ydata(), [0.6, 0.5])
+    assert lines["SimpleRNN"].get_linestyle() == "--"  # built-ins dashed
+    assert lines["GatedLSTM"].get_linestyle() == "-"
+    assert lines["chance baseline"].get_ydata().tolist() == [0.5, 0.5]
+    assert axis.get_ylabel() == "test accuracy (higher is better)"
+    assert axis.get_title() == "Adding"
+    lower = plots.metric_vs_length(runs, "MSE", higher_is_better=False)
+    assert lower.axes[0].get_yscale() == "log"
+    assert "lower is better" in lower.axes[0].get_ylabel()
+    _, image = png(figure, tmp_path)
+    assert image.std() > 10
+
+
+def test_unit_trace_follows_one_unit_coloured_by_label(tmp_path):
+    gates = lstm_gates(time=12, units=6, batch=4)
+    labels = [0, 1, 0, 1]
+    figure = plots.unit_trace(
+        gates, 3, labels, label_names={0: "singular", 1: "plural"}
+    )
+    titles = [a.get_ylabel() for a in figure.axes]
+    assert titles == ["cell state c", "forget gate f", "input gate i"]
+    names = ("cell", "forget", "input")
+    for axis, name in zip(figure.axes, names, strict=True):
+        drawn = [ln for ln in axis.get_lines() if len(ln.get_ydata())]
+        assert len(drawn) == 4
+        for row, line in enumerate(drawn):
+            np.testing.assert_allclose(line.get_ydata(), gates[name][row, :, 3])
+        # Sequences with the same label share a colour, others differ.
+        colours = [line.get_color() for line in drawn]
+        assert colours[0] == colours[2] != colours[1] == colours[3]
+    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert legend == ["singular", "plural"]
+    _, image = png(figure, tmp_path)
+    assert image.std() > 10
