@@ -94,7 +94,7 @@ class _PackedGates(keras.layers.Layer):
     """A twin's packed gates, time-major `(time, batch, n * units)`, and the
     step mask it saw `(batch, time)`, for numpy to split."""
 
-    def __init__(self, twin, **kwargs):
+    def __init__(self, twin, **kwargs):  # pragma: no mutate block (argspec)
         super().__init__(name=f"{twin.name}_packed", **kwargs)
         self.twin = twin
         self.supports_masking = True
