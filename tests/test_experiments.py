@@ -138,6 +138,18 @@ def test_claims_report_at_toy_size(tmp_path):
     flow = json.loads((tmp_path / "gradient_flow" / "results.json").read_text())
     assert len(flow["runs"]) == 5
     assert all(len(r["gradient_init"]) == 14 for r in flow["runs"])
+    for run in flow["runs"]:
+        norms = run["gradient_init"]
+        assert all(math.isfinite(v) and v >= 0 for v in norms)
+    for task in ("adding", "agreement", "copy", "temporal_order"):
+        runs = json.loads((tmp_path / task / "results.json").read_text())
+        for run in runs["runs"]:
+            assert math.isfinite(run["value"]), (task, run["model"])
+            assert run["baseline"] == pytest.approx(
+                CHANCE[task]
+                if task != "copy"
+                else 10 * math.log(8) / (run["length"] + 20)
+            )
 
 
 @pytest.mark.slow
@@ -151,6 +163,18 @@ def test_benchmark_at_toy_size(tmp_path):
     assert {"keras.layers.LSTM", "GatedLSTM, gates off", "GatedLSTM, gates on",
             "keras.layers.GRU", "GatedGRU, gates on"} <= models  # fmt: skip
     assert all(r["value"] > 0 for r in data["runs"] if r["mode"] != "memory")
+    # Each ratio is the row's time over its built-in twin's, same shape.
+    for row in train:
+        builtin = "keras.layers." + ("GRU" if "GRU" in row["model"] else "LSTM")
+        twin = next(
+            r
+            for r in train
+            if r["model"] == builtin
+            and r["task"] == row["task"]
+            and r["jit_compile"] == row["jit_compile"]
+        )
+        ratio = row["value"] / twin["value"]
+        assert row["ratio_to_builtin"] == pytest.approx(ratio)
     assert (tmp_path / "benchmark.png").stat().st_size > 10_000
 
 

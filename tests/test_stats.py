@@ -59,6 +59,7 @@ def test_values_at_the_thresholds_are_not_saturated():
     assert default["left_saturated"] == default["right_saturated"] == 0.0
     logs = log_statistics({"l": {"reset": values}}, low=0.25, high=0.75)
     assert logs["gates/l/reset_left_saturated"] == 0.2
+    assert logs["gates/l/reset_right_saturated"] == 0.2
 
 
 def test_summary_of_an_all_masked_gate_is_nan():
@@ -81,18 +82,36 @@ def test_quantiles_skip_nan_and_follow_numpy():
 
 def test_class_separation_is_d_prime_per_step_and_unit():
     # (batch 4, time 2, units 1); labels 1, 1, 0, 0.
-    values = np.array([[[1.0], [5.0]], [[3.0], [5.0]],
+    values = np.array([[[1.0], [5.0]], [[5.0], [5.0]],
                        [[0.0], [1.0]], [[0.0], [3.0]]])  # fmt: skip
     separation = class_separation(values, [1, 1, 0, 0])
     assert separation.shape == (2, 1)
-    # step 0: means 2 vs 0, variances 1 and 0: d' = 2 / sqrt(0.5).
+    # step 0: means 3 vs 0, variances 4 and 0: d' = 3 / sqrt(2).
     # step 1: means 5 vs 2, variances 0 and 1: d' = 3 / sqrt(0.5).
     np.testing.assert_allclose(
-        separation[:, 0], [2 / np.sqrt(0.5), 3 / np.sqrt(0.5)], rtol=1e-6
+        separation[:, 0], [3 / np.sqrt(2), 3 / np.sqrt(0.5)], rtol=1e-6
     )
     # Swapping the labels changes nothing: the distance is absolute.
     np.testing.assert_allclose(
         class_separation(values, [0, 0, 1, 1]), separation
     )
-    with pytest.raises(ValueError, match="both classes"):
+    with pytest.raises(ValueError, match="^labels must contain both classes$"):
         class_separation(values, [1, 1, 1, 1])
+
+
+def test_class_separation_of_constant_classes_is_large_not_infinite():
+    values = np.array([[[1.0]], [[1.0]], [[0.0]], [[0.0]]])
+    separation = class_separation(values, [1, 1, 0, 0])
+    assert np.isfinite(separation).all() and separation[0, 0] > 1e6
+
+
+def test_saturation_counts_each_value_once():
+    # One valid value: its own fraction, not a half.
+    assert gate_summary("forget", np.array([0.95]))["right_saturated"] == 1.0
+    values = np.array([[[0.95, 0.05]], [[np.nan, 0.5]]])  # unit 0: one value
+    left, right = saturation_per_unit(values)
+    np.testing.assert_allclose(left, [0.0, 0.5])
+    np.testing.assert_allclose(right, [1.0, 0.0])
+    # States are skipped wherever they come in the dict, not only last.
+    gates = {"l": {"cell": np.ones(2), "input": np.array([0.95, 0.5])}}
+    assert log_statistics(gates)["gates/l/input_right_saturated"] == 0.5
