@@ -263,21 +263,28 @@ class GatedLSTMCell(GatedCell):
 def _affine_scan(a, b):
     """Prefix compositions of `c -> a_t c + b_t` along axis 1.
 
-    Returns `(A, B)` with `c_t = A_t c_0 + B_t`. By doubling (Hillis and
-    Steele): log2(time) rounds of whole-tensor ops. `keras.ops.
+    Returns `(A, B)` with `c_t = A_t c_0 + B_t`. By doubling when the time
+    dimension is known when the graph is built; `keras.ops.
     associative_scan` computes the same, but under XLA on TensorFlow it
-    failed on odd lengths, so it is used only when the time dimension is
-    not known when the graph is built.
+    failed on odd lengths, so it is used only when the length is unknown.
     """
+    if a.shape[1] is None:
+        return _associative_affine_scan(a, b)
+    return _doubling_affine_scan(a, b)
+
+
+def _associative_affine_scan(a, b):
+    def compose(earlier, later):
+        return earlier[0] * later[0], later[0] * earlier[1] + later[1]
+
+    kept, added = ops.associative_scan(compose, (a, b), axis=1)
+    # TensorFlow's scan loses the static shape.
+    return ops.reshape(kept, ops.shape(a)), ops.reshape(added, ops.shape(b))
+
+
+def _doubling_affine_scan(a, b):
+    """Hillis and Steele: log2(time) rounds of whole-tensor ops."""
     time = a.shape[1]
-    if time is None:
-
-        def compose(earlier, later):
-            return earlier[0] * later[0], later[0] * earlier[1] + later[1]
-
-        kept, added = ops.associative_scan(compose, (a, b), axis=1)
-        # TensorFlow's scan loses the static shape.
-        return ops.reshape(kept, ops.shape(a)), ops.reshape(added, ops.shape(b))
     shift = 1
     while shift < time:
         a_before = ops.concatenate(

@@ -347,3 +347,25 @@ def test_a_compiled_training_step_equals_the_eager_one(kind, rng):
     assert np.abs(compiled[1] - start[1]).max() > 1e-4
     for a, b in zip(compiled, eager, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("time", [1, 2, 5, 8, 13])
+@pytest.mark.parametrize("scan", ["doubling", "associative"])
+def test_affine_scans_solve_the_cell_state_recurrence(scan, time, rng):
+    """Both scans behind recovered LSTM cell states, against the loop
+    c_t = a_t c_(t-1) + b_t: (A, B) with c_t = A_t c_0 + B_t."""
+    from keras_gates import gated_lstm
+
+    solve = {
+        "doubling": gated_lstm._doubling_affine_scan,
+        "associative": gated_lstm._associative_affine_scan,
+    }[scan]
+    a = rng.uniform(0.2, 1.2, (2, time, 3)).astype("float32")
+    b = rng.normal(size=(2, time, 3)).astype("float32")
+    tensors = (keras.ops.convert_to_tensor(v) for v in (a, b))
+    kept, added = (to_numpy(v) for v in solve(*tensors))
+    product, total = np.ones((2, 3)), np.zeros((2, 3))
+    for t in range(time):
+        product, total = a[:, t] * product, a[:, t] * total + b[:, t]
+        np.testing.assert_allclose(kept[:, t], product, rtol=1e-5)
+        np.testing.assert_allclose(added[:, t], total, rtol=1e-5, atol=1e-6)
