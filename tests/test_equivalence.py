@@ -272,3 +272,34 @@ def test_constraints_hold_after_a_step_as_in_builtin(kind, rng):
         (bias, b_bias),
     ]:
         np.testing.assert_allclose(actual, expected, atol=1e-6)
+
+
+ATTRIBUTES = {
+    "units": 5, "activation": "relu", "recurrent_activation": "hard_sigmoid",
+    "use_bias": False, "kernel_initializer": "he_normal",
+    "recurrent_initializer": "glorot_normal", "bias_initializer": "ones",
+    "dropout": 0.25, "recurrent_dropout": 0.125, "seed": 42,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_read_only_attributes_mirror_the_builtin(kind):
+    """`layer.units`, `layer.dropout`, ...: what the built-in exposes."""
+    builtin_class, gated_class = PAIRS[kind]
+    extra = {"lstm": {"unit_forget_bias": False}, "gru": {"reset_after": False}}
+    extra = extra[kind]
+    options = {**ATTRIBUTES, **PENALTIES, **CONSTRAINTS, **extra}
+    builtin, gated = builtin_class(**options), gated_class(**options)
+    for name in [*ATTRIBUTES, *PENALTIES, *CONSTRAINTS, *extra]:
+        if name == "activity_regularizer" or not hasattr(builtin, name):
+            continue  # the cell's seed is not a property of Keras's layer
+        expected, actual = getattr(builtin, name), getattr(gated, name)
+        if isinstance(expected, (int, float, bool, str, type(None))):
+            assert actual == expected, name
+        else:
+            assert type(actual) is type(expected), name
+            assert keras.saving.serialize_keras_object(
+                actual
+            ) == keras.saving.serialize_keras_object(expected), name
+    assert gated.implementation == builtin.cell.implementation
+    assert gated.units == 5 and gated.dropout == 0.25 and gated.seed == 42

@@ -112,16 +112,31 @@ def test_extractor_follows_training():
 
 def test_convert_gives_the_same_numbers_with_gated_layers():
     inputs = keras.Input((6,), dtype="int32")
-    x = keras.layers.Embedding(10, 4, mask_zero=True)(inputs)
-    x = keras.layers.Bidirectional(keras.layers.GRU(3, return_sequences=True))(
-        x
+    # No mask: a nested Sequential would drop it, with a warning.
+    x = keras.layers.Embedding(10, 4)(inputs)
+    x = keras.layers.Bidirectional(
+        keras.layers.GRU(3, return_sequences=True),
+        backward_layer=keras.layers.GRU(
+            3, return_sequences=True, go_backwards=True, reset_after=False
+        ),
+        merge_mode="sum",
+        name="bi",
+    )(x)
+    inner = keras.Sequential(
+        [keras.Input((6, 3)), keras.layers.LSTM(3, name="deep")], name="inner"
     )
-    x = keras.layers.LSTM(3)(x)
-    model = keras.Model(inputs, keras.layers.Dense(2)(x))
+    model = keras.Model(inputs, keras.layers.Dense(2)(inner(x)))
     converted = convert(model)
     kinds = [type(layer).__name__ for layer in converted.layers]
-    assert "GatedLSTM" in kinds and "LSTM" not in kinds
-    assert type(converted.layers[2].forward_layer).__name__ == "GatedGRU"
+    assert "LSTM" not in kinds and "GRU" not in kinds
+    bi = converted.get_layer("bi")
+    assert bi.merge_mode == "sum"
+    assert type(bi.forward_layer).__name__ == "GatedGRU"
+    assert type(bi.backward_layer).__name__ == "GatedGRU"
+    assert bi.backward_layer.go_backwards
+    assert not bi.backward_layer.reset_after and bi.forward_layer.reset_after
+    deep = converted.get_layer("inner").get_layer("deep")
+    assert type(deep).__name__ == "GatedLSTM"
     np.testing.assert_allclose(
         converted.predict(TOKENS, verbose=0),
         model.predict(TOKENS, verbose=0),
@@ -137,6 +152,8 @@ def test_models_without_recurrent_layers_are_refused():
         convert(model)
     with pytest.raises(TypeError, match="model must be a keras.Model"):
         extract_gates(GatedLSTM(3), np.ones((1, 2, 3)))
+    with pytest.raises(TypeError, match="^model must be a keras.Model, got"):
+        convert(GatedLSTM(3))
 
 
 def test_wrong_feature_size_is_named():
