@@ -1,6 +1,7 @@
 """GateRecorder and GatePlotter during a real (small) fit."""
 
 import io
+import zipfile
 
 import keras
 import numpy as np
@@ -15,6 +16,7 @@ from keras_gates import (
     extract_gates,
     load_gate_history,
 )
+from keras_gates.callbacks import append_gate_arrays
 from keras_gates.stats import log_statistics
 
 RNG = np.random.default_rng(0)
@@ -227,3 +229,105 @@ def test_plotter_sends_every_figure_to_tensorboard(tmp_path):
         assert image.format == "PNG" and image.width == int(width) > 300
         assert image.height == int(height)
         assert np.asarray(image.convert("L"), dtype="float32").std() > 10
+
+
+def test_recorder_batch_records_are_numbered_and_reach_later_callbacks():
+    model = two_layer_model()
+    seen = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append((batch, "gates/first/forget_mean" in logs))
+
+    recorder = GateRecorder(X[:4], batch_every=2)
+    model.fit(
+        X, Y, epochs=2, batch_size=32, verbose=0, callbacks=[recorder, Spy()]
+    )
+    # 3 batches an epoch: the second of each, numbered from 1 as Keras prints.
+    assert [(r["epoch"], r["batch"]) for r in recorder.batch_history] == [
+        (1, 2),
+        (2, 2),
+    ]
+    assert seen == [(0, False), (1, True), (2, False)] * 2
+    assert 0 < recorder.batch_history[-1]["gates/first/forget_mean"] < 1
+
+
+def test_recorder_every_third_epoch_and_its_npz(tmp_path):
+    model = two_layer_model()
+    path = tmp_path / "g.npz"
+    recorder = GateRecorder(X[:4], every=3, path=path)
+    history = model.fit(X, Y, epochs=6, verbose=0, callbacks=[recorder])
+    logged = history.history["gates/first/input_mean"]
+    assert len(logged) == 2  # epochs 3 and 6 only
+    saved = load_gate_history(path)
+    assert saved.epochs == [3, 6]
+    np.testing.assert_allclose(
+        np.nanmean(saved.gates["first"]["input"], axis=(1, 2, 3)), logged,
+        rtol=1e-5,
+    )  # fmt: skip
+    with zipfile.ZipFile(path) as archive:
+        assert {i.compress_type for i in archive.infolist()} == {
+            zipfile.ZIP_DEFLATED
+        }
+    # Recording epoch 3 again replaces it and keeps epoch 6 as it was.
+    before = saved.gates["first"]["forget"][1]
+    epoch_3 = {
+        layer: {gate: values[0] for gate, values in layer_gates.items()}
+        for layer, layer_gates in saved.gates.items()
+    }
+    epoch_3["first"]["forget"] = np.zeros_like(epoch_3["first"]["forget"])
+    append_gate_arrays(path, 3, epoch_3)
+    again = load_gate_history(path)
+    assert again.epochs == [3, 6]
+    np.testing.assert_array_equal(again.gates["first"]["forget"][1], before)
+    np.testing.assert_array_equal(again.gates["first"]["forget"][0], 0.0)
+    with zipfile.ZipFile(path) as archive:
+        assert {i.compress_type for i in archive.infolist()} == {
+            zipfile.ZIP_DEFLATED
+        }
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.npz"]
+
+
+def test_plotter_draws_what_it_is_given(tmp_path, monkeypatch):
+    """Tokens, the example, titles and epoch numbers reach the figures."""
+    from keras_gates import plots
+
+    calls = []
+
+    def spy(name):
+        original = getattr(plots, name)
+
+        def record(*args, **kwargs):
+            calls.append((name, kwargs))
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(plots, name, record)
+
+    for name in ("gate_heatmap", "saturation", "gate_evolution"):
+        spy(name)
+    model = keras.Sequential(
+        [keras.Input((15,), dtype="int32"), keras.layers.Embedding(12, 3),
+         GatedLSTM(4, name="g"), keras.layers.Dense(1)]
+    )  # fmt: skip
+    model.compile("adam", "mse")
+    tokens = [f"t{i}" for i in range(15)]
+    plotter = GatePlotter(X[:4], tmp_path, tokens=tokens, every=2, example=3)
+    model.fit(X, Y, epochs=4, verbose=0, callbacks=[plotter])
+    heatmaps = [kw for name, kw in calls if name == "gate_heatmap"]
+    assert [kw["title"] for kw in heatmaps] == [
+        "g: gates on probe sequence 3, after epoch 2",
+        "g: gates on probe sequence 3, after epoch 4",
+    ]
+    assert all(kw["tokens"] == tokens and kw["example"] == 3 for kw in heatmaps)
+    saturations = [kw["title"] for name, kw in calls if name == "saturation"]
+    assert saturations == [
+        "g: saturation after epoch 2",
+        "g: saturation after epoch 4",
+    ]
+    (evolution,) = [kw for name, kw in calls if name == "gate_evolution"]
+    assert evolution["epochs"] == [2, 4]
+    assert evolution["title"] == "g: gate distributions over training"
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == [
+        "evolution.png", "heatmap_epoch002.png", "heatmap_epoch004.png",
+        "saturation_epoch002.png", "saturation_epoch004.png",
+    ]  # fmt: skip
