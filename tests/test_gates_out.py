@@ -369,3 +369,29 @@ def test_affine_scans_solve_the_cell_state_recurrence(scan, time, rng):
         product, total = a[:, t] * product, a[:, t] * total + b[:, t]
         np.testing.assert_allclose(kept[:, t], product, rtol=1e-5)
         np.testing.assert_allclose(added[:, t], total, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_recovered_gates_take_a_bare_initial_state_of_any_dtype(policy, rng):
+    """A GRU's initial state may come as one array, not a list, and in
+    float32 under a float16 policy; recovery converts it as the loop does."""
+    keras.config.set_dtype_policy(policy)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    state = rng.normal(size=(2, 4)).astype("float32")
+    layers = twins(
+        [
+            GatedGRU(4, return_gates=True, recover_gates=recover)
+            for recover in (True, False)
+        ],
+        x.shape,
+    )
+    (_, recovered), (_, reference) = (
+        gates_of(layer, x, initial_state=state) for layer in layers
+    )
+    for name, value in reference.items():
+        np.testing.assert_allclose(
+            recovered[name].astype("float32"),
+            value.astype("float32"),
+            atol=1e-5 if policy == "float32" else 2e-3,
+            err_msg=name,
+        )
