@@ -148,6 +148,10 @@ def test_a_failing_figure_is_reported_once_and_training_goes_on(
             "tokens has 1 entries but the probe sequences have 15",
         ),
         (
+            lambda d: GatePlotter(X[:4], d, example=4),
+            r"example must be in \[0, 4\) for a probe of 4 sequences, got 4",
+        ),
+        (
             lambda d: GatePlotter(X[:4], "/proc/no/such/place"),
             "cannot be written",
         ),
@@ -331,3 +335,24 @@ def test_plotter_draws_what_it_is_given(tmp_path, monkeypatch):
         "evolution.png", "heatmap_epoch002.png", "heatmap_epoch004.png",
         "saturation_epoch002.png", "saturation_epoch004.png",
     ]  # fmt: skip
+
+
+def test_plotter_keeps_a_fixed_sample_for_the_evolution(tmp_path, monkeypatch):
+    monkeypatch.setattr(GatePlotter, "evolution_sample", 50)
+    model = two_layer_model()
+    plotter = GatePlotter(X[:4], tmp_path)
+    assert plotter.example == 0  # the documented default
+    model.fit(X, Y, epochs=2, verbose=0, callbacks=[plotter])
+    gates = extract_gates(model, X[:4])["first"]
+    for gate, samples in plotter._samples["first"].items():
+        assert [s.shape for s in samples] == [(50,), (50,)]
+        values = np.asarray(gates[gate], "float32").ravel()
+        assert np.isin(samples[-1], values).all()  # drawn from the gates
+    # At or below the limit every value is kept.
+    monkeypatch.setattr(GatePlotter, "evolution_sample", 4 * 15 * 8)
+    plotter = GatePlotter(X[:4], tmp_path)
+    model.fit(X, Y, epochs=1, verbose=0, callbacks=[plotter])
+    kept = plotter._samples["first"]["input"][0]
+    np.testing.assert_array_equal(
+        kept, np.asarray(extract_gates(model, X[:4])["first"]["input"]).ravel()
+    )
