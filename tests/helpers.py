@@ -60,8 +60,8 @@ def value_and_gradients(layer, x, **call_kwargs):
         import jax
 
         # JAX differentiates functions of arrays: the layer's weights go in
-        # as arguments through `stateless_call`, with the seed generators'
-        # state as it is before the eager call, so both draw the same masks.
+        # as arguments through `stateless_call`, which also returns the
+        # outputs, so one pass gives both.
         trainable = [v.value for v in layer.trainable_variables]
         frozen = [v.value for v in layer.non_trainable_variables]
 
@@ -69,10 +69,11 @@ def value_and_gradients(layer, x, **call_kwargs):
             outputs, _ = layer.stateless_call(
                 trainable, frozen, x, **call_kwargs
             )
-            return weighted_sum(outputs)
+            return weighted_sum(outputs), outputs
 
-        outputs = layer(x, **call_kwargs)
-        x_grad, weight_grads = jax.grad(loss, argnums=(0, 1))(x, trainable)
+        (_, outputs), (x_grad, weight_grads) = jax.value_and_grad(
+            loss, argnums=(0, 1), has_aux=True
+        )(x, trainable)
         grads = [x_grad, *weight_grads]
     return outputs, [to_numpy(g) for g in grads]
 
