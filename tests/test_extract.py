@@ -31,18 +31,26 @@ def text_model(recurrent):
 
 
 @pytest.mark.parametrize(
-    "recurrent,gated_class",
+    "make_recurrent,gated_class",
     [
-        (keras.layers.LSTM(5, return_sequences=True), GatedLSTM),
-        (keras.layers.GRU(5, return_sequences=True), GatedGRU),
+        (lambda: keras.layers.LSTM(5, return_sequences=True), GatedLSTM),
+        (lambda: keras.layers.GRU(5, return_sequences=True), GatedGRU),
         (
-            keras.layers.GRU(5, return_sequences=True, reset_after=False),
+            lambda: keras.layers.GRU(
+                5, return_sequences=True, reset_after=False
+            ),
             GatedGRU,
         ),
-        (GatedLSTM(5, return_sequences=True), GatedLSTM),
+        (lambda: GatedLSTM(5, return_sequences=True), GatedLSTM),
     ],
+    ids=["lstm", "gru", "gru-reset_before", "gated_lstm"],
 )
-def test_gates_of_a_builtin_model_equal_its_gated_twin(recurrent, gated_class):
+def test_gates_of_a_builtin_model_equal_its_gated_twin(
+    make_recurrent, gated_class
+):
+    # A fresh layer per run: a layer built into one model cannot serve
+    # another when the test runs twice in one process.
+    recurrent = make_recurrent()
     model = text_model(recurrent)
     gates = extract_gates(model, TOKENS)[recurrent.name]
     embedded = to_numpy(model.layers[0](TOKENS))
