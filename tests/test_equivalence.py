@@ -303,3 +303,21 @@ def test_read_only_attributes_mirror_the_builtin(kind):
             ) == keras.saving.serialize_keras_object(expected), name
     assert gated.implementation == builtin.cell.implementation
     assert gated.units == 5 and gated.dropout == 0.25 and gated.seed == 42
+
+
+@pytest.mark.parametrize(
+    "kind,options",
+    [("lstm", {}), ("gru", {}), ("gru", {"reset_after": False})],
+)
+def test_a_seeded_layer_starts_from_the_builtins_weights(kind, options):
+    """Same initialisers, drawn in the same order: with the same global
+    seed, the gated layer's initial weights are the built-in's."""
+    builtin_class, gated_class = PAIRS[kind]
+    weights = []
+    for layer_class in (builtin_class, gated_class):
+        keras.utils.set_random_seed(11)
+        layer = layer_class(UNITS, bias_initializer="random_normal", **options)
+        layer.build((None, TIME, FEATURES))
+        weights.append(layer.get_weights())
+    for expected, actual in zip(*weights, strict=True):
+        np.testing.assert_array_equal(actual, expected)
