@@ -395,3 +395,24 @@ def test_recovered_gates_take_a_bare_initial_state_of_any_dtype(policy, rng):
             atol=1e-5 if policy == "float32" else 2e-3,
             err_msg=name,
         )
+
+
+def test_gate_layout_names_blocks_and_refuses_unknown_kinds():
+    from keras_gates import gate_layout
+
+    assert gate_layout.gate_names("lstm") == (
+        "input", "forget", "candidate", "output", "cell", "hidden"
+    )  # fmt: skip
+    assert gate_layout.gate_names("gru") == (
+        "update", "reset", "candidate", "hidden"
+    )  # fmt: skip
+    with pytest.raises(
+        ValueError, match="^kind must be 'lstm' or 'gru', got 'rnn'$"
+    ):
+        gate_layout.gate_names("rnn")
+    packed = np.arange(2 * 3 * 8, dtype="float32").reshape(2, 3, 8)
+    blocks = gate_layout.unpack(packed, "gru")
+    for k, name in enumerate(gate_layout.GRU_GATES):
+        np.testing.assert_array_equal(
+            to_numpy(blocks[name]), packed[..., 2 * k : 2 * k + 2]
+        )
