@@ -1,0 +1,175 @@
+"""The mutation-testing section of docs/testing.md, from mutmut's verdicts.
+
+    OMP_NUM_THREADS=1 KERAS_BACKEND=torch python -m mutmut run
+    python -m tests.mutation_report          # rewrites docs/testing.md
+
+Reads `python -m mutmut results --all true`, counts the verdicts per
+module and lists every surviving mutant with the reason it is accepted
+(below, by name) or "gap" when nobody has explained it yet.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "testing.md"
+MARKER = "## Mutation scores"
+
+# Survivors that cannot change an observable result (equivalent) or that
+# are accepted, matched by name; the first matching pattern wins.
+REASONS = {
+    r"stats\.x_(_valid|saturation_per_unit|class_separation)__mutmut_(3|5)$": (
+        "equivalent for float input: only the working precision of a "
+        "statistic changes (float32 is there to save memory)"
+    ),
+    r"stats\.x_gate_summary__mutmut_(10|15)$": (
+        'equivalent: float("NAN") is float("nan")'
+    ),
+    r"stats\.x_saturation_per_unit__mutmut_14$": (
+        "equivalent: numpy's reshape takes any negative size as unknown"
+    ),
+    r"stats\.x_saturation_per_unit__mutmut_28$": (
+        "equivalent: no invalid division is reachable (counts are >= 1)"
+    ),
+    r"gated_(gru|lstm)\.xǁGated\w+Cellǁbuild__mutmut_2$": (
+        "equivalent: a cell is built for (batch, features), where index "
+        "+1 is index -1"
+    ),
+    r"gated_gru\.xǁGatedGRUCellǁbuild__mutmut_(7|12|22|27)$": (
+        "gap found by this run, closed: "
+        "test_a_seeded_layer_starts_from_the_builtins_weights (checked by"
+        " hand on this mutant's change)"
+    ),
+    r"gated_gru\.xǁGatedGRUCellǁbuild__mutmut_54$": (
+        'equivalent: the bias is read only when use_bias, so "" and None '
+        "are alike"
+    ),
+    r"gated_gru\.xǁGatedGRUCellǁ_biases__mutmut_(9|13|15|19|21)$": (
+        "equivalent: squeezing a (1, 3 * units) row over every size-1 "
+        "axis or over axis 0 gives the same vector"
+    ),
+    r"gated_gru\.xǁGatedGRUCellǁ_biases__mutmut_17$": (
+        "equivalent on PyTorch only (squeezing a size-3u axis is a no-op "
+        "there and the row broadcasts); TensorFlow and JAX raise"
+    ),
+    r"gated_gru\.xǁGatedGRUCellǁrecur__mutmut_(3|124)$": (
+        "equivalent: keras.layers.RNN hands a GRU cell its state as a list"
+    ),
+    r"initializers\.xǁChronoǁ__call____mutmut_(37|42|49|51)$": (
+        "accepted: drawing in float32 and promoting changes the precision"
+        " of a float64 bias, not its law (the dtype itself is tested)"
+    ),
+    r"gate_layout\.x_gate_names__mutmut_7$": (
+        "gap found by this run, closed: "
+        "test_gate_layout_names_blocks_and_refuses_unknown_kinds"
+    ),
+    r"gate_layout\.x_split_blocks__mutmut_(4|7|14)$": (
+        "equivalent: ops.split returns exactly len(names) blocks, so "
+        "zip's strict check never fires"
+    ),
+    r"gated_lstm\.\S+_bias_initializer__mutmut_(6|7|10|11|14|15)$": (
+        "accepted: Keras passes only dtype, by keyword; without it a "
+        "float64 layer's bias is drawn in float32 and cast"
+    ),
+    r"gated_lstm\.x__affine_scan__mutmut_[1-6]$": (
+        "equivalent: both scans compute the same prefix (tested against "
+        "the loop one by one); the associative one runs only for an "
+        "unknown length, which PyTorch never has"
+    ),
+    r"gated_lstm\.x__doubling_affine_scan__mutmut_5$": (
+        "equivalent: one more doubling round composes with the identity"
+    ),
+    r"gated_lstm\.x__doubling_affine_scan__mutmut_26$": (
+        "detected: the loop never ends (mutmut's timeout)"
+    ),
+}
+
+
+def verdicts() -> list[tuple[str, str]]:
+    out = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = []
+    for line in out.splitlines():
+        if ": " in line:
+            name, status = line.strip().rsplit(": ", 1)
+            rows.append((name, status))
+    return rows
+
+
+def reason(name: str) -> str:
+    for pattern, text in REASONS.items():
+        if re.search(pattern, name):
+            return text
+    return "gap: not explained yet"
+
+
+def report(rows) -> str:
+    counts = collections.defaultdict(collections.Counter)
+    survivors = collections.defaultdict(list)
+    for name, status in rows:
+        module = name.split(".x", 1)[0].removeprefix("keras_gates.")
+        counts[module][status] += 1
+        if status in ("survived", "timeout"):
+            survivors[module].append(name)
+    lines = [
+        MARKER,
+        "",
+        "Written by `python -m tests.mutation_report` from `python -m "
+        "mutmut results --all true`. Score: mutants detected (killed, timed "
+        "out, or explained below as detected) over mutants checked minus "
+        "the equivalent and accepted ones.",
+        "",
+        "| module | mutants | checked | killed | survived | equivalent or "
+        "accepted | gaps | score |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for module in sorted(counts):
+        c = counts[module]
+        checked = sum(c.values()) - c["not checked"]
+        explained = [reason(n) for n in survivors.get(module, [])]
+        equivalent = sum(
+            r.startswith(("equivalent", "accepted")) for r in explained
+        )
+        detected = c["killed"] + sum(
+            r.startswith("detected") for r in explained
+        )
+        gaps = (
+            len(explained)
+            - equivalent
+            - sum(r.startswith("detected") for r in explained)
+        )
+        denominator = checked - equivalent
+        score = f"{100 * detected / denominator:.1f}%" if denominator else "-"
+        lines.append(
+            f"| {module} | {sum(c.values())} | {checked} | {c['killed']} | "
+            f"{c['survived'] + c['timeout']} | {equivalent} | {gaps} | "
+            f"{score} |"
+        )
+    lines += ["", "### Every surviving mutant", ""]
+    for module in sorted(m for m in survivors if survivors[m]):
+        lines.append(f"**{module}**")
+        lines.append("")
+        for name in survivors[module]:
+            short = name.split(".", 2)[-1]
+            lines.append(f"- `{short}`: {reason(name)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main():
+    text = DOC.read_text()
+    head = text.split(MARKER)[0].rstrip() + "\n\n"
+    DOC.write_text(head + report(verdicts()))
+    print(f"wrote {DOC}")
+
+
+if __name__ == "__main__":
+    main()
