@@ -140,9 +140,23 @@ def test_a_failing_figure_is_reported_once_and_training_goes_on(
 @pytest.mark.parametrize(
     "make_callback,message",
     [
-        (lambda d: GateRecorder(X[:4, :10]), r"probe has shape \(4, 10\)"),
+        (
+            lambda d: GateRecorder(X[:4, :10]),
+            r"^GateRecorder: probe has shape \(4, 10\)",
+        ),
         (lambda d: GateRecorder(X[:4].astype("float32")), "pass integer ids"),
-        (lambda d: GateRecorder("text"), "probe must be an array"),
+        (
+            lambda d: GateRecorder("text"),
+            "^GateRecorder: probe must be an array",
+        ),
+        (
+            lambda d: GateRecorder(X[:4], path="/proc/no/such/g.npz"),
+            "^GateRecorder: path's folder '/proc/no/such' cannot be written",
+        ),
+        (
+            lambda d: GatePlotter(X[:4, :10], d),
+            r"^GatePlotter: probe has shape \(4, 10\)",
+        ),
         (
             lambda d: GatePlotter(X[:4], d, tokens=["a"]),
             "tokens has 1 entries but the probe sequences have 15",
@@ -253,6 +267,9 @@ def test_recorder_batch_records_are_numbered_and_reach_later_callbacks():
         (2, 2),
     ]
     assert seen == [(0, False), (1, True), (2, False)] * 2
+    every_third = GateRecorder(X[:4], batch_every=3)
+    model.fit(X, Y, epochs=1, batch_size=32, verbose=0, callbacks=[every_third])
+    assert [r["batch"] for r in every_third.batch_history] == [3]
     assert 0 < recorder.batch_history[-1]["gates/first/forget_mean"] < 1
 
 
@@ -315,25 +332,25 @@ def test_plotter_draws_what_it_is_given(tmp_path, monkeypatch):
     )  # fmt: skip
     model.compile("adam", "mse")
     tokens = [f"t{i}" for i in range(15)]
-    plotter = GatePlotter(X[:4], tmp_path, tokens=tokens, every=2, example=3)
-    model.fit(X, Y, epochs=4, verbose=0, callbacks=[plotter])
+    plotter = GatePlotter(X[:4], tmp_path, tokens=tokens, every=3, example=3)
+    model.fit(X, Y, epochs=6, verbose=0, callbacks=[plotter])
     heatmaps = [kw for name, kw in calls if name == "gate_heatmap"]
     assert [kw["title"] for kw in heatmaps] == [
-        "g: gates on probe sequence 3, after epoch 2",
-        "g: gates on probe sequence 3, after epoch 4",
+        "g: gates on probe sequence 3, after epoch 3",
+        "g: gates on probe sequence 3, after epoch 6",
     ]
     assert all(kw["tokens"] == tokens and kw["example"] == 3 for kw in heatmaps)
     saturations = [kw["title"] for name, kw in calls if name == "saturation"]
     assert saturations == [
-        "g: saturation after epoch 2",
-        "g: saturation after epoch 4",
+        "g: saturation after epoch 3",
+        "g: saturation after epoch 6",
     ]
     (evolution,) = [kw for name, kw in calls if name == "gate_evolution"]
-    assert evolution["epochs"] == [2, 4]
+    assert evolution["epochs"] == [3, 6]
     assert evolution["title"] == "g: gate distributions over training"
     assert sorted(p.name for p in (tmp_path / "g").iterdir()) == [
-        "evolution.png", "heatmap_epoch002.png", "heatmap_epoch004.png",
-        "saturation_epoch002.png", "saturation_epoch004.png",
+        "evolution.png", "heatmap_epoch003.png", "heatmap_epoch006.png",
+        "saturation_epoch003.png", "saturation_epoch006.png",
     ]  # fmt: skip
 
 
@@ -356,3 +373,27 @@ def test_plotter_keeps_a_fixed_sample_for_the_evolution(tmp_path, monkeypatch):
     np.testing.assert_array_equal(
         kept, np.asarray(extract_gates(model, X[:4])["first"]["input"]).ravel()
     )
+
+
+def test_recorder_arguments_are_named():
+    with pytest.raises(ValueError, match="^every must be a positive integer"):
+        GateRecorder(X[:4], every=0)
+    with pytest.raises(ValueError, match="^batch_every must be a positive"):
+        GateRecorder(X[:4], batch_every=0)
+
+
+def test_a_failed_write_keeps_the_old_file_and_no_temporary(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "g.npz"
+    append_gate_arrays(path, 1, {"l": {"input": np.ones((2, 3, 4))}})
+    before = path.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(np.lib.format, "write_array", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        append_gate_arrays(path, 2, {"l": {"input": np.ones((2, 3, 4))}})
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.npz"]
