@@ -365,6 +365,16 @@ def test_plotter_keeps_a_fixed_sample_for_the_evolution(tmp_path, monkeypatch):
         assert [s.shape for s in samples] == [(50,), (50,)]
         values = np.asarray(gates[gate], "float32").ravel()
         assert np.isin(samples[-1], values).all()  # drawn from the gates
+        # Without replacement: no value more often than among the gates.
+        kept, kept_counts = np.unique(samples[-1], return_counts=True)
+        full, full_counts = np.unique(values, return_counts=True)
+        assert (kept_counts <= full_counts[np.searchsorted(full, kept)]).all()
+    # The same positions every time: epochs compare like with like.
+    again = GatePlotter(X[:4], tmp_path)
+    again._keep_sample("first", gates)
+    again._keep_sample("first", gates)
+    first, second = again._samples["first"]["forget"]
+    np.testing.assert_array_equal(first, second)
     # At or below the limit every value is kept.
     monkeypatch.setattr(GatePlotter, "evolution_sample", 4 * 15 * 8)
     plotter = GatePlotter(X[:4], tmp_path)
