@@ -130,7 +130,7 @@ def test_a_failing_figure_is_reported_once_and_training_goes_on(
     monkeypatch.setattr(plots, "saturation", broken)
     model = two_layer_model()
     plotter = GatePlotter(X[:4], tmp_path)
-    with pytest.warns(UserWarning, match="no ink") as caught:
+    with pytest.warns(UserWarning, match="RuntimeError: no ink") as caught:
         history = model.fit(X, Y, epochs=2, verbose=0, callbacks=[plotter])
     assert len([w for w in caught if "no ink" in str(w.message)]) == 1
     assert len(history.history["loss"]) == 2
