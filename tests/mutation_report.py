@@ -170,6 +170,10 @@ REASONS = {
         "test_a_failing_figure_is_reported_once_and_training_goes_on now "
         "matches the error's type too"
     ),
+    r"callbacks\.xǁGatePlotterǁ_draw__mutmut_(26|27)$": (
+        "accepted: the wording of the warning's last sentence (the test "
+        "checks that a second failure is not reported)"
+    ),
 }
 
 
