@@ -7,7 +7,11 @@ from keras_gates import Chrono, GatedGRU, GatedGRUCell
 from keras_gates.gate_layout import article_update
 from tests import reference
 from tests.helpers import check_layer, to_numpy
-from tests.test_gated_lstm import assert_golden, assert_uniform_timescales
+from tests.test_gated_lstm import (
+    assert_golden,
+    assert_matches_reference,
+    assert_uniform_timescales,
+)
 
 # As in test_gated_lstm: reference.arange_inputs() through
 # reference.golden_weights("gru", reset_after=...), steps x units.
@@ -94,12 +98,7 @@ def test_every_gate_of_every_unit_matches_the_numpy_reference(options, rng):
         activation=options.get("activation", "tanh"),
         recurrent_activation=options.get("recurrent_activation", "sigmoid"),
     )
-    assert sorted(gates) == sorted(expected)
-    for name, value in expected.items():
-        np.testing.assert_allclose(
-            to_numpy(gates[name]), value, atol=1e-5, err_msg=name
-        )
-    np.testing.assert_allclose(to_numpy(h), h_ref, atol=1e-5)
+    assert_matches_reference(gates, expected, [h], [h_ref])
 
 
 @pytest.mark.parametrize("reset_after", [True, False])

@@ -50,6 +50,17 @@ def assert_golden(layer, golden, weights):
     )
 
 
+def assert_matches_reference(gates, expected, states, expected_states):
+    """Every gate (same names) and final state to 1e-5."""
+    assert sorted(gates) == sorted(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(
+            to_numpy(gates[name]), value, atol=1e-5, err_msg=name
+        )
+    for state, value in zip(states, expected_states, strict=True):
+        np.testing.assert_allclose(to_numpy(state), value, atol=1e-5)
+
+
 def test_golden_gates():
     layer = GatedLSTM(2, return_gates=True)
     assert_golden(layer, GOLDEN, reference.golden_weights("lstm"))
@@ -104,13 +115,7 @@ def test_every_gate_of_every_unit_matches_the_numpy_reference(
         activation=options.get("activation", "tanh"),
         recurrent_activation=options.get("recurrent_activation", "sigmoid"),
     )
-    assert sorted(gates) == sorted(expected)
-    for name, value in expected.items():
-        np.testing.assert_allclose(
-            to_numpy(gates[name]), value, atol=1e-5, err_msg=name
-        )
-    np.testing.assert_allclose(to_numpy(h), h_ref, atol=1e-5)
-    np.testing.assert_allclose(to_numpy(c), c_ref, atol=1e-5)
+    assert_matches_reference(gates, expected, [h, c], [h_ref, c_ref])
 
 
 def test_returned_gates_satisfy_the_recurrence(rng):
