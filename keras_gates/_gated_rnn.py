@@ -5,56 +5,16 @@ Private: the public classes live in `gated_lstm.py` and `gated_gru.py`.
 
 from __future__ import annotations
 
-import contextlib
-
 import keras
 from keras import ops
 
+from keras_gates import _engine
 from keras_gates import _validation as check
 from keras_gates.gate_layout import (
     gate_names,
     join_blocks,
     split_blocks,
-    unpack,
 )
-
-# Whether the wrapper multiplies every step's input by the kernel in one
-# matmul before the loop, per backend. Measured (training step, batch 64,
-# 200 steps, 128 -> 64, 2-core CPU): on TensorFlow it was slower (31 vs
-# 22 ms) and it rounds differently from Keras, whose TensorFlow loop
-# projects inside the step; on JAX (jit) slower too (LSTM 44.2 vs 42.1 ms,
-# GRU 34.4 vs 34.9); on PyTorch, where every op in the loop is a
-# Python-dispatched kernel, faster (LSTM 13%, GRU 18% less time).
-PROJECT_BEFORE_LOOP = {"tensorflow": False, "torch": True, "jax": False}
-
-
-@contextlib.contextmanager
-def _temporarily(*changes):
-    """Within: for each `(obj, {name: value})`, `obj`'s attributes set to
-    the values; restored after.
-
-    One context for every change: PyTorch's compiler (`jit_compile=True`
-    on the torch backend) failed on a `with` of several context managers.
-    """
-    saved = [
-        (obj, {name: getattr(obj, name) for name in values})
-        for obj, values in changes
-    ]
-    for obj, values in changes:
-        for name, value in values.items():
-            setattr(obj, name, value)
-    try:
-        yield
-    finally:
-        for obj, values in reversed(saved):
-            for name, value in values.items():
-                setattr(obj, name, value)
-
-
-def _over_time(masks):
-    """Per-sequence dropout masks `(batch, n)` -> `(batch, 1, n)`, to
-    multiply a whole `(batch, time, n)` sequence."""
-    return None if masks is None else [ops.expand_dims(m, 1) for m in masks]
 
 
 class GatedCell(keras.layers.Layer):
@@ -62,12 +22,13 @@ class GatedCell(keras.layers.Layer):
 
     Subclasses set `kind` ("lstm" or "gru"), `weight_gates` (the gate blocks
     of the kernel, in Keras's order), build the weights and implement
-    `recur(x, states, recurrent_masks) -> (h, new_states, gates)`, where `x`
-    is the projected input `inputs @ kernel` (plus the input bias when
-    `projection_has_bias`; otherwise `recur` adds it where Keras does),
-    `recover` (every step's gates from the output sequence, for
-    `recover_gates`) and `fused` (the whole sequence with a hand-written
-    backward pass, see `can_fuse`).
+    `recur(x, states, recurrent_masks, x_has_bias) -> (h, new_states,
+    gates)`, the pure step, where `x` is the projected input `inputs @
+    kernel`, with the input bias when `x_has_bias` (otherwise `recur` adds
+    it where Keras does), `recover` (every step's gates from the output
+    sequence, for `recover_gates`) and `fused` (the whole sequence with a
+    hand-written backward pass). Which of them runs is decided in
+    `_engine`, never here.
     """
 
     kind: str = ""
@@ -104,7 +65,9 @@ class GatedCell(keras.layers.Layer):
         recurrent_dropout = check.rate("recurrent_dropout", recurrent_dropout)
         check.boolean("use_bias", use_bias)
         check.boolean("return_gates", return_gates)
-        check.one_of("implementation", implementation, (1, 2))
+        # Keras 3 accepts any value and runs 1 gate by gate, anything else
+        # as one matrix; Keras 2 saved models carry 0.
+        check.one_of("implementation", implementation, (0, 1, 2))
         super().__init__(**kwargs)
         self.units = units
         self.activation = activation
@@ -134,10 +97,6 @@ class GatedCell(keras.layers.Layer):
         self.output_size = (
             units * len(gate_names(self.kind)) if return_gates else units
         )
-        # Set by the wrapper around its loop (see `GatedRNN.call`).
-        self._sequence_masks = None
-        self._step_mask = None
-        self._projected = False
 
     # -- pieces the wrapper uses -------------------------------------------
 
@@ -215,7 +174,7 @@ class GatedCell(keras.layers.Layer):
         each gate's block separately, with its own dropout mask; doing the
         same keeps the float32 results identical.
         """
-        if self.implementation == 2:
+        if self.implementation != 1:
             if masks is not None:
                 x = x * masks[0]
             return ops.matmul(x, kernel)
@@ -229,92 +188,34 @@ class GatedCell(keras.layers.Layer):
             gates,
         )
 
-    def sequence_masks(
-        self, input_masks, recurrent_masks, step_mask=None, projected=False
-    ):
-        """The change (for `_temporarily`) under which every step uses
-        these masks (one draw per sequence).
-
-        `step_mask` None: the backend's loop applies the time-step mask.
-        "carry" or "zero": each step's input ends with one extra feature,
-        1.0 for a valid step and 0.0 for a masked one, and the cell applies
-        the mask itself: states carried over, the hidden block carried
-        ("carry") or zeroed ("zero", Keras's `zero_output_for_mask`).
-        `projected`: the step inputs are already `project_inputs` of the
-        step, input bias included (see `PROJECT_BEFORE_LOOP`).
-        """
-        return self, {
-            "_sequence_masks": (input_masks, recurrent_masks),
-            "_step_mask": step_mask,
-            "_projected": projected,
-        }
-
     # -- the step ------------------------------------------------------------
 
-    def __call__(self, *args, **kwargs):
-        # Inside GatedRNN's loop the wrapper's own __call__ has already
-        # converted the inputs and entered the autocast scope, so each step
-        # skips Layer.__call__'s bookkeeping; in eager PyTorch that
-        # bookkeeping, paid once per timestep, dominated the step time.
-        if self._sequence_masks is not None and self.built:
-            return self.call(*args, **kwargs)
-        return super().__call__(*args, **kwargs)
-
     def call(self, inputs, states, training=False):
-        if self._sequence_masks is not None:
-            input_masks, recurrent_masks = self._sequence_masks
-        elif training:
-            # Used on its own in keras.layers.RNN, the cell cannot hold a
-            # mask across steps: each step draws fresh dropout masks.
+        """One step, used on its own in `keras.layers.RNN`: each step draws
+        fresh dropout masks when training (a cell cannot hold a mask across
+        steps; `GatedLSTM`/`GatedGRU` draw one per sequence, as Keras)."""
+        if training:
             input_masks, recurrent_masks = self.draw_dropout_masks(
                 inputs, states[0]
             )
         else:
             input_masks = recurrent_masks = None
-        step_mask = None
-        if self._step_mask is not None:
-            step_mask = ops.greater(inputs[:, -1:], 0.5)
-            inputs = inputs[:, :-1]
-        if self._projected:
-            x = inputs
-        else:
-            x = self.project_inputs(inputs, input_masks)
-        h, new_states, gates = self.recur(x, states, recurrent_masks)
-        if step_mask is not None:
-            states = (
-                list(states) if isinstance(states, (list, tuple)) else [states]
-            )
-            new_states = [
-                ops.where(step_mask, new, old)
-                for new, old in zip(new_states, states, strict=True)
-            ]
-            held = ops.zeros_like(h) if self._step_mask == "zero" else states[0]
-            h = gates["hidden"] = ops.where(step_mask, h, held)
+        x = self.project_inputs(inputs, input_masks)
+        h, new_states, gates = self.recur(
+            x, states, recurrent_masks, self.projection_has_bias
+        )
         if self.return_gates:
             return join_blocks(gates, gate_names(self.kind)), new_states
         return h, new_states
 
-    def recur(self, x, states, recurrent_masks):
+    def recur(self, x, states, recurrent_masks, x_has_bias):
         raise NotImplementedError
 
-    def can_fuse(self) -> bool:
-        """Whether, inside the wrapper's loop, `fused` may run the whole
-        sequence (see `_fused`): projected inputs, no step mask, no
-        recurrent dropout, Keras's default activations."""
-        # `_projected` is only set together with `_sequence_masks`.
-        return (
-            self._projected
-            and self._step_mask is None
-            and self._sequence_masks[1] is None
-            and self.implementation == 2
-            and self.activation is keras.activations.tanh
-            and self.recurrent_activation is keras.activations.sigmoid
-        )
-
-    def fused(self, x, states):
+    def fused(self, x, states, with_gates):
         """The whole sequence at once: `x` `(batch, time, ...)` projected
-        inputs in processing order -> `(outputs (batch, time, output_size),
-        new_states)`, as the step loop would give them."""
+        inputs (bias included) in processing order -> `(outputs, new_states)`
+        as the step loop would give them: outputs `(batch, time, units)`,
+        or the packed gates with `with_gates`."""
         raise NotImplementedError
 
     def get_initial_state(self, batch_size=None):
@@ -377,7 +278,12 @@ def _cell_property(name):
 
 
 class GatedRNN(keras.layers.RNN):
-    """Base of GatedLSTM and GatedGRU: `keras.layers.RNN` plus gates out."""
+    """Base of GatedLSTM and GatedGRU: `keras.layers.RNN` plus gates out.
+
+    How a call runs (the built-in's fused kernel, Keras's loop, the
+    hand-written backward pass, gates stepped or recovered) is decided and
+    done in `_engine`; this class arranges what the call returns.
+    """
 
     def __init__(
         self,
@@ -388,11 +294,10 @@ class GatedRNN(keras.layers.RNN):
         stateful=False,
         unroll=False,
         use_cudnn="auto",
-        recover_gates=False,
+        recover_gates="auto",
         **kwargs,
     ):
         for name, value in (
-            ("recover_gates", recover_gates),
             ("return_sequences", return_sequences),
             ("return_state", return_state),
             ("go_backwards", go_backwards),
@@ -400,11 +305,14 @@ class GatedRNN(keras.layers.RNN):
             ("unroll", unroll),
         ):
             check.boolean(name, value)
+        check.one_of("recover_gates", recover_gates, ("auto", True, False))
         check.one_of("use_cudnn", use_cudnn, ("auto", True, False))
-        if use_cudnn is True:
+        if use_cudnn is True and cell.return_gates and recover_gates is False:
             raise ValueError(
-                "use_cudnn=True was requested, but keras_gates layers have no "
-                "cuDNN path; pass use_cudnn='auto' (the default) or False"
+                "use_cudnn=True runs the fused kernel, which cannot emit "
+                "gates step by step, but return_gates=True was given with "
+                "recover_gates=False; pass recover_gates='auto' or True "
+                "(gates recovered after the kernel) or use_cudnn='auto'"
             )
         super().__init__(
             cell,
@@ -417,6 +325,10 @@ class GatedRNN(keras.layers.RNN):
         )
         self.use_cudnn = use_cudnn
         self.recover_gates = recover_gates
+        # As the built-in sets it: its fused TensorFlow kernel (cuDNN) does
+        # not compile under XLA, so `jit_compile="auto"` turns XLA off.
+        if not _engine.builtin_supports_jit(cell, unroll, use_cudnn):
+            self.supports_jit = False
 
     @property
     def return_gates(self) -> bool:
@@ -426,96 +338,26 @@ class GatedRNN(keras.layers.RNN):
         check.sequence_input(self.name, sequences_shape)
         super().build(sequences_shape, initial_state_shape)
 
-    def _full_result(self, **more):
-        """The change (for `_temporarily`) under which the RNN returns the
-        whole sequence and the final states (and `more`)."""
-        return self, {"return_sequences": True, "return_state": True, **more}
-
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        if not self.return_gates:
-            return self._loop(sequences, initial_state, mask, training)
-        if self.recover_gates:
-            gates, states = self._recovered_gates(
-                sequences, initial_state, mask, training
-            )
-        else:
-            with _temporarily(self._full_result()):
-                packed, *states = self._loop(
-                    sequences, initial_state, mask, training
-                )
-            gates = unpack(packed, self.cell.kind)
-        return self._with_gates(gates, states, mask)
-
-    # `recover_gates` (with return_gates=True): instead of a loop that
-    # emits (batch, 6 x units) gates per step, run the loop with gates off
-    # and then compute every step's gates at once from the inputs and the
-    # output sequence (`cell.recover`): one batched matmul, and for the
-    # LSTM cell state a linear recurrence solved by doubling. Measured
-    # (training step with every gate in the loss, 2-core CPU): under XLA on
-    # TensorFlow the step-by-step loop grew with the square of the length
-    # (LSTM 64 x 200: 224 ms, 32 x 500: 1893 ms) and recovery did not (77,
-    # 236 ms); without XLA, and on JAX and PyTorch, the loop was faster
-    # (TensorFlow 33 vs 79 ms, JAX 71 vs 98, PyTorch 81 vs 115). Hence off
-    # by default.
-
-    def _recovered_gates(self, sequences, initial_state, mask, training):
-        """Gates in processing order, and the final states."""
-        cell = self.cell
-        masks = self._dropout_masks(sequences, training)
-        initial_state = self._initial_states(sequences, initial_state)
-        # The loop returns outputs only, carried over masked steps.
-        with _temporarily(
-            self._full_result(zero_output_for_mask=False),
-            (self.cell, {"return_gates": False}),
-        ):
-            carried, *states = self._loop(
-                sequences, initial_state, mask, training, masks
-            )
-        valid = None
-        if mask is not None:
-            valid = ops.expand_dims(ops.cast(mask, "bool"), -1)
-        if self.go_backwards:
-            sequences = ops.flip(sequences, axis=1)
-            valid = None if valid is None else ops.flip(valid, axis=1)
-        input_masks, recurrent_masks = (_over_time(m) for m in masks)
-        h_prev = ops.concatenate(
-            [ops.expand_dims(initial_state[0], 1), carried[:, :-1]], axis=1
-        )
-        gates = cell.recover(
-            cell.project_inputs(sequences, input_masks),
-            h_prev,
+        result = _engine.run(
+            self,
+            sequences,
             initial_state,
-            valid,
-            recurrent_masks,
+            mask,
+            training,
+            gates=self.return_gates,
         )
-        if valid is not None and self.zero_output_for_mask:
-            carried = ops.where(valid, carried, ops.zeros_like(carried))
-        gates["hidden"] = carried
-        return gates, states
-
-    def _initial_states(self, sequences, initial_state):
-        """The states the loop starts from, as `keras.layers.RNN` picks
-        them: given, carried (stateful) or zeros."""
-        if initial_state is None:
-            if self.stateful:
-                # Copies: the loop assigns the new states to these variables,
-                # and a tensor converted from a variable may follow it.
-                initial_state = [ops.copy(state) for state in self.states]
-            else:
-                initial_state = self.get_initial_state(
-                    batch_size=ops.shape(sequences)[0]
-                )
-        if not isinstance(initial_state, (list, tuple)):
-            initial_state = [initial_state]
-        return [
-            ops.convert_to_tensor(state, dtype=self.cell.compute_dtype)
-            for state in initial_state
-        ]
+        output = result.outputs if self.return_sequences else result.last
+        if not self.return_gates:
+            if self.return_state:
+                return (output, *result.states)
+            return output
+        return self._with_gates(output, result.gates, result.states, mask)
 
     def packed_gates(self, sequences, mask=None):
-        """Every step's packed gates, as the loop leaves them.
+        """Every step's packed gates, as the stepped loop leaves them.
 
         `(batch, time, n * units)` in processing order (reversed with
         `go_backwards`), blocks in `gate_layout.gate_names(kind)` order,
@@ -529,86 +371,9 @@ class GatedRNN(keras.layers.RNN):
             )
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        with _temporarily(self._full_result()):
-            packed, *_ = self._loop(sequences, None, mask, False)
-        return packed
+        return _engine.packed_gates(self, sequences, mask)
 
-    def _dropout_masks(self, sequences, training):
-        """(input masks, recurrent masks), drawn as Keras draws them: once
-        per call, training or not (so that a seeded layer's draws follow
-        Keras's), and then kept only when training."""
-        cell = self.cell
-        if not (cell.dropout or cell.recurrent_dropout):
-            return None, None
-        batch_size = ops.shape(sequences)[0]
-        masks = cell.draw_dropout_masks(
-            sequences[:, 0, :],
-            ops.zeros((batch_size, cell.units), dtype=sequences.dtype),
-        )
-        return masks if training else (None, None)
-
-    def _loop(self, sequences, initial_state, mask, training, masks=None):
-        """keras.layers.RNN's loop, with dropout masks drawn as Keras does
-        (or `masks`, already drawn)."""
-        check.sequence_input(
-            self.name, sequences.shape, self.cell.kernel.shape[0]
-        )
-        cell = self.cell
-        if masks is None:
-            masks = self._dropout_masks(sequences, training)
-        input_masks, recurrent_masks = masks
-        backend = keras.backend.backend()
-        projected = PROJECT_BEFORE_LOOP.get(backend, False)
-        if projected:
-            sequences = cell.project_inputs(
-                sequences, _over_time(input_masks), with_bias=True
-            )
-        step_mask = None
-        if mask is not None and cell.return_gates:
-            # The step output (packed gates) is wider than the state, and
-            # JAX's masked scan carries the first state as the previous
-            # output; so the cell applies the mask, carried in the inputs.
-            step_mask = "zero" if self.zero_output_for_mask else "carry"
-            flags = ops.cast(ops.expand_dims(mask, -1), sequences.dtype)
-            sequences = ops.concatenate([sequences, flags], axis=-1)
-            mask = None
-        # On PyTorch, Keras's unrolled loop (a plain Python loop over the
-        # steps) has less per-step bookkeeping than its general one: the
-        # same numbers, 17-28% less time for a forward pass, 1-5% for a
-        # training step (batch 64, 200 steps, 128 -> 64, 2-core CPU). Its
-        # mask flip for go_backwards is broken, so not there.
-        unroll = self.unroll or (
-            backend == "torch"
-            and sequences.shape[1] is not None
-            and not (mask is not None and self.go_backwards)
-        )
-        with _temporarily(
-            cell.sequence_masks(
-                input_masks, recurrent_masks, step_mask, projected
-            ),
-            (self, {"unroll": unroll}),
-        ):
-            return super().call(sequences, initial_state, mask, training)
-
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        # On PyTorch, the recurrence with a hand-written backward pass
-        # (`_fused`) where the cell allows it. Measured (batch 64, 200
-        # steps, 128 -> 64, 2-core CPU): see the README's speed section.
-        cell = self.cell
-        if mask is None and sequences.shape[1] and cell.can_fuse():
-            if self.go_backwards:
-                sequences = ops.flip(sequences, axis=1)
-            if self.stateful:
-                # Copies: the layer assigns its new states in place to the
-                # variables these came from, before the backward pass.
-                initial_state = [ops.copy(state) for state in initial_state]
-            outputs, states = cell.fused(sequences, list(initial_state))
-            return outputs[:, -1], outputs, states
-        return super().inner_loop(sequences, initial_state, mask, training)
-
-    def _with_gates(self, gates, states, mask):
-        # The hidden block is exactly what keras.layers.RNN would return.
-        outputs = gates["hidden"] if self.return_sequences else states[0]
+    def _with_gates(self, outputs, gates, states, mask):
         gates = {
             name: self._to_input_order(gates[name], mask)
             for name in gate_names(self.cell.kind)

@@ -171,26 +171,23 @@ class GatedGRUCell(GatedCell):
         rows = ops.split(self.bias, 2, axis=0)
         return ops.squeeze(rows[0], axis=0), ops.squeeze(rows[1], axis=0)
 
-    def can_fuse(self):
-        return self.reset_after and super().can_fuse()
-
-    def fused(self, x, states):
+    def fused(self, x, states, with_gates):
         packed = _fused.gru(
             x,
             states[0],
             self.recurrent_kernel.value,
             self._biases()[1],
-            self.return_gates,
+            with_gates,
         )
         last = packed[:, -1]
-        if self.return_gates:
+        if with_gates:
             last = last[:, 3 * self.units :]
         return packed, [last]
 
-    def recur(self, x, states, recurrent_masks):
+    def recur(self, x, states, recurrent_masks, x_has_bias):
         h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
         input_bias, recurrent_bias = self._biases()
-        if input_bias is not None and not self._projected:
+        if input_bias is not None and not x_has_bias:
             x = ops.add(x, input_bias)  # as Keras: see GatedLSTMCell.recur
         x = split_blocks(x, GRU_WEIGHT_GATES)
         if self.reset_after:
@@ -222,7 +219,9 @@ class GatedGRUCell(GatedCell):
         (see `GatedLSTMCell.recover`): the GRU's gates depend on the input
         and the previous output only, so this is `recur` on whole sequences.
         """
-        _, _, gates = self.recur(x, [h_prev], recurrent_masks)
+        _, _, gates = self.recur(
+            x, [h_prev], recurrent_masks, self.projection_has_bias
+        )
         del gates["hidden"]
         return gates
 
@@ -251,13 +250,9 @@ class GatedGRU(GatedRNN):
             `keras.layers.GRU`.
         return_sequences, return_state, go_backwards, stateful, unroll:
             bools, default False, as `keras.layers.GRU`.
-        use_cudnn: "auto" (default) or False; True raises (no cuDNN path).
+        use_cudnn: "auto" (default), True or False: as `GatedLSTM`.
         return_gates: bool, default False: also return the gates.
-        recover_gates: bool, default False. With `return_gates=True`, run
-            the loop with gates off and compute every step's gates after
-            it, in one batched pass, instead of emitting them step by step.
-            Same gates (1e-5); much faster when training under XLA
-            (`jit_compile=True` on TensorFlow), slower elsewhere.
+        recover_gates: "auto" (default), True or False: as `GatedLSTM`.
         zero_output_for_mask, implementation: as `keras.layers.GRU`.
 
     Call arguments:

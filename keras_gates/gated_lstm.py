@@ -180,9 +180,9 @@ class GatedLSTMCell(GatedCell):
         # Keras adds the bias to the input term only in implementation 1.
         return self.implementation == 1
 
-    def recur(self, x, states, recurrent_masks):
+    def recur(self, x, states, recurrent_masks, x_has_bias):
         h_tm1, c_tm1 = states
-        i, f, g, o = self._gate_blocks(x, h_tm1, recurrent_masks)
+        i, f, g, o = self._gate_blocks(x, h_tm1, recurrent_masks, x_has_bias)
         c = f * c_tm1 + i * g
         h = o * self.activation(c)
         gates = {
@@ -195,13 +195,11 @@ class GatedLSTMCell(GatedCell):
         }
         return h, [h, c], gates
 
-    def fused(self, x, states):
+    def fused(self, x, states, with_gates):
         h0, c0 = states
         units = self.units
-        packed = _fused.lstm(
-            x, h0, c0, self.recurrent_kernel.value, self.return_gates
-        )
-        if self.return_gates:
+        packed = _fused.lstm(x, h0, c0, self.recurrent_kernel.value, with_gates)
+        if with_gates:
             last = packed[:, -1]
             return packed, [
                 last[:, 5 * units :],
@@ -209,14 +207,14 @@ class GatedLSTMCell(GatedCell):
             ]
         return packed[:, :-1], [packed[:, -2], packed[:, -1]]
 
-    def _gate_blocks(self, x, h_tm1, recurrent_masks):
-        """i, f, g, o from the projected input and the previous output:
-        one step `(batch, units)`, or every step at once `(batch, time,
-        units)` (see `recover`)."""
+    def _gate_blocks(self, x, h_tm1, recurrent_masks, x_has_bias):
+        """i, f, g, o from the projected input (with the input bias when
+        `x_has_bias`) and the previous output: one step `(batch, units)`,
+        or every step at once `(batch, time, units)` (see `recover`)."""
         # ops.add, as Keras writes it: `tensor + variable` reads the bias
         # through another path and its gradient rounds differently.
         z = ops.add(x, self.recurrent_projection(h_tm1, recurrent_masks))
-        if self.use_bias and not (self.projection_has_bias or self._projected):
+        if self.use_bias and not x_has_bias:
             z = ops.add(z, self.bias)
         z = split_blocks(z, LSTM_WEIGHT_GATES)
         return (
@@ -242,7 +240,9 @@ class GatedLSTMCell(GatedCell):
             is the linear recurrence `c_t = f_t c_(t-1) + i_t g_t`, solved
             by `_affine_scan`.
         """
-        i, f, g, o = self._gate_blocks(x, h_prev, recurrent_masks)
+        i, f, g, o = self._gate_blocks(
+            x, h_prev, recurrent_masks, self.projection_has_bias
+        )
         written = i * g
         if valid is not None:
             f_kept = ops.where(valid, f, ops.ones_like(f))
@@ -323,15 +323,21 @@ class GatedLSTM(GatedRNN):
         stateful: bool, default False: carry the final states to the next
             batch.
         unroll: bool, default False.
-        use_cudnn: "auto" (default) or False; accepted for compatibility.
-            keras_gates has no cuDNN path, so True raises.
+        use_cudnn: "auto" (default), True or False, as the built-in: with
+            gates off (or recovered), "auto" runs the built-in's own fused
+            kernel (cuDNN) where Keras sees an accelerator and the
+            arguments allow it, True demands it (failing as the built-in
+            fails without it), False never uses it.
         return_gates: bool, default False. If True the layer also returns
             a dict of gates for every timestep (see Returns).
-        recover_gates: bool, default False. With `return_gates=True`, run
-            the loop with gates off and compute every step's gates after
-            it, in one batched pass, instead of emitting them step by step.
-            Same gates (1e-5); much faster when training under XLA
-            (`jit_compile=True` on TensorFlow), slower elsewhere.
+        recover_gates: "auto" (default), True or False. With
+            `return_gates=True`, True runs the sequence with gates off and
+            computes every step's gates after it, in one batched pass,
+            instead of emitting them step by step: the same gates (1e-5),
+            much faster when training under XLA (`jit_compile=True` on
+            TensorFlow) and the only way gates come with the fused kernel
+            on a GPU; slower elsewhere. "auto" recovers when the fused
+            kernel runs the gates-off pass and steps otherwise.
         zero_output_for_mask, implementation: as `keras.layers.LSTM`.
 
     Call arguments:

@@ -1,11 +1,12 @@
 """What every gated layer promises about its gates, and its bad input."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
 
-from keras_gates import GatedGRU, GatedLSTM
-from keras_gates._gated_rnn import PROJECT_BEFORE_LOOP
+from keras_gates import GatedGRU, GatedLSTM, _engine
 from keras_gates.gate_layout import gate_names
 from tests.helpers import assert_outputs_close, to_numpy, value_and_gradients
 
@@ -243,9 +244,21 @@ def test_recovered_cell_state_with_unknown_and_odd_lengths(time, rng):
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_recover_gates_must_be_a_bool(kind):
-    with pytest.raises(TypeError, match="recover_gates must be True or False"):
+def test_recover_gates_must_be_auto_or_a_bool(kind):
+    with pytest.raises(ValueError, match="recover_gates must be one of"):
         LAYERS[kind](3, recover_gates="yes")
+
+
+def force_handwritten(monkeypatch):
+    """The hand-written backward pass wherever it applies, on whatever
+    backend runs the test (the engine uses it on PyTorch only)."""
+    backend = keras.backend.backend()
+    monkeypatch.setitem(_engine.PROJECT_BEFORE_LOOP, backend, True)
+    monkeypatch.setattr(
+        _engine,
+        "HANDWRITTEN_BACKENDS",
+        _engine.HANDWRITTEN_BACKENDS | {backend},
+    )
 
 
 FUSED_CASES = [
@@ -270,7 +283,7 @@ def test_fused_loop_equals_the_step_by_step_cell(
     PyTorch) against the cell stepped by keras.layers.RNN: same outputs,
     states and gates, same gradients (input and every weight). Forced on
     whatever backend runs the test."""
-    monkeypatch.setitem(PROJECT_BEFORE_LOOP, keras.backend.backend(), True)
+    force_handwritten(monkeypatch)
     batch, time, features, units = 3, 7, 4, 5
     x = rng.normal(size=(batch, time, features)).astype("float32")
     kwargs = {k: v for k, v in call.items() if k == "training"}
@@ -279,7 +292,17 @@ def test_fused_loop_equals_the_step_by_step_cell(
     fused, stepped = twins(
         [LAYERS[kind](units, **options) for _ in range(2)], x.shape
     )
-    monkeypatch.setattr(stepped.cell, "can_fuse", lambda: False)
+    # The stepped twin: inputs projected as well, Keras's loop.
+    monkeypatch.setitem(_engine.PROJECT_BEFORE_LOOP, "stepped twin", True)
+    facts_of = _engine.facts_of
+
+    def twin_facts(layer, *args):
+        facts = facts_of(layer, *args)
+        if layer is stepped:
+            facts = dataclasses.replace(facts, backend="stepped twin")
+        return facts
+
+    monkeypatch.setattr(_engine, "facts_of", twin_facts)
     runs = []
     original = fused.cell.fused
 
@@ -305,7 +328,7 @@ def test_fused_loop_equals_the_step_by_step_cell(
 def test_fused_loop_is_not_used_where_it_does_not_apply(
     kind, options, call, rng, monkeypatch
 ):
-    monkeypatch.setitem(PROJECT_BEFORE_LOOP, keras.backend.backend(), True)
+    force_handwritten(monkeypatch)
     x = rng.normal(size=(2, 5, 3)).astype("float32")
     layer = LAYERS[kind](4, **options)
     layer.build(x.shape)

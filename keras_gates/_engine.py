@@ -1,0 +1,525 @@
+"""The sequence engine: the one place that decides how a gated layer runs
+a sequence, and runs it.
+
+Private: `GatedLSTM`/`GatedGRU` call `run` and `packed_gates`; the cells
+are pure steps (inputs, states, weights -> output, states, gates) and read
+no flag set from here.
+
+Where each path lives:
+    "kernel"       the built-in's fused function (cuDNN on a GPU), reached
+                   through `keras.layers.LSTM.inner_loop` /
+                   `keras.layers.GRU.inner_loop` called on a view of the
+                   gated layer: the very code the built-in runs, with the
+                   built-in's weights, dropout mask and flags (`_kernel`).
+    "handwritten"  `_fused.lstm` / `_fused.gru`: the recurrence in a Python
+                   loop with a hand-written backward pass (PyTorch).
+    "loop"         Keras's step loop (`keras.layers.RNN.inner_loop`) over
+                   the cell's step (`_Step`).
+Gates, when wanted, come either "stepped" (the loop emits every step's
+packed gates) or "recovered" (a gates-off pass by one of the paths above,
+then the cell's `recover` computes every step's gates at once from the
+inputs and the output sequence).
+
+The rules, as `choose` applies them (first matching row wins; `kernel
+wanted` means `use_cudnn` is True, or it is "auto" and Keras sees an
+accelerator, there is no recurrent dropout, the backend has the built-in's
+fused function for this cell, and, on TensorFlow, there is no mask):
+
+    | gates    | recover_gates | kernel wanted | sequence pass        |
+    |----------|---------------|---------------|----------------------|
+    | off      | -             | yes           | kernel, else (*)     |
+    | off      | -             | no            | (*)                  |
+    | on       | True          | yes, no mask  | kernel + recovery    |
+    | on       | True          | otherwise     | (*) gates off + recovery |
+    | on       | "auto"        | yes, no mask  | kernel + recovery    |
+    | on       | "auto"        | otherwise     | (*) gates stepped    |
+    | on       | False         | -             | (*) gates stepped    |
+
+    (*) "handwritten" when the backend is in `HANDWRITTEN_BACKENDS` (PyTorch)
+        and the time length is known, there is no mask, no recurrent
+        dropout, implementation != 1, tanh/sigmoid activations and (GRU)
+        `reset_after`; else "loop".
+
+"kernel, else": the built-in's fused function may still refuse at run time
+(`NotImplementedError` inside the backend); then, as for the built-in,
+`use_cudnn=True` raises the built-in's error and "auto" falls back to (*).
+`use_cudnn=True` with gates stepped is refused when the layer is made.
+
+The loop's other settings: inputs are projected (`x @ kernel + b`) before
+the loop where `PROJECT_BEFORE_LOOP` says so; on PyTorch Keras's unrolled
+loop runs (less per-step bookkeeping; not with a mask and `go_backwards`,
+whose mask flip it gets wrong); with gates stepped and a mask, the step
+applies the mask itself (the mask rides as one extra input feature),
+because JAX's masked scan carries the first state as the previous output
+and the packed gates are wider than the state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+
+import keras
+from keras import ops
+
+from keras_gates import _validation as check
+from keras_gates.gate_layout import gate_names, join_blocks, unpack
+
+# Whether the inputs are multiplied by the kernel in one matmul before the
+# loop, per backend. Measured (training step, batch 64, 200 steps,
+# 128 -> 64, 2-core CPU): on TensorFlow it was slower (31 vs 22 ms) and it
+# rounds differently from Keras, whose TensorFlow loop projects inside the
+# step; on JAX (jit) slower too (LSTM 44.2 vs 42.1 ms, GRU 34.4 vs 34.9);
+# on PyTorch, where every op in the loop is a Python-dispatched kernel,
+# faster (LSTM 13%, GRU 18% less time).
+PROJECT_BEFORE_LOOP = {"tensorflow": False, "torch": True, "jax": False}
+
+# Backends where the hand-written backward pass (`_fused`) replaces Keras's
+# loop where it applies. Measured on PyTorch: README, Speed.
+HANDWRITTEN_BACKENDS = frozenset({"torch"})
+
+# The built-in's fused function per backend and cell, in Keras 3.
+BUILTIN_KERNELS = {
+    "tensorflow": frozenset({"lstm", "gru"}),
+    "torch": frozenset({"lstm", "gru"}),
+    "jax": frozenset({"lstm", "gru"}),
+}
+
+KERNEL, HANDWRITTEN, LOOP = "kernel", "handwritten", "loop"
+NONE, STEPPED, RECOVERED = "none", "stepped", "recovered"
+
+
+def accelerator(like=None) -> bool:
+    """Whether Keras sees a GPU or TPU (the tests replace this).
+
+    `keras.distribution.list_devices` where the backend has it
+    (TensorFlow, JAX); on PyTorch, where it has none, the device of `like`
+    (Keras puts tensors on the GPU when there is one)."""
+    distribution = getattr(keras, "distribution", None)
+    try:
+        devices = distribution.list_devices()
+    except (AttributeError, NotImplementedError):
+        device = getattr(like, "device", None)
+        return getattr(device, "type", "cpu") not in ("cpu", "meta")
+    return any(not str(d).lower().startswith("cpu") for d in devices)
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What the rules read: the call's and the layer's settings."""
+
+    backend: str
+    accelerator: bool
+    kind: str  # "lstm" or "gru"
+    gates: bool  # gates wanted
+    recover_gates: object  # True, False or "auto"
+    use_cudnn: object  # True, False or "auto"
+    mask: bool
+    known_length: bool
+    go_backwards: bool
+    unroll: bool
+    recurrent_dropout: bool
+    implementation: int
+    default_activations: bool
+    reset_after: bool  # always True for the LSTM
+    use_bias: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """How one call runs (see the module's table)."""
+
+    try_kernel: bool  # first the built-in's fused function
+    sequence: str  # the path when there is no kernel, or it refuses
+    gates: str  # NONE, STEPPED or RECOVERED
+    project: bool  # inputs projected before the loop
+    unroll: bool  # Keras's unrolled loop
+
+
+def wants_kernel(facts: Facts) -> bool:
+    """Whether the built-in's fused function is asked first."""
+    if facts.use_cudnn is True:
+        return True
+    return (
+        facts.use_cudnn == "auto"
+        and facts.accelerator
+        and not facts.recurrent_dropout
+        and facts.kind in BUILTIN_KERNELS.get(facts.backend, ())
+        and not (facts.backend == "tensorflow" and facts.mask)
+    )
+
+
+def choose(facts: Facts) -> Plan:
+    """The plan for one call: the module's table, row by row."""
+    kernel = wants_kernel(facts)
+    if not facts.gates:
+        gates = NONE
+    elif facts.recover_gates is True:
+        gates = RECOVERED
+    elif facts.recover_gates == "auto" and kernel and not facts.mask:
+        gates = RECOVERED
+    else:
+        gates = STEPPED
+    try_kernel = kernel and (
+        gates == NONE or (gates == RECOVERED and not facts.mask)
+    )
+    handwritten = (
+        facts.backend in HANDWRITTEN_BACKENDS
+        and facts.known_length
+        and not facts.mask
+        and not facts.recurrent_dropout
+        and facts.implementation != 1
+        and facts.default_activations
+        and facts.reset_after
+    )
+    unroll = facts.unroll or (
+        facts.backend == "torch"
+        and facts.known_length
+        and not (facts.mask and facts.go_backwards)
+    )
+    return Plan(
+        try_kernel=try_kernel,
+        sequence=HANDWRITTEN if handwritten else LOOP,
+        gates=gates,
+        project=PROJECT_BEFORE_LOOP.get(facts.backend, False),
+        unroll=unroll,
+    )
+
+
+def _default_activations(cell) -> bool:
+    return cell.activation in (
+        keras.activations.tanh,
+        ops.tanh,
+    ) and cell.recurrent_activation in (keras.activations.sigmoid, ops.sigmoid)
+
+
+def builtin_supports_jit(cell, unroll, use_cudnn) -> bool:
+    """`supports_jit` as `keras.layers.LSTM`/`GRU.__init__` set it: False on
+    TensorFlow when cuDNN can run (its arguments allow it and Keras sees an
+    accelerator) and `use_cudnn` is not False, since cuDNN ops do not
+    compile under XLA."""
+    if keras.backend.backend() != "tensorflow" or use_cudnn is False:
+        return True
+    arguments_allow = (
+        _default_activations(cell)
+        and not unroll
+        and cell.use_bias
+        and getattr(cell, "reset_after", True)
+    )
+    return not (arguments_allow and accelerator())
+
+
+def facts_of(layer, sequences, mask, gates: bool) -> Facts:
+    cell = layer.cell
+    return Facts(
+        backend=keras.backend.backend(),
+        accelerator=accelerator(sequences),
+        kind=cell.kind,
+        gates=gates,
+        recover_gates=layer.recover_gates,
+        use_cudnn=layer.use_cudnn,
+        mask=mask is not None,
+        known_length=sequences.shape[1] is not None,
+        go_backwards=layer.go_backwards,
+        unroll=layer.unroll,
+        recurrent_dropout=bool(cell.recurrent_dropout),
+        implementation=cell.implementation,
+        default_activations=_default_activations(cell),
+        reset_after=getattr(cell, "reset_after", True),
+        use_bias=cell.use_bias,
+    )
+
+
+# -- running a plan -----------------------------------------------------
+
+
+@dataclasses.dataclass
+class Result:
+    """What a pass returns. `outputs`: every step's output `(batch, time,
+    units)` in the order the path returns it (processing order, except
+    JAX's fused LSTM with `go_backwards`, which returns input order, as
+    the built-in does), or the last output as `(batch, 1, units)` when the
+    whole sequence was not asked for. `gates`: None, or the named gates in
+    processing order, `hidden` included (its masked steps not yet NaN)."""
+
+    last: object
+    outputs: object
+    states: list
+    gates: dict | None
+    path: str
+
+
+def run(layer, sequences, initial_state, mask, training, *, gates, plan=None):
+    """Runs `layer` over `sequences` (the layer's `call`, minus the
+    arrangement of what it returns). Updates stateful states."""
+    cell = layer.cell
+    check.sequence_input(layer.name, sequences.shape, cell.kernel.shape[0])
+    if layer.unroll and sequences.shape[1] is None:
+        raise ValueError(
+            f"{layer.name}: unroll=True needs a known number of timesteps, "
+            f"got inputs of shape {tuple(sequences.shape)}; pass "
+            "keras.Input(shape=(time, features)) with a fixed time"
+        )
+    if plan is None:
+        plan = choose(facts_of(layer, sequences, mask, gates))
+    masks = dropout_masks(layer, sequences, training)
+    state0 = initial_states(layer, sequences, initial_state)
+    full = layer.return_sequences or plan.gates == RECOVERED
+    result = None
+    if plan.try_kernel:
+        result = _kernel(layer, sequences, state0, mask, training, masks, full)
+    if result is None:
+        result = _sequence(
+            layer, plan, sequences, state0, mask, masks, full=full
+        )
+    if plan.gates == RECOVERED:
+        result.gates = _recover(layer, sequences, state0, mask, masks, result)
+    dtype = layer.compute_dtype
+    result.last = ops.cast(result.last, dtype)
+    result.outputs = ops.cast(result.outputs, dtype)
+    result.states = [ops.cast(s, dtype) for s in result.states]
+    if layer.stateful:
+        for variable, state in zip(layer.states, result.states, strict=True):
+            variable.assign(state)
+    return result
+
+
+def packed_gates(layer, sequences, mask):
+    """Every step's packed gates from the stepped loop (no recovery), in
+    processing order, masked steps not yet NaN."""
+    plan = dataclasses.replace(
+        choose(facts_of(layer, sequences, mask, True)),
+        try_kernel=False,
+        gates=STEPPED,
+    )
+    masks = dropout_masks(layer, sequences, False)
+    state0 = initial_states(layer, sequences, None)
+    result = _sequence(layer, plan, sequences, state0, mask, masks, full=True)
+    return result.outputs
+
+
+def dropout_masks(layer, sequences, training):
+    """(input masks, recurrent masks), drawn as Keras draws them: once per
+    call, training or not (so that a seeded layer's draws follow Keras's),
+    and then kept only when training."""
+    cell = layer.cell
+    if not (cell.dropout or cell.recurrent_dropout):
+        return None, None
+    batch_size = ops.shape(sequences)[0]
+    masks = cell.draw_dropout_masks(
+        sequences[:, 0, :],
+        ops.zeros((batch_size, cell.units), dtype=sequences.dtype),
+    )
+    return masks if training else (None, None)
+
+
+def initial_states(layer, sequences, initial_state):
+    """The states a pass starts from, as `keras.layers.RNN` picks them:
+    given, carried (stateful) or zeros."""
+    if initial_state is None:
+        if layer.stateful:
+            batch = sequences.shape[0]
+            expected = layer.states[0].shape[0]
+            if batch is not None and expected is not None and batch != expected:
+                raise ValueError(
+                    f"{layer.name} is stateful: the batch size of the input "
+                    f"sequences must be the size of its states, {expected}; "
+                    f"got {batch}"
+                )
+            # Copies: the pass assigns the new states to these variables,
+            # and a tensor converted from a variable may follow it.
+            initial_state = [ops.copy(state) for state in layer.states]
+        else:
+            initial_state = layer.get_initial_state(
+                batch_size=ops.shape(sequences)[0]
+            )
+    if not isinstance(initial_state, (list, tuple)):
+        initial_state = [initial_state]
+    return [
+        ops.convert_to_tensor(state, dtype=layer.cell.compute_dtype)
+        for state in initial_state
+    ]
+
+
+def over_time(masks):
+    """Per-sequence dropout masks `(batch, n)` -> `(batch, 1, n)`, to
+    multiply a whole `(batch, time, n)` sequence."""
+    return None if masks is None else [ops.expand_dims(m, 1) for m in masks]
+
+
+_KERNEL_REFUSED = "use_cudnn=True was specified"
+
+
+def _kernel(layer, sequences, state0, mask, training, masks, full):
+    """The built-in's own `inner_loop` with its fused function, on a view of
+    the gated layer that has the built-in's attributes; None when the
+    function refuses and `use_cudnn` is "auto"."""
+    cell = layer.cell
+    builtin = keras.layers.LSTM if cell.kind == "lstm" else keras.layers.GRU
+    input_masks = masks[0]
+    view = types.SimpleNamespace(
+        cell=types.SimpleNamespace(
+            kernel=cell.kernel,
+            recurrent_kernel=cell.recurrent_kernel,
+            bias=cell.bias,
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation,
+            reset_after=getattr(cell, "reset_after", True),
+            get_dropout_mask=lambda _: input_masks[0],
+        ),
+        # True: when the fused function refuses, the built-in raises its
+        # ValueError instead of falling back to its own loop.
+        use_cudnn=True,
+        dropout=cell.dropout if input_masks is not None else 0.0,
+        recurrent_dropout=cell.recurrent_dropout,
+        return_sequences=full,
+        go_backwards=layer.go_backwards,
+        unroll=layer.unroll,
+        supports_jit=layer.supports_jit,
+    )
+    try:
+        last, outputs, states = builtin.inner_loop(
+            view, sequences, state0, mask, training
+        )
+    except ValueError as error:
+        if layer.use_cudnn is True or not str(error).startswith(
+            _KERNEL_REFUSED
+        ):
+            raise
+        return None
+    return Result(last, outputs, list(states), None, KERNEL)
+
+
+class _Step:
+    """One step of `cell` with this call's settings: a pure function of
+    `(inputs, states)` for Keras's loop, every setting an argument.
+
+    `step_mask` None: the loop applies the time-step mask. "carry" or
+    "zero": each step's input ends with one extra feature, 1.0 for a valid
+    step and 0.0 for a masked one, and the step applies the mask itself:
+    states carried over, the hidden block carried ("carry") or zeroed
+    ("zero", Keras's `zero_output_for_mask`). `projected`: the step inputs
+    are already `project_inputs` of the step, input bias included.
+    """
+
+    def __init__(self, cell, masks, projected, step_mask, with_gates):
+        self.cell = cell
+        self.input_masks, self.recurrent_masks = masks
+        self.projected = projected
+        self.step_mask = step_mask
+        self.with_gates = with_gates
+
+    def __call__(self, inputs, states):
+        cell = self.cell
+        step_mask = None
+        if self.step_mask is not None:
+            step_mask = ops.greater(inputs[:, -1:], 0.5)
+            inputs = inputs[:, :-1]
+        if self.projected:
+            x, x_has_bias = inputs, True
+        else:
+            x = cell.project_inputs(inputs, self.input_masks)
+            x_has_bias = cell.projection_has_bias
+        h, new_states, gates = cell.recur(
+            x, states, self.recurrent_masks, x_has_bias
+        )
+        if step_mask is not None:
+            new_states = [
+                ops.where(step_mask, new, old)
+                for new, old in zip(new_states, states, strict=True)
+            ]
+            held = ops.zeros_like(h) if self.step_mask == "zero" else states[0]
+            h = gates["hidden"] = ops.where(step_mask, h, held)
+        if self.with_gates:
+            return join_blocks(gates, gate_names(cell.kind)), new_states
+        return h, new_states
+
+
+def _sequence(layer, plan, sequences, state0, mask, masks, *, full):
+    """The handwritten or loop path; gates stepped when the plan says."""
+    cell = layer.cell
+    input_masks, recurrent_masks = masks
+    with_gates = plan.gates == STEPPED
+    if plan.project:
+        sequences = cell.project_inputs(
+            sequences, over_time(input_masks), with_bias=True
+        )
+    if plan.sequence == HANDWRITTEN:
+        if layer.go_backwards:
+            sequences = ops.flip(sequences, axis=1)
+        if layer.stateful:
+            # Copies: the layer assigns its new states in place to the
+            # variables these came from, before the backward pass.
+            state0 = [ops.copy(state) for state in state0]
+        outputs, states = cell.fused(sequences, list(state0), with_gates)
+        last, path = outputs[:, -1], HANDWRITTEN
+    else:
+        step_mask = None
+        zero_output = layer.zero_output_for_mask
+        if plan.gates == RECOVERED:
+            # Recovery needs the output carried over masked steps.
+            zero_output = False
+        if mask is not None and with_gates:
+            step_mask = "zero" if zero_output else "carry"
+            flags = ops.cast(ops.expand_dims(mask, -1), sequences.dtype)
+            sequences = ops.concatenate([sequences, flags], axis=-1)
+            mask = None
+        step = _Step(
+            cell,
+            (input_masks, recurrent_masks),
+            plan.project,
+            step_mask,
+            with_gates,
+        )
+        view = types.SimpleNamespace(
+            cell=step,
+            go_backwards=layer.go_backwards,
+            unroll=plan.unroll,
+            zero_output_for_mask=zero_output,
+            return_sequences=full or with_gates,
+            stateful=layer.stateful,
+        )
+        last, outputs, states = keras.layers.RNN.inner_loop(
+            view, sequences, state0, mask
+        )
+        path = LOOP
+    gates = None
+    if with_gates:
+        gates = unpack(outputs, cell.kind)
+        outputs = gates["hidden"]
+        last = states[0]
+    return Result(last, outputs, list(states), gates, path)
+
+
+def _recover(layer, sequences, state0, mask, masks, result):
+    """Every step's gates from a gates-off pass's outputs (processing
+    order), as `cell.recover` computes them."""
+    cell = layer.cell
+    carried = result.outputs
+    if result.path == KERNEL and layer.go_backwards:
+        if keras.backend.backend() == "jax" and cell.kind == "lstm":
+            # JAX's fused LSTM returns input order; back to processing.
+            carried = ops.flip(carried, axis=1)
+    valid = None
+    if mask is not None:
+        valid = ops.expand_dims(ops.cast(mask, "bool"), -1)
+    if layer.go_backwards:
+        sequences = ops.flip(sequences, axis=1)
+        valid = None if valid is None else ops.flip(valid, axis=1)
+    input_masks, recurrent_masks = (over_time(m) for m in masks)
+    h_prev = ops.concatenate(
+        [ops.expand_dims(state0[0], 1), carried[:, :-1]], axis=1
+    )
+    gates = cell.recover(
+        cell.project_inputs(sequences, input_masks),
+        h_prev,
+        state0,
+        valid,
+        recurrent_masks,
+    )
+    if valid is not None and layer.zero_output_for_mask:
+        zeros = ops.zeros_like(carried)
+        result.outputs = ops.where(valid, carried, zeros)
+        carried = result.outputs
+    gates["hidden"] = carried
+    return gates

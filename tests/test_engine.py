@@ -1,0 +1,515 @@
+"""The sequence engine: its table of rules, and the built-in's fused kernel
+reached without a GPU.
+
+CI has no GPU, so the fused-kernel tests fake one: the engine is told an
+accelerator is present, and the backend's fused function (what
+`keras.layers.LSTM`/`GRU.inner_loop` call) is replaced by a recorder that
+computes the recurrence with the numpy reference of `tests/reference.py`.
+The gated layer and the built-in then run the same fake kernel; what each
+handed it, and what came out, must be the same.
+"""
+
+import dataclasses
+import importlib
+import itertools
+
+import keras
+import numpy as np
+import pytest
+from keras.src import backend as keras_backend
+
+from keras_gates import GatedGRU, GatedLSTM, _engine
+from tests import reference
+from tests.helpers import assert_outputs_close, to_numpy, value_and_gradients
+
+BACKEND = keras.backend.backend()
+GATED = {"lstm": GatedLSTM, "gru": GatedGRU}
+BUILTIN = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+
+# -- the table ---------------------------------------------------------------
+
+BASE = _engine.Facts(
+    backend="tensorflow",
+    accelerator=True,
+    kind="lstm",
+    gates=False,
+    recover_gates="auto",
+    use_cudnn="auto",
+    mask=False,
+    known_length=True,
+    go_backwards=False,
+    unroll=False,
+    recurrent_dropout=False,
+    implementation=2,
+    default_activations=True,
+    reset_after=True,
+    use_bias=True,
+)
+K, H, L = _engine.KERNEL, _engine.HANDWRITTEN, _engine.LOOP
+N, S, R = _engine.NONE, _engine.STEPPED, _engine.RECOVERED
+
+# (changes to BASE) -> (try_kernel, sequence, gates), one row per rule of
+# the engine's docstring table, then the conditions of each rule.
+TABLE = [
+    ({}, (True, L, N)),
+    ({"accelerator": False}, (False, L, N)),
+    ({"use_cudnn": False}, (False, L, N)),
+    ({"use_cudnn": True, "accelerator": False}, (True, L, N)),
+    ({"recurrent_dropout": True}, (False, L, N)),
+    ({"use_cudnn": True, "recurrent_dropout": True}, (True, L, N)),
+    ({"mask": True}, (False, L, N)),  # TensorFlow: left padding asserts
+    ({"mask": True, "backend": "torch"}, (True, L, N)),
+    ({"backend": "numpy"}, (False, L, N)),
+    ({"gates": True, "recover_gates": True}, (True, L, R)),
+    (
+        {"gates": True, "recover_gates": True, "accelerator": False},
+        (False, L, R),
+    ),
+    ({"gates": True, "recover_gates": True, "mask": True}, (False, L, R)),
+    ({"gates": True}, (True, L, R)),
+    ({"gates": True, "accelerator": False}, (False, L, S)),
+    ({"gates": True, "backend": "torch", "mask": True}, (False, L, S)),
+    ({"gates": True, "use_cudnn": False}, (False, L, S)),
+    ({"gates": True, "recover_gates": False}, (False, L, S)),
+    ({"backend": "torch", "accelerator": False}, (False, H, N)),
+    ({"backend": "torch", "gates": True, "accelerator": False}, (False, H, S)),
+    ({"backend": "torch"}, (True, H, N)),
+    ({"backend": "torch", "accelerator": False, "mask": True}, (False, L, N)),
+    (
+        {"backend": "torch", "accelerator": False, "known_length": False},
+        (False, L, N),
+    ),
+    (
+        {"backend": "torch", "accelerator": False, "implementation": 1},
+        (False, L, N),
+    ),
+    (
+        {
+            "backend": "torch",
+            "accelerator": False,
+            "default_activations": False,
+        },
+        (False, L, N),
+    ),
+    ({"backend": "torch", "accelerator": False, "kind": "gru"}, (False, H, N)),
+    (
+        {"backend": "torch", "accelerator": False, "reset_after": False},
+        (False, L, N),
+    ),
+    (
+        {"backend": "torch", "accelerator": False, "recurrent_dropout": True},
+        (False, L, N),
+    ),
+]
+
+
+@pytest.mark.parametrize("changes, expected", TABLE)
+def test_the_engine_follows_its_table(changes, expected):
+    plan = _engine.choose(dataclasses.replace(BASE, **changes))
+    assert (plan.try_kernel, plan.sequence, plan.gates) == expected
+
+
+def test_the_table_holds_for_every_combination():
+    """The rules as invariants, over every combination of the facts."""
+    choices = {
+        "backend": ("tensorflow", "torch", "jax"),
+        "accelerator": (True, False),
+        "kind": ("lstm", "gru"),
+        "gates": (True, False),
+        "recover_gates": ("auto", True, False),
+        "use_cudnn": ("auto", True, False),
+        "mask": (True, False),
+        "recurrent_dropout": (True, False),
+        "default_activations": (True, False),
+        "go_backwards": (True, False),
+    }
+    count = 0
+    for values in itertools.product(*choices.values()):
+        facts = dataclasses.replace(
+            BASE, **dict(zip(choices, values, strict=True))
+        )
+        plan = _engine.choose(facts)
+        count += 1
+        if facts.use_cudnn is False:
+            assert not plan.try_kernel
+        if plan.gates == S or (facts.gates and facts.mask and plan.gates == R):
+            assert not plan.try_kernel, facts
+        if not facts.gates:
+            assert plan.gates == N
+            assert plan.try_kernel == (
+                facts.use_cudnn is True
+                or (
+                    facts.use_cudnn == "auto"
+                    and facts.accelerator
+                    and not facts.recurrent_dropout
+                    and not (facts.backend == "tensorflow" and facts.mask)
+                )
+            ), facts
+        if facts.gates and facts.recover_gates is True:
+            assert plan.gates == R
+        if facts.gates and facts.recover_gates is False:
+            assert plan.gates == S
+        if facts.gates and facts.recover_gates == "auto":
+            assert (plan.gates == R) == plan.try_kernel
+        if plan.sequence == H:
+            assert facts.backend == "torch"
+            assert not (facts.mask or facts.recurrent_dropout)
+            assert facts.default_activations
+        assert plan.project == (facts.backend == "torch")
+        assert plan.unroll == (
+            facts.backend == "torch" and not (facts.mask and facts.go_backwards)
+        )
+    assert count == 3 * 2**3 * 3 * 3 * 2**4
+
+
+def test_use_cudnn_true_with_stepped_gates_is_refused():
+    with pytest.raises(ValueError, match="recover_gates=False"):
+        GatedLSTM(3, use_cudnn=True, return_gates=True, recover_gates=False)
+
+
+def test_the_cell_is_a_pure_step_and_the_layer_is_not_changed_by_call(rng):
+    """No attribute of the layer or its cell changes during a call."""
+    layer = GatedLSTM(3, return_gates=True, dropout=0.2, seed=1)
+    x = rng.normal(size=(2, 4, 3)).astype("float32")
+    layer.build(x.shape)
+
+    def snapshot(obj):
+        return {
+            k: v
+            for k, v in vars(obj).items()
+            if isinstance(v, (bool, int, float, str, type(None)))
+        }
+
+    mask = np.array([[1, 1, 1, 0]] * 2, bool)
+    layer(x)  # Keras's own first-call bookkeeping (`_called`)
+    before = snapshot(layer), snapshot(layer.cell)
+    layer(x, training=True, mask=mask)
+    layer(x, training=False)
+    assert (snapshot(layer), snapshot(layer.cell)) == before
+
+
+# -- the fused kernel, faked -------------------------------------------------
+
+
+# Fused functions that return `go_backwards` outputs in the input's order
+# (the loop returns them in processing order).
+INPUT_ORDER = {("jax", "lstm"): True}
+
+
+class FakeKernel:
+    """Stands in for `keras.src.backend.lstm`/`gru`: records what it is
+    handed and returns the reference recurrence in the built-in's format,
+    or raises `refuse`."""
+
+    def __init__(self, kind, refuse=None):
+        self.kind, self.refuse, self.calls = kind, refuse, []
+
+    def __call__(self, inputs, *args, **kwargs):
+        states = list(args[:-1])
+        mask = args[-1]
+        record = {
+            "inputs": to_numpy(inputs),
+            "states": [to_numpy(s) for s in states],
+            "mask": mask,
+            "weights": [kwargs["kernel"], kwargs["recurrent_kernel"]]
+            + [kwargs["bias"]],
+            **{
+                k: v
+                for k, v in kwargs.items()
+                if k not in ("kernel", "recurrent_kernel", "bias")
+            },
+        }
+        self.calls.append(record)
+        if self.refuse:
+            raise self.refuse
+        weights = [
+            None if w is None else to_numpy(w) for w in record["weights"]
+        ]
+        x = record["inputs"]
+        if self.kind == "lstm":
+            gates, (h, c) = reference.lstm(
+                x,
+                *weights,
+                initial_state=record["states"],
+                go_backwards=kwargs["go_backwards"],
+            )
+            final = [h, c]
+        else:
+            gates, h = reference.gru(
+                x,
+                *weights,
+                initial_state=record["states"][0],
+                go_backwards=kwargs["go_backwards"],
+                reset_after=kwargs["reset_after"],
+            )
+            final = [h]
+        outputs = gates["hidden"]  # input order
+        if kwargs["go_backwards"] and not INPUT_ORDER.get((BACKEND, self.kind)):
+            outputs = outputs[:, ::-1]  # processing order, as the loop's
+        if not kwargs["return_sequences"]:
+            outputs = h[:, None]
+        as_tensor = keras.ops.convert_to_tensor
+        return (
+            as_tensor(h.astype("float32")),
+            as_tensor(outputs.astype("float32")),
+            [as_tensor(s.astype("float32")) for s in final],
+        )
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """An accelerator for the engine, and fake fused functions; returns a
+    function that installs one for a kind."""
+    monkeypatch.setattr(_engine, "accelerator", lambda *_: True)
+
+    def install(kind, refuse=None):
+        fake = FakeKernel(kind, refuse)
+        monkeypatch.setattr(keras_backend, kind, fake)
+        return fake
+
+    return install
+
+
+def pair(kind, shape, **options):
+    """A gated layer and the built-in with the same weights."""
+    gated = GATED[kind](4, **options)
+    builtin = BUILTIN[kind](4, **options)
+    for layer in (gated, builtin):
+        layer.build(shape)
+    gated.set_weights(builtin.get_weights())
+    return gated, builtin
+
+
+KERNEL_CASES = [
+    ("lstm", {}, {}),
+    ("lstm", {"return_sequences": True, "return_state": True}, {}),
+    ("lstm", {"go_backwards": True, "return_sequences": True}, {}),
+    ("lstm", {"dropout": 0.3, "seed": 3}, {"training": True}),
+    ("lstm", {"dropout": 0.3, "seed": 3}, {}),
+    ("lstm", {"use_bias": False, "unit_forget_bias": False}, {}),
+    ("lstm", {"return_state": True}, {"initial_state": True}),
+    ("gru", {}, {}),
+    ("gru", {"return_sequences": True, "go_backwards": True}, {}),
+    ("gru", {"dropout": 0.3, "seed": 3}, {"training": True}),
+    ("gru", {"reset_after": False}, {}),
+    ("gru", {"return_state": True}, {"initial_state": True}),
+]
+
+
+def call_kwargs(kind, call, batch, rng):
+    kwargs = {"training": call.get("training", False)}
+    if call.get("initial_state"):
+        n = 2 if kind == "lstm" else 1
+        kwargs["initial_state"] = [
+            rng.normal(size=(batch, 4)).astype("float32") for _ in range(n)
+        ]
+    return kwargs
+
+
+@pytest.mark.parametrize("kind, options, call", KERNEL_CASES)
+def test_the_kernel_gets_what_the_builtin_gives_it(
+    kind, options, call, fake_gpu, rng
+):
+    """Same variables, inputs (after dropout), states and flags handed to
+    the fused function; the same outputs and states out of both."""
+    x = rng.normal(size=(3, 5, 2)).astype("float32")
+    gated, builtin = pair(kind, x.shape, **options)
+    kwargs = call_kwargs(kind, call, 3, rng)
+    results, records = [], []
+    for layer in (gated, builtin):
+        fake = fake_gpu(kind)
+        results.append(layer(x, **kwargs))
+        assert len(fake.calls) == 1
+        records.append(fake.calls[0])
+    got, expected = records
+    np.testing.assert_array_equal(got["inputs"], expected["inputs"])
+    for a, e in zip(got["states"], expected["states"], strict=True):
+        np.testing.assert_array_equal(a, e)
+    for mine, theirs, own in zip(
+        got["weights"],
+        expected["weights"],
+        gated.cell.weights + [None],
+        strict=False,
+    ):
+        if theirs is None:
+            assert mine is None
+        else:
+            assert mine is own or mine is getattr(own, "value", None)
+            np.testing.assert_array_equal(to_numpy(mine), to_numpy(theirs))
+    flags = [k for k in expected if k not in ("inputs", "states", "weights")]
+    assert {k: got[k] for k in flags} == {k: expected[k] for k in flags}
+    assert got["unroll"] is False
+    assert_outputs_close(results[0], results[1], atol=0)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_stateful_states_come_from_the_kernel(kind, fake_gpu, rng):
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    gated, builtin = pair(kind, x.shape, stateful=True)
+    for layer in (gated, builtin):
+        fake_gpu(kind)
+        layer(x)
+        layer(x[:, ::-1])
+    for a, e in zip(gated.states, builtin.states, strict=True):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(e))
+    assert np.abs(to_numpy(gated.states[0])).sum() > 0
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_refusing_kernel_falls_back_to_the_loop(kind, fake_gpu, rng):
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    gated, builtin = pair(kind, x.shape, return_sequences=True)
+    loop = GATED[kind](4, return_sequences=True, use_cudnn=False)
+    loop.build(x.shape)
+    loop.set_weights(builtin.get_weights())
+    outputs = []
+    for layer in (gated, builtin):
+        fake = fake_gpu(kind, refuse=NotImplementedError())
+        outputs.append(to_numpy(layer(x)))
+        assert len(fake.calls) == 1
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)
+    np.testing.assert_array_equal(outputs[0], to_numpy(loop(x)))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_use_cudnn_true_fails_as_the_builtin_fails(kind, fake_gpu, rng):
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    gated, builtin = pair(kind, x.shape, use_cudnn=True)
+    messages = []
+    for layer in (gated, builtin):
+        fake_gpu(kind, refuse=NotImplementedError())
+        with pytest.raises(ValueError) as error:
+            layer(x)
+        lines = str(error.value).splitlines()
+        messages.append([line for line in lines if "use_cudnn=True" in line])
+    assert messages[0] == messages[1]
+    assert len(messages[0]) == 1
+
+
+@pytest.mark.parametrize(
+    "kind, options, accelerator",
+    [
+        ("lstm", {"use_cudnn": False}, True),
+        ("lstm", {"return_gates": True, "recover_gates": False}, True),
+        ("gru", {"return_gates": True, "recover_gates": False}, True),
+        ("lstm", {"recurrent_dropout": 0.2}, True),
+        ("lstm", {}, False),
+        ("gru", {"return_gates": True}, False),
+    ],
+)
+def test_the_kernel_is_not_asked(
+    kind, options, accelerator, fake_gpu, monkeypatch, rng
+):
+    fake = fake_gpu(kind, refuse=AssertionError("the fused kernel ran"))
+    monkeypatch.setattr(_engine, "accelerator", lambda *_: accelerator)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    GATED[kind](4, **options)(x, training=True)
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize(
+    "kind, options",
+    [
+        ("lstm", {}),
+        ("lstm", {"go_backwards": True, "return_sequences": True}),
+        ("lstm", {"return_state": True, "use_cudnn": True}),
+        ("gru", {"recover_gates": True}),
+        ("gru", {"go_backwards": True}),
+    ],
+)
+def test_gates_recovered_after_the_kernel(kind, options, fake_gpu, rng):
+    """With gates on and an accelerator, "auto" runs the kernel with gates
+    off and recovers the gates: the same gates and outputs as the stepped
+    loop on the CPU."""
+    x = rng.normal(size=(3, 6, 2)).astype("float32")
+    fast = GATED[kind](4, return_gates=True, **options)
+    stepped_options = {**options, "use_cudnn": False}
+    stepped = GATED[kind](4, return_gates=True, **stepped_options)
+    for layer in (fast, stepped):
+        layer.build(x.shape)
+    stepped.set_weights(fast.get_weights())
+    fake = fake_gpu(kind)
+    got = fast(x)
+    assert len(fake.calls) == 1 and fake.calls[0]["return_sequences"]
+    expected = stepped(x)
+    *outputs, gates = got
+    *expected_outputs, expected_gates = expected
+    if fast.return_sequences and fast.go_backwards:
+        if INPUT_ORDER.get((BACKEND, kind)):
+            # What the built-in returns on this backend's kernel.
+            expected_outputs[0] = keras.ops.flip(expected_outputs[0], 1)
+    assert_outputs_close(outputs, expected_outputs, atol=1e-5)
+    for name in expected_gates:
+        np.testing.assert_allclose(
+            to_numpy(gates[name]),
+            to_numpy(expected_gates[name]),
+            atol=1e-5,
+            err_msg=name,
+        )
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's flag")
+def test_supports_jit_is_set_as_the_builtin_sets_it(monkeypatch):
+    tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+
+    grid = itertools.product(
+        ("lstm", "gru"),
+        (True, False),  # accelerator
+        ("auto", True, False),  # use_cudnn
+        ("tanh", "relu"),
+        (False, True),  # unroll
+        (True, False),  # use_bias
+        (True, False),  # reset_after (GRU)
+    )
+    seen = set()
+    for kind, gpu, use_cudnn, act, unroll, bias, reset_after in grid:
+        monkeypatch.setattr(tf_rnn, "_is_gpu_available", lambda g=gpu: g)
+        monkeypatch.setattr(_engine, "accelerator", lambda *_, g=gpu: g)
+        options = {
+            "use_cudnn": use_cudnn,
+            "activation": act,
+            "unroll": unroll,
+            "use_bias": bias,
+        }
+        if kind == "gru":
+            options["reset_after"] = reset_after
+        expected = BUILTIN[kind](3, **options).supports_jit
+        assert GATED[kind](3, **options).supports_jit == expected, options
+        seen.add(expected)
+    assert seen == {True, False}
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_implementation_0_from_keras_2_configs_loads(kind, rng):
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    # Keras 2 saved models carry `implementation`; Keras 3 loads 0.
+    config = {**BUILTIN[kind](4).get_config(), "implementation": 0}
+    builtin = BUILTIN[kind].from_config(config)
+    gated = GATED[kind].from_config(config)
+    for layer in (builtin, gated):
+        layer.build(x.shape)
+    gated.set_weights(builtin.get_weights())
+    assert gated.implementation == 0
+    np.testing.assert_allclose(
+        to_numpy(gated(x)), to_numpy(builtin(x)), atol=1e-6
+    )
+
+
+@pytest.mark.skipif(
+    BACKEND not in ("torch", "jax"), reason="fused functions that run on CPU"
+)
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_the_builtins_cpu_fused_function_through_the_gated_layer(kind, rng):
+    """Keras's PyTorch LSTM/GRU and JAX GRU functions also run on a CPU:
+    with use_cudnn=True the gated layer runs them and equals the built-in
+    (outputs and gradients, input and weights)."""
+    if BACKEND == "jax" and kind == "lstm":
+        pytest.skip("JAX's fused LSTM needs a GPU")
+    x = rng.normal(size=(3, 6, 2)).astype("float32")
+    gated, builtin = pair(kind, x.shape, use_cudnn=True, return_sequences=True)
+    (got, grads), (expected, expected_grads) = (
+        value_and_gradients(layer, x) for layer in (gated, builtin)
+    )
+    assert_outputs_close(got, expected, atol=1e-6)
+    for a, e in zip(grads, expected_grads, strict=True):
+        np.testing.assert_allclose(a, e, atol=1e-6, rtol=1e-6)
