@@ -43,6 +43,8 @@ SHAPES = [  # batch, time, input features, units
     (64, 200, 128, 64),
     (32, 500, 32, 128),
 ]
+# extract_gates against a forward pass at a larger probe as well.
+EXTRACT_SHAPES = [(64, 300, 48, 96)]
 QUICK_SHAPES = [(8, 20, 8, 8)]
 FLOPS_PER_STEP = {"LSTM": 24, "GRU": 18}  # x H (D + H), training
 
@@ -50,6 +52,9 @@ FLOPS_PER_STEP = {"LSTM": 24, "GRU": 18}  # x H (D + H), training
 @dataclass
 class Config:
     shapes: list = field(default_factory=lambda: [list(s) for s in SHAPES])
+    extract_shapes: list = field(
+        default_factory=lambda: [list(s) for s in EXTRACT_SHAPES]
+    )
     repeats: int = 20
     warmup: int = 3
     probe: int = 64
@@ -81,26 +86,79 @@ def build(layer, shape, jit):
     return model
 
 
-def candidates(kind: str, shape, jit: bool) -> dict:
+def candidates(kind: str, shape, jit: bool, bidirectional=True) -> dict:
     units = shape[3]
     builtin_class = {"LSTM": keras.layers.LSTM, "GRU": keras.layers.GRU}[kind]
     gated_class = {"LSTM": GatedLSTM, "GRU": GatedGRU}[kind]
-    models = {
-        f"keras.layers.{kind}": build(builtin_class(units), shape, jit),
-        f"Gated{kind}, gates off": build(gated_class(units), shape, jit),
-        f"Gated{kind}, gates on": build(
-            gated_class(units, return_gates=True), shape, jit
-        ),
-        f"Gated{kind}, gates on, recover_gates": build(
-            gated_class(units, return_gates=True, recover_gates=True),
-            shape,
-            jit,
+    layers = {
+        f"keras.layers.{kind}": builtin_class(units),
+        f"Gated{kind}, gates off": gated_class(units),
+        f"Gated{kind}, gates on": gated_class(units, return_gates=True),
+        f"Gated{kind}, gates on, recover_gates": gated_class(
+            units, return_gates=True, recover_gates=True
         ),
     }
+    paths = {name: path_of(layer, shape) for name, layer in layers.items()}
+    models = {name: build(layer, shape, jit) for name, layer in layers.items()}
     weights = models[f"keras.layers.{kind}"].get_weights()
     for model in models.values():
         model.set_weights(weights)
-    return models
+    if bidirectional:
+        for name, layer in (
+            (f"Bidirectional({kind})", builtin_class(units)),
+            (f"Bidirectional(Gated{kind}), gates off", gated_class(units)),
+        ):
+            paths[name] = path_of(layer, shape)
+            models[name] = build(keras.layers.Bidirectional(layer), shape, jit)
+        weights = models[f"Bidirectional({kind})"].get_weights()
+        models[f"Bidirectional(Gated{kind}), gates off"].set_weights(weights)
+    return models, paths
+
+
+def path_of(layer, shape) -> str:
+    """The path the layer's engine picks for this shape (see
+    `GatedLSTM.sequence_plan`); the built-in's own rule for the built-in."""
+    if hasattr(layer, "sequence_plan"):
+        return layer.sequence_plan(tuple(shape[:2]) + (shape[2],))
+    return f"built-in (use_cudnn={layer.use_cudnn!r})"
+
+
+def torch_device() -> str:
+    """The device Keras's PyTorch backend puts tensors on, else the GPU
+    when there is one: the torch.nn baseline runs where Keras runs."""
+    import torch
+
+    if keras.backend.backend() == "torch":
+        return str(keras.ops.zeros(1).device)
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def kernel_evidence(model, x) -> str:
+    """Names of the fused-RNN (cuDNN) operations that a forward pass ran,
+    from the backend's profiler or compiled program; "" when none."""
+    backend = keras.backend.backend()
+    try:
+        if backend == "torch":
+            import torch
+
+            with torch.profiler.profile() as profile:
+                model.predict_on_batch(x)
+            names = {event.key for event in profile.key_averages()}
+        elif backend == "jax":
+            import jax
+
+            lowered = jax.jit(lambda v: model(v)).lower(x).as_text()
+            names = {
+                word
+                for word in lowered.replace('"', " ").split()
+                if "cudnn" in word.lower()
+            }
+        else:
+            return "not measured on this backend"
+    except Exception as error:  # evidence is a bonus, never a failure
+        return f"unknown ({type(error).__name__})"
+    found = sorted(n for n in names if "cudnn" in n.lower() or "_rnn" in n)
+    return ", ".join(found[:3])
 
 
 def time_interleaved(functions: dict, repeats: int, warmup: int) -> dict:
@@ -121,13 +179,18 @@ def torch_candidates(kind: str, shape):
     import torch
 
     batch, time_steps, features, units = shape
+    device = torch_device()
     module_class = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}[kind]
-    rnn = module_class(features, units, batch_first=True)
-    head = torch.nn.Linear(units, 1)
+    rnn = module_class(features, units, batch_first=True).to(device)
+    head = torch.nn.Linear(units, 1).to(device)
     parameters = list(rnn.parameters()) + list(head.parameters())
     optimizer = torch.optim.Adam(parameters, 1e-3)
-    x = torch.randn(batch, time_steps, features)
-    y = torch.zeros(batch, 1)
+    x = torch.randn(batch, time_steps, features, device=device)
+    y = torch.zeros(batch, 1, device=device)
+
+    def wait():
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
 
     def train():
         optimizer.zero_grad()
@@ -135,11 +198,13 @@ def torch_candidates(kind: str, shape):
         loss = torch.nn.functional.mse_loss(head(out[:, -1]), y)
         loss.backward()
         optimizer.step()
+        wait()
 
     def forward():
         with torch.no_grad():
             out, _ = rnn(x)
             head(out[:, -1])
+        wait()
 
     return train, forward
 
@@ -157,10 +222,13 @@ def measure_shape(kind, shape, config, rng) -> list[dict]:
         if not jit and keras.backend.backend() == "jax":
             continue  # eager JAX is a debugging mode, not a way to train
         try:
-            models = candidates(kind, shape, jit)
+            models, paths = candidates(kind, shape, jit)
         except Exception as error:  # e.g. a backend without XLA
             print(f"  jit_compile={jit}: cannot build ({error})")
             continue
+        evidence = {
+            name: kernel_evidence(model, x) for name, model in models.items()
+        }
         train = {
             name: (lambda m=m: m.train_on_batch(x, y))
             for name, m in models.items()
@@ -173,6 +241,7 @@ def measure_shape(kind, shape, config, rng) -> list[dict]:
             torch_train, torch_forward = torch_candidates(kind, shape)
             train[f"torch.nn.{kind}"] = torch_train
             forward[f"torch.nn.{kind}"] = torch_forward
+            paths[f"torch.nn.{kind}"] = f"torch.nn on {torch_device()}"
         for mode, functions in (("train", train), ("forward", forward)):
             try:
                 times = time_interleaved(
@@ -182,6 +251,7 @@ def measure_shape(kind, shape, config, rng) -> list[dict]:
                 print(f"  {mode} jit_compile={jit}: failed ({error})")
                 continue
             reference = times[f"keras.layers.{kind}"]
+            bidirectional = times.get(f"Bidirectional({kind})")
             flops = FLOPS_PER_STEP[kind] * units * (features + units)
             if mode == "forward":
                 flops /= 3  # forward is about a third of a training step
@@ -196,14 +266,22 @@ def measure_shape(kind, shape, config, rng) -> list[dict]:
                         "jit_compile": jit,
                         "metric": "ms per step",
                         "value": ms,
-                        "ratio_to_builtin": ms / reference,
+                        "ratio_to_builtin": ms
+                        / (
+                            bidirectional
+                            if name.startswith("Bidirectional")
+                            else reference
+                        ),
+                        "path": paths.get(name, ""),
+                        "kernel_ops": evidence.get(name, ""),
                         "gflops": flops * batch * time_steps / ms / 1e6,
                         "seed": config.seed,
                     }
                 )
                 print(
-                    f"  {mode:7s} jit={jit!s:5s} {name:28s} {ms:8.1f} ms "
-                    f"({ms / reference:.2f}x built-in)",
+                    f"  {mode:7s} jit={jit!s:5s} {name:38s} {ms:8.1f} ms "
+                    f"({rows[-1]['ratio_to_builtin']:.2f}x built-in) "
+                    f"[{rows[-1]['path']}]",
                     flush=True,
                 )
     return rows
@@ -219,7 +297,8 @@ def measure_extraction(kind, shape, config, rng) -> list[dict]:
     # on JAX (only) that is jit, and the forward pass it is compared with
     # should be too.
     jit = keras.backend.backend() == "jax"
-    model = candidates(kind, shape, jit)[f"keras.layers.{kind}"]
+    models, _ = candidates(kind, shape, jit, bidirectional=False)
+    model = models[f"keras.layers.{kind}"]
     extractor = GateExtractor(model)
     functions = {
         "forward": lambda: model.predict_on_batch(probe),
@@ -272,6 +351,8 @@ def measure_memory(config, rng) -> dict:
 
 
 def _rank(name: str) -> int:
+    if name.startswith("Bidirectional"):
+        return 5 if "Gated" in name else 4
     if name.startswith("keras.layers"):
         return 0
     if name.endswith("gates off"):
@@ -280,7 +361,7 @@ def _rank(name: str) -> int:
         return 2
     if name.endswith("recover_gates"):
         return 3
-    return 4
+    return 6
 
 
 def chart(rows, backend: str) -> Figure:
@@ -290,11 +371,7 @@ def chart(rows, backend: str) -> Figure:
     figure = Figure(figsize=(12, 5.5), layout="constrained")
     axes = figure.subplots(1, len(kinds), sharex=True, squeeze=False)[0]
     for axis, kind in zip(axes, kinds, strict=True):
-        mine = [
-            r
-            for r in train
-            if r["model"].endswith(kind) or f"{kind}," in r["model"]
-        ]
+        mine = [r for r in train if kind in r["model"]]
         groups = sorted({(r["task"], r["jit_compile"]) for r in mine})
         names = sorted({r["model"] for r in mine}, key=_rank)
         height = 0.8 / len(names)
@@ -367,6 +444,7 @@ def main(argv=None):
     if args.quick:
         config = Config(
             shapes=[list(s) for s in QUICK_SHAPES],
+            extract_shapes=[],
             repeats=2,
             warmup=1,
             probe=4,
@@ -398,6 +476,14 @@ def main(argv=None):
                     f"  extract_gates {row['value']:.1f} ms = "
                     f"{row['ratio_to_forward']:.2f}x one forward pass"
                 )
+    for shape in config.extract_shapes:
+        for kind in ("LSTM", "GRU"):
+            for row in measure_extraction(kind, shape, config, rng):
+                store.add(row)
+                print(
+                    f"{kind} {shape}: extract_gates {row['value']:.1f} ms = "
+                    f"{row['ratio_to_forward']:.2f}x one forward pass"
+                )
     store.data["peak_rss_mib"] = peak_rss_mib()
     store.save()
     plots.save_figure(
@@ -418,6 +504,8 @@ def main(argv=None):
                 "value",
                 "ratio_to_builtin",
                 "gflops",
+                "path",
+                "kernel_ops",
             ],  # fmt: skip
         )
         + "\n"

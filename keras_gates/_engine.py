@@ -247,6 +247,7 @@ class Result:
     states: list
     gates: dict | None
     path: str
+    packed: object = None  # the stepped loop's packed gates
 
 
 def run(layer, sequences, initial_state, mask, training, *, gates, plan=None):
@@ -295,7 +296,7 @@ def packed_gates(layer, sequences, mask):
     masks = dropout_masks(layer, sequences, False)
     state0 = initial_states(layer, sequences, None)
     result = _sequence(layer, plan, sequences, state0, mask, masks, full=True)
-    return result.outputs
+    return result.packed
 
 
 def dropout_masks(layer, sequences, training):
@@ -483,12 +484,13 @@ def _sequence(layer, plan, sequences, state0, mask, masks, *, full):
             view, sequences, state0, mask
         )
         path = LOOP
-    gates = None
+    gates = packed = None
     if with_gates:
-        gates = unpack(outputs, cell.kind)
+        packed = outputs
+        gates = unpack(packed, cell.kind)
         outputs = gates["hidden"]
         last = states[0]
-    return Result(last, outputs, list(states), gates, path)
+    return Result(last, outputs, list(states), gates, path, packed)
 
 
 def _recover(layer, sequences, state0, mask, masks, result):

@@ -356,6 +356,24 @@ class GatedRNN(keras.layers.RNN):
             return output
         return self._with_gates(output, result.gates, result.states, mask)
 
+    def sequence_plan(self, sequences, mask=None) -> str:
+        """Which path a call on `sequences` (an array, or just its shape)
+        would take, in words: "kernel" (the built-in's fused function,
+        cuDNN on a GPU; it may still refuse at run time and fall back),
+        "handwritten" or "loop", and how gates come ("stepped" or
+        "recovered"). For benchmarks and debugging; see `_engine`."""
+        if not hasattr(sequences, "shape"):
+            sequences = keras.KerasTensor(tuple(sequences))
+        plan = _engine.choose(
+            _engine.facts_of(self, sequences, mask, self.return_gates)
+        )
+        path = plan.sequence
+        if plan.try_kernel:
+            path = f"kernel, else {path}"
+        if plan.gates != _engine.NONE:
+            path = f"{path}; gates {plan.gates}"
+        return path
+
     def packed_gates(self, sequences, mask=None):
         """Every step's packed gates, as the stepped loop leaves them.
 
