@@ -321,6 +321,77 @@ def measure_extraction(kind, shape, config, rng) -> list[dict]:
     ]
 
 
+GROWTH_SHAPE = (16, 24, 48)  # batch, input features, units
+GROWTH_TIMES = (100, 400)
+
+
+def measure_growth(config, rng) -> list[dict]:
+    """How a jit-compiled training step grows with the length: LSTM,
+    every gate in the loss, T = 100 and 400 (XLA on TensorFlow)."""
+    batch, features, units = GROWTH_SHAPE
+    layers = {
+        "keras.layers.LSTM": lambda: keras.layers.LSTM(units),
+        "keras.layers.LSTM, return_sequences": lambda: keras.layers.LSTM(
+            units, return_sequences=True
+        ),
+        "GatedLSTM, gates off": lambda: GatedLSTM(units),
+        "GatedLSTM, gates on": lambda: GatedLSTM(units, return_gates=True),
+        "GatedLSTM, gates on, recover_gates": lambda: GatedLSTM(
+            units, return_gates=True, recover_gates=True
+        ),
+    }
+    rows = []
+    for time_steps in GROWTH_TIMES:
+        shape = (batch, time_steps, features, units)
+        x = rng.normal(size=shape[:3]).astype("float32")
+        y = np.zeros((batch, 1), "float32")
+        models = {}
+        for name, make in layers.items():
+            layer = make()
+            if name.endswith("return_sequences"):
+                inputs = keras.Input(shape[1:3])
+                pooled = keras.ops.mean(layer(inputs), axis=1)
+                model = keras.Model(inputs, keras.layers.Dense(1)(pooled))
+                model.compile(optimizer="adam", loss="mse", jit_compile=True)
+            else:
+                model = build(layer, shape, True)
+            models[name] = model
+        times = time_interleaved(
+            {
+                n: (lambda m=m, x=x, y=y: m.train_on_batch(x, y))
+                for n, m in models.items()
+            },
+            config.repeats,
+            config.warmup,
+        )
+        for name, ms in times.items():
+            rows.append(
+                {
+                    "model": name,
+                    "task": f"growth b{batch} t{time_steps} d{features} "
+                    f"h{units}",
+                    "mode": "growth",
+                    "shape": list(shape),
+                    "jit_compile": True,
+                    "metric": "ms per step",
+                    "value": ms,
+                    "ratio_to_builtin": ms / times["keras.layers.LSTM"],
+                    "seed": config.seed,
+                }
+            )
+            print(f"  growth T={time_steps} {name:38s} {ms:8.1f} ms")
+    first, last = GROWTH_TIMES
+    for row in rows:
+        if row["shape"][1] == last:
+            start = [
+                r
+                for r in rows
+                if r["model"] == row["model"] and r["shape"][1] == first
+            ][0]
+            row["growth_over_first"] = row["value"] / start["value"]
+    return rows
+
+
 def measure_memory(config, rng) -> dict:
     """Peak RSS growth while recording gates of a 64 x T probe."""
     features, units = 32, 64
@@ -425,6 +496,11 @@ def main(argv=None):
         "--replot", action="store_true", help="redraw from results.json"
     )
     parser.add_argument(
+        "--growth-only",
+        action="store_true",
+        help="only the jit-compiled step at T = 100 and 400 (XLA growth)",
+    )
+    parser.add_argument(
         "--memory-only",
         action="store_true",
         help="only the memory of recording a 64 x 2000 probe's gates",
@@ -455,6 +531,30 @@ def main(argv=None):
     rng = np.random.default_rng(config.seed)
     print(f"benchmark on {store.data['device']}, backend "
           f"{keras.backend.backend()}")  # fmt: skip
+    if args.growth_only:
+        rows = measure_growth(config, rng)
+        for row in rows:
+            store.add(row)
+        store.save()
+        atomic_write_text(
+            output / "growth.md",
+            f"# Jit-compiled training step against the length, backend "
+            f"{keras.backend.backend()}\n\nDevice: {store.data['device']}; "
+            f"{config.repeats} interleaved repeats after {config.warmup} "
+            "warm-up, medians. `growth_over_first`: the step at T = "
+            f"{GROWTH_TIMES[1]} over the step at T = {GROWTH_TIMES[0]}.\n\n"
+            + markdown_table(
+                rows,
+                [
+                    "task",
+                    "model",
+                    "value",
+                    "ratio_to_builtin",
+                    "growth_over_first",
+                ],
+            ),  # fmt: skip
+        )
+        return
     # Memory first: peak RSS only grows, so measured after the timings it
     # would hide under their peak.
     memory = measure_memory(config, rng)

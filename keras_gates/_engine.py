@@ -288,6 +288,9 @@ def run(layer, sequences, initial_state, mask, training, *, gates, plan=None):
 def packed_gates(layer, sequences, mask):
     """Every step's packed gates from the stepped loop (no recovery), in
     processing order, masked steps not yet NaN."""
+    check.sequence_input(
+        layer.name, sequences.shape, layer.cell.kernel.shape[0]
+    )
     plan = dataclasses.replace(
         choose(facts_of(layer, sequences, mask, True)),
         try_kernel=False,

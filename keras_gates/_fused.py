@@ -11,9 +11,9 @@ at once, in big tensors, was slower than step by step (GRU training step
 57 vs 50 ms): every new (time, batch, n) tensor is a fresh allocation.
 
 Only the common case: inputs already projected (`x W + b`, see
-`PROJECT_BEFORE_LOOP`), no mask, no recurrent dropout, tanh/sigmoid, the
-GRU with `reset_after=True`. The wrapper picks this path and checks the
-conditions (`GatedRNN.inner_loop`); the same numbers as the cell's step to
+`_engine.PROJECT_BEFORE_LOOP`), no mask, no recurrent dropout, tanh/sigmoid,
+the GRU with `reset_after=True`. The engine picks this path and checks the
+conditions (`_engine.choose`); the same numbers as the cell's step to
 float32 round-off (tested, values and gradients).
 
 Each function returns one tensor, since PyTorch's custom gradient takes one

@@ -163,9 +163,13 @@ def test_benchmark_at_toy_size(tmp_path):
     assert {"keras.layers.LSTM", "GatedLSTM, gates off", "GatedLSTM, gates on",
             "keras.layers.GRU", "GatedGRU, gates on"} <= models  # fmt: skip
     assert all(r["value"] > 0 for r in data["runs"] if r["mode"] != "memory")
-    # Each ratio is the row's time over its built-in twin's, same shape.
+    # Each ratio is the row's time over its built-in twin's, same shape
+    # (a Bidirectional row's twin is the built-in in Bidirectional).
     for row in train:
-        builtin = "keras.layers." + ("GRU" if "GRU" in row["model"] else "LSTM")
+        kind = "GRU" if "GRU" in row["model"] else "LSTM"
+        builtin = f"keras.layers.{kind}"
+        if row["model"].startswith("Bidirectional"):
+            builtin = f"Bidirectional({kind})"
         twin = next(
             r
             for r in train
@@ -176,6 +180,12 @@ def test_benchmark_at_toy_size(tmp_path):
         ratio = row["value"] / twin["value"]
         assert row["ratio_to_builtin"] == pytest.approx(ratio)
     assert (tmp_path / "benchmark.png").stat().st_size > 10_000
+    # Each gated row says which path its engine picked: on a CPU, never
+    # the fused kernel.
+    for row in train:
+        if row["model"].startswith("Gated"):
+            assert row["path"].startswith(("loop", "handwritten")), row
+            assert ("gates" in row["path"]) == ("gates on" in row["model"])
 
 
 @pytest.mark.slow
