@@ -62,6 +62,15 @@ class Config:
     seed: int = 0
 
 
+def command_line() -> str:
+    """The command that produced this run, as a user would type it."""
+    import sys
+
+    backend = keras.backend.backend()
+    prefix = "" if backend == "tensorflow" else f"KERAS_BACKEND={backend} "
+    return prefix + " ".join(["python -m experiments.benchmark", *sys.argv[1:]])
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -133,10 +142,19 @@ def torch_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def keras_devices() -> list[str]:
+    """The devices Keras computes on ("cpu:0", "gpu:0", ...)."""
+    if keras.backend.backend() == "torch":
+        return [str(keras.ops.zeros(1).device).replace("cuda", "gpu")]
+    return keras.distribution.list_devices()
+
+
 def kernel_evidence(model, x) -> str:
     """Names of the fused-RNN (cuDNN) operations that a forward pass ran,
     from the backend's profiler or compiled program; "" when none."""
     backend = keras.backend.backend()
+    if not any(not str(d).startswith("cpu") for d in keras_devices()):
+        return "no accelerator"
     try:
         if backend == "torch":
             import torch
@@ -472,11 +490,12 @@ def chart(rows, backend: str) -> Figure:
         )
         axis.invert_yaxis()
         axis.set_xlabel(
-            "training step time / built-in layer's (log; < 1 is faster)"
+            "training step time / built-in layer's (log; < 1 is faster)\n"
+            "Bidirectional rows: / Bidirectional(built-in)'s"
         )
         axis.set_title(f"{kind}")
         axis.legend(
-            fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14),
+            fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2),
             ncol=2,
         )  # fmt: skip
         axis.grid(axis="x", alpha=0.3, which="both")
@@ -485,6 +504,62 @@ def chart(rows, backend: str) -> Figure:
         "keras.layers.LSTM/GRU (bar labels: ms per step)"
     )
     return figure
+
+
+def write_summary(folder: Path, data: dict) -> str:
+    """summary.md from a run's results.json data: the command, machine and
+    date, then the tables. Returns the text."""
+    runs = data["runs"]
+    command = data.get("command") or (
+        f"python -m experiments.benchmark --output {folder}"
+    )
+    date = data.get("date") or time.strftime(
+        "%Y-%m-%d", time.gmtime((folder / "results.json").stat().st_mtime)
+    )
+    backend = data["versions"]["backend"]
+    config = data["config"]
+    timing = [r for r in runs if r["mode"] in ("train", "forward")]
+    memory = [r for r in runs if r["mode"] == "memory"]
+    text = (
+        f"# Benchmark, backend {backend}\n\n"
+        f"`{command}`, {date}\n\n"
+        f"Device: {data['device']}; versions: {data['versions']}; "
+        f"{config['repeats']} interleaved repeats after {config['warmup']} "
+        "warm-up, medians. Ratios compare rows of this run only "
+        "(`ratio_to_builtin`: over the built-in layer of the same shape and "
+        "jit_compile; Bidirectional rows over Bidirectional(built-in)). "
+        "`path`: the sequence path the gated layer's engine picked."
+        + (
+            " PyTorch flushes denormal floats to zero in this run, as "
+            "TensorFlow and XLA do by default."
+            if data.get("flush_denormal")
+            else ""
+        )
+        + "\n\n"
+        + markdown_table(
+            timing,
+            [
+                "task",
+                "jit_compile",
+                "model",
+                "value",
+                "ratio_to_builtin",
+                "gflops",
+                "path",
+                "kernel_ops",
+            ],  # fmt: skip
+        )
+        + "\n"
+        + markdown_table(
+            [r for r in runs if r["mode"] == "extract"],
+            ["task", "model", "value", "forward_ms", "ratio_to_forward"],
+        )
+        + "\n"
+        + markdown_table(memory, ["task", "value", "gate_arrays_mib"])
+        + "\n![benchmark](benchmark.png)\n"
+    )
+    atomic_write_text(folder / "summary.md", text)
+    return text
 
 
 def main(argv=None):
@@ -515,6 +590,7 @@ def main(argv=None):
         plots.save_figure(
             chart(data["runs"], backend), folder / "benchmark.png"
         )
+        write_summary(folder, data)
         return
     config = Config(repeats=args.repeats)
     if args.quick:
@@ -528,6 +604,16 @@ def main(argv=None):
         )
     output = Path(args.output or f"results/benchmark/{keras.backend.backend()}")
     store = ResultsStore(output, "benchmark", config, fresh=True)
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        # Denormal floats flushed to zero, as TensorFlow and XLA do on a
+        # CPU by default and PyTorch does not: training toward zero targets
+        # drifts into denormals, which made PyTorch-backend steps up to 4x
+        # slower on an Intel Xeon (GatedGRU 278 vs 76 ms) and would time
+        # the CPU's denormal handling instead of the layers.
+        torch.set_flush_denormal(True)
+        store.data["flush_denormal"] = True
     rng = np.random.default_rng(config.seed)
     print(f"benchmark on {store.data['device']}, backend "
           f"{keras.backend.backend()}")  # fmt: skip
@@ -539,7 +625,8 @@ def main(argv=None):
         atomic_write_text(
             output / "growth.md",
             f"# Jit-compiled training step against the length, backend "
-            f"{keras.backend.backend()}\n\nDevice: {store.data['device']}; "
+            f"{keras.backend.backend()}\n\n`{command_line()}`, "
+            f"{time.strftime('%Y-%m-%d')}\n\nDevice: {store.data['device']}; "
             f"{config.repeats} interleaved repeats after {config.warmup} "
             "warm-up, medians. `growth_over_first`: the step at T = "
             f"{GROWTH_TIMES[1]} over the step at T = {GROWTH_TIMES[0]}.\n\n"
@@ -589,36 +676,10 @@ def main(argv=None):
     plots.save_figure(
         chart(store.runs, keras.backend.backend()), output / "benchmark.png"
     )
-    timing = [r for r in store.runs if r["mode"] in ("train", "forward")]
-    text = (
-        f"# Benchmark, backend {keras.backend.backend()}\n\n"
-        f"Device: {store.data['device']}; versions: {store.data['versions']};"
-        f" {config.repeats} interleaved repeats after {config.warmup} "
-        "warm-up, medians.\n\n"
-        + markdown_table(
-            timing,
-            [
-                "task",
-                "jit_compile",
-                "model",
-                "value",
-                "ratio_to_builtin",
-                "gflops",
-                "path",
-                "kernel_ops",
-            ],  # fmt: skip
-        )
-        + "\n"
-        + markdown_table(
-            [r for r in store.runs if r["mode"] == "extract"],
-            ["task", "model", "value", "forward_ms", "ratio_to_forward"],
-        )
-        + "\n"
-        + markdown_table([memory], ["task", "value", "gate_arrays_mib"])
-        + "\n![benchmark](benchmark.png)\n"
-    )
-    atomic_write_text(output / "summary.md", text)
-    print(text)
+    store.data["command"] = command_line()
+    store.data["date"] = time.strftime("%Y-%m-%d")
+    store.save()
+    print(write_summary(output, store.data))
 
 
 if __name__ == "__main__":
