@@ -513,3 +513,40 @@ def test_the_builtins_cpu_fused_function_through_the_gated_layer(kind, rng):
     assert_outputs_close(got, expected, atol=1e-6)
     for a, e in zip(grads, expected_grads, strict=True):
         np.testing.assert_allclose(a, e, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_use_cudnn_true_with_recurrent_dropout_fails_as_the_builtin(
+    kind, fake_gpu, rng
+):
+    """The built-in never hands recurrent dropout to the fused function;
+    with use_cudnn=True it raises instead, and so does the gated layer."""
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    gated, builtin = pair(kind, x.shape, use_cudnn=True, recurrent_dropout=0.2)
+    for layer in (gated, builtin):
+        fake = fake_gpu(kind)
+        with pytest.raises(ValueError, match="use_cudnn=True was specified"):
+            layer(x, training=True)
+        assert fake.calls == []
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_mask_reaches_the_kernel_as_the_builtin_hands_it(kind, fake_gpu, rng):
+    """PyTorch and JAX: the mask goes to the fused function (which refuses
+    it today and falls back); TensorFlow: the gated layer keeps a masked
+    call on its loop, where the built-in's cuDNN path would assert on a
+    left-padded mask."""
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    mask = np.array([[True] * 5, [False, False, True, True, True]])
+    gated, builtin = pair(kind, x.shape, return_sequences=True)
+    outputs, masks = [], []
+    for layer in (gated, builtin):
+        fake = fake_gpu(kind, refuse=NotImplementedError())
+        outputs.append(to_numpy(layer(x, mask=mask)))
+        masks.append([to_numpy(c["mask"]) for c in fake.calls])
+    if BACKEND == "tensorflow":
+        assert masks[0] == []
+    else:
+        np.testing.assert_array_equal(masks[0], masks[1])
+        np.testing.assert_array_equal(masks[0][0], mask)
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)

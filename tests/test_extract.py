@@ -216,3 +216,34 @@ def test_chunks_and_several_inputs_give_the_gates_of_one_batch(rng):
         assert value.shape == (7, 6, 3)
         np.testing.assert_allclose(chunked[name], value, atol=1e-6)
         np.testing.assert_allclose(alone[name][0], value[5], atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_left_padded_sequences_give_the_gates_of_their_tokens(kind):
+    """Padding in front (`pad_sequences`'s default), a layer with dropout:
+    each valid step's gates equal those of the same tokens without the
+    padding, at inference; padded steps are NaN."""
+    make = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[kind]
+    layer = make(5, dropout=0.3, recurrent_dropout=0.2, seed=1)
+    model = text_model(layer)
+    padded = np.array([[0, 0, 3, 1, 4, 1], [0, 0, 0, 9, 2, 6]], "int32")
+    gates = extract_gates(model, padded)[layer.name]
+    twin = convert(model)
+    gated = twin.layers[1]
+    embed = twin.layers[0]
+    probe = type(gated).from_config(
+        {**gated.get_config(), "return_gates": True}
+    )
+    probe.build((None, None, 4))
+    probe.set_weights(gated.get_weights())
+    for row, start in ((0, 2), (1, 3)):
+        tokens = padded[row : row + 1, start:]
+        _, expected = probe(embed(tokens))
+        for name, value in expected.items():
+            np.testing.assert_allclose(
+                gates[name][row, start:],
+                to_numpy(value)[0],
+                atol=1e-5,
+                err_msg=f"{name}, sequence {row}",
+            )
+            assert np.isnan(gates[name][row, :start]).all()
