@@ -12,6 +12,7 @@ handed it, and what came out, must be the same.
 import dataclasses
 import importlib
 import itertools
+import types
 
 import keras
 import numpy as np
@@ -550,3 +551,38 @@ def test_a_mask_reaches_the_kernel_as_the_builtin_hands_it(kind, fake_gpu, rng):
         np.testing.assert_array_equal(masks[0], masks[1])
         np.testing.assert_array_equal(masks[0][0], mask)
     np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)
+
+
+def test_accelerator_reads_keras_devices_then_the_tensors_device():
+    """Keras's device list where the backend has one (TensorFlow, JAX);
+    on PyTorch, which has none, the device of the inputs."""
+    on = types.SimpleNamespace(device=types.SimpleNamespace(type="cuda"))
+    off = types.SimpleNamespace(device=types.SimpleNamespace(type="cpu"))
+    gpus = (
+        [d for d in keras.distribution.list_devices() if "cpu" not in d]
+        if (BACKEND != "torch")
+        else []
+    )
+    expected = bool(gpus) if BACKEND != "torch" else True
+    assert _engine.accelerator(on) is expected
+    assert _engine.accelerator(off) is bool(gpus)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_outputs_and_states_in_the_policys_dtype(kind, rng):
+    """Under mixed_float16, outputs and states come out in float16, as the
+    built-in's do."""
+    keras.config.set_dtype_policy("mixed_float16")
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    gated, builtin = pair(
+        kind, x.shape, return_sequences=True, return_state=True
+    )
+    got, expected = gated(x), builtin(x)
+    assert [str(t.dtype) for t in got] == [str(t.dtype) for t in expected]
+    assert "float16" in str(got[0].dtype)
+    for a, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(
+            to_numpy(a).astype("float32"),
+            to_numpy(e).astype("float32"),
+            atol=2e-3,
+        )
