@@ -174,6 +174,80 @@ REASONS = {
         "accepted: the wording of the warning's last sentence (the test "
         "checks that a second failure is not reported)"
     ),
+    r"_engine\.x__recover__mutmut_([3-9]|1[0-7])$": (
+        "gap in the fast selection only: JAX's fused LSTM returns "
+        "go_backwards outputs in input order, and only a JAX run takes this "
+        "branch (test_gates_recovered_after_the_kernel checks it on JAX)"
+    ),
+    r"_engine\.x__kernel__mutmut_77$": (
+        "gap in the fast selection only: the kernel's path name is read "
+        "by the JAX branch of _recover alone (see above)"
+    ),
+    r"_engine\.xǁ_Stepǁ__call____mutmut_(1[7-9]|2[0-2])$": (
+        "gap in the fast selection only: on PyTorch the inputs are "
+        "projected before the loop, so the step never projects; TensorFlow "
+        "and JAX take this branch in every equivalence test"
+    ),
+    r"_engine\.x_accelerator__mutmut_[1-8]$": (
+        "gap in the fast selection only: PyTorch has no Keras device list, "
+        "so losing it changes nothing there; "
+        "test_accelerator_reads_keras_devices_then_the_tensors_device "
+        "checks it on TensorFlow and JAX"
+    ),
+    r"_engine\.x_(run|packed_gates)__mutmut_([1-3]|6)$": (
+        "gap in the fast selection only: on PyTorch Keras's own input "
+        "check names the wrong feature size first; on JAX "
+        "test_wrong_feature_size_is_named needs the engine's check"
+    ),
+    r"_engine\.x_run__mutmut_(10|1[2-6])$": (
+        "accepted: unreachable in the tests; Keras resolves the time "
+        "length before `call` in every traced path tried, so the unroll "
+        "message is not shown"
+    ),
+    r"_engine\.x_run__mutmut_(109|11[23])$": (
+        "equivalent: the layer has exactly one state variable per state"
+    ),
+    r"_engine\.xǁ_Stepǁ__call____mutmut_(42|45)$": (
+        "equivalent: the step returns one new state per state"
+    ),
+    r"_engine\.x__kernel__mutmut_(18|26)$": (
+        "equivalent: the view's supports_jit is written by the built-in, "
+        "never read"
+    ),
+    r"_engine\.x__kernel__mutmut_(43|49)$": (
+        "equivalent: an LSTM view's reset_after is never read, and a GRU "
+        "cell has the attribute"
+    ),
+    r"_engine\.x__kernel__mutmut_54$": (
+        "equivalent: without input masks, training is off or the dropout "
+        "rate is 0, so the built-in never reads the rate"
+    ),
+    r"_engine\.x_packed_gates__mutmut_(10|13|14|19|24|25|47|55)$": (
+        "equivalent: the plan's gates and kernel flags are overridden "
+        "right after, and the stepped loop returns every step whatever "
+        "`full` says"
+    ),
+    r"_engine\.x_packed_gates__mutmut_18$": (
+        "equivalent in the extractor: its probe has no fixed time length, "
+        "so no plan takes the mask-free hand-written path"
+    ),
+    r"_engine\.x_(packed_gates__mutmut_(28|29|33|45)|run__mutmut_50|"
+    r"_kernel__mutmut_(14|56|61))$": (
+        "gap found by this run, closed: "
+        "test_left_padded_sequences_give_the_gates_of_their_tokens, "
+        "test_use_cudnn_true_with_recurrent_dropout_fails_as_the_builtin, "
+        "test_a_mask_reaches_the_kernel_as_the_builtin_hands_it and a "
+        "training case without dropout in "
+        "test_the_kernel_gets_what_the_builtin_gives_it"
+    ),
+    r"_engine\.x_accelerator__mutmut_(1[0-8])$": (
+        "gap found by this run, closed: "
+        "test_accelerator_reads_keras_devices_then_the_tensors_device"
+    ),
+    r"_engine\.x_run__mutmut_(9[1-9]|10[0-4])$": (
+        "gap found by this run, closed: "
+        "test_outputs_and_states_in_the_policys_dtype"
+    ),
 }
 
 

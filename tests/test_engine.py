@@ -287,6 +287,7 @@ KERNEL_CASES = [
     ("lstm", {"go_backwards": True, "return_sequences": True}, {}),
     ("lstm", {"dropout": 0.3, "seed": 3}, {"training": True}),
     ("lstm", {"dropout": 0.3, "seed": 3}, {}),
+    ("lstm", {"return_sequences": True}, {"training": True}),
     ("lstm", {"use_bias": False, "unit_forget_bias": False}, {}),
     ("lstm", {"return_state": True}, {"initial_state": True}),
     ("gru", {}, {}),
