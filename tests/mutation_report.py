@@ -248,6 +248,79 @@ REASONS = {
         "gap found by this run, closed: "
         "test_outputs_and_states_in_the_policys_dtype"
     ),
+    r"_engine\.x_accelerator__mutmut_(19|2\d|3\d)$": (
+        "gap: the device-string details (the default device type, "
+        '"meta", the "cpu" prefix) change nothing on a machine without an '
+        "accelerator, where every test runs"
+    ),
+    r"_engine\.x_builtin_supports_jit__mutmut_\d+$": (
+        "gap in the fast selection only: supports_jit matters on "
+        "TensorFlow alone, where "
+        "test_supports_jit_is_set_as_the_builtin_sets_it walks 192 "
+        "configurations against the built-in"
+    ),
+    r"_engine\.x_choose__mutmut_(57|59|60)$": (
+        "equivalent: every backend the engine runs on is in PROJECT_BEFORE_LOOP"
+    ),
+    r"_engine\.x_facts_of__mutmut_16$": (
+        "equivalent: no rule reads Facts.use_bias (the built-in's fused "
+        "function checks the bias itself)"
+    ),
+    r"_engine\.x_facts_of__mutmut_32$": (
+        "equivalent without an accelerator: no device means the CPU"
+    ),
+    r"_engine\.x_facts_of__mutmut_(12|36)$": (
+        "equivalent: recurrent dropout forces implementation 1, which "
+        "already rules out the hand-written path, and the kernel is asked "
+        "only with an accelerator"
+    ),
+    r"_engine\.x_facts_of__mutmut_(11|34)$": (
+        "gap: on PyTorch unroll is on for every known length anyway; a "
+        "time length taken from the feature axis is not caught by a test "
+        "with an unknown length and no mask"
+    ),
+    r"_engine\.x_dropout_masks__mutmut_12$": (
+        "equivalent: step 1 has the shape of step 0, and only the shape is read"
+    ),
+    r"_engine\.x_(dropout_masks__mutmut_1[46]|_sequence__mutmut_50)$": (
+        "accepted: a dtype left to the float32 default; every test input "
+        "is float32, and the layer casts again where it multiplies"
+    ),
+    r"_engine\.x_initial_states__mutmut_(2|4|9|10|12)$": (
+        "gap found by this run, closed: "
+        "test_a_stateful_layer_refuses_another_batch_size_by_name"
+    ),
+    r"_engine\.x_initial_states__mutmut_(22|24)$": (
+        "gap: given initial states are float32 in every test, so their "
+        "conversion to a float16 compute dtype is not exercised"
+    ),
+    r"_engine\.xǁ_Stepǁ__call____mutmut_46$": (
+        "equivalent: the step returns one new state per state"
+    ),
+    r"_engine\.x__sequence__mutmut_(37|46|47)$": (
+        'equivalent: None is false like False, and only "zero" is compared'
+    ),
+    r"_engine\.x__sequence__mutmut_81$": (
+        "equivalent in value: Keras's unrolled loop only saves PyTorch "
+        "bookkeeping, the numbers are the same"
+    ),
+    r"_engine\.x__sequence__mutmut_84$": (
+        "accepted: the copy of stateful states guards PyTorch's autograd "
+        "against in-place updates; the stateful tests pass without it "
+        "in this Keras version"
+    ),
+    r"_engine\.x__sequence__mutmut_(101|118)$": (
+        "gap in the fast selection only: the path name is read by the JAX "
+        "branch of _recover alone"
+    ),
+    r"_engine\.x__sequence__mutmut_102$": (
+        "equivalent: both are replaced whenever gates are stepped, and "
+        "read only then"
+    ),
+    r"_engine\.x__recover__mutmut_26$": (
+        "equivalent: ops.where takes the mask cast to the default float "
+        "as its condition too"
+    ),
 }
 
 

@@ -587,3 +587,11 @@ def test_outputs_and_states_in_the_policys_dtype(kind, rng):
             to_numpy(e).astype("float32"),
             atol=2e-3,
         )
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_stateful_layer_refuses_another_batch_size_by_name(kind, rng):
+    layer = GATED[kind](3, stateful=True, name="carried")
+    layer(rng.normal(size=(2, 4, 2)).astype("float32"))
+    with pytest.raises(ValueError, match=r"carried is stateful.* 2; got 3"):
+        layer(rng.normal(size=(3, 4, 2)).astype("float32"))
