@@ -145,7 +145,7 @@ def torch_device() -> str:
 def keras_devices() -> list[str]:
     """The devices Keras computes on ("cpu:0", "gpu:0", ...)."""
     if keras.backend.backend() == "torch":
-        return [str(keras.ops.zeros(1).device).replace("cuda", "gpu")]
+        return [torch_device().replace("cuda", "gpu")]
     return keras.distribution.list_devices()
 
 

@@ -8,8 +8,8 @@ Runs, at a size that fits a 2-core CPU in about half an hour:
   - adding at T = 50, 200, copy memory at T = 50, 100 and temporal order at
     T = 50, 200: GatedLSTM, GatedGRU (default and chrono) and SimpleRNN;
   - the gradient-flow measurement at T = 100;
-then writes REPORT.md: each claim of "A visual guide to LSTM and GRU" (as
-issue 4 summarises them), the measured evidence and a one-line verdict.
+then writes REPORT.md: each claim of Baivab Dash's article "A visual guide
+to LSTM and GRU", the measured evidence and a one-line verdict.
 Every part resumes where it stopped when the command is run again.
 `--quick` runs a toy version (for the smoke test).
 """
@@ -122,7 +122,8 @@ def write_report(output: Path, results: dict, facts: dict, flow: dict, took):
         "seed, data and budget (10 epochs, Adam 3e-3, 32 units). "
         '"chrono" is the chrono initialisation of the gate biases (Tallec & '
         'Ollivier 2018); "default" is Keras\'s (forget bias 1). The claims '
-        "are the article's as issue 4 summarises them.",
+        "are those of Baivab Dash's article \"A visual guide to LSTM and "
+        'GRU".',
         "",
     ]
 

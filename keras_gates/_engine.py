@@ -122,7 +122,6 @@ class Facts:
     implementation: int
     default_activations: bool
     reset_after: bool  # always True for the LSTM
-    use_bias: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,7 +225,6 @@ def facts_of(layer, sequences, mask, gates: bool) -> Facts:
         implementation=cell.implementation,
         default_activations=_default_activations(cell),
         reset_after=getattr(cell, "reset_after", True),
-        use_bias=cell.use_bias,
     )
 
 

@@ -44,7 +44,6 @@ BASE = _engine.Facts(
     implementation=2,
     default_activations=True,
     reset_after=True,
-    use_bias=True,
 )
 K, H, L = _engine.KERNEL, _engine.HANDWRITTEN, _engine.LOOP
 N, S, R = _engine.NONE, _engine.STEPPED, _engine.RECOVERED
