@@ -76,8 +76,8 @@ def input_gradients(net, x, y) -> np.ndarray:
     elif backend == "torch":
         import torch
 
-        e = torch.tensor(e, requires_grad=True)
-        loss = loss_fn(torch.tensor(y), head(e))
+        e = keras.ops.convert_to_tensor(e).detach().requires_grad_(True)
+        loss = loss_fn(keras.ops.convert_to_tensor(y), head(e))
         (grad,) = torch.autograd.grad(loss, [e])
         grad = grad.detach().cpu().numpy()
     else:

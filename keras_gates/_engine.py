@@ -22,8 +22,10 @@ inputs and the output sequence).
 
 The rules, as `choose` applies them (first matching row wins; `kernel
 wanted` means `use_cudnn` is True, or it is "auto" and Keras sees an
-accelerator, there is no recurrent dropout, the backend has the built-in's
-fused function for this cell, and, on TensorFlow, there is no mask):
+accelerator, there is no recurrent dropout, no input dropout with
+`implementation=1` (one mask per gate, which a fused function cannot
+apply), the backend has the built-in's fused function for this cell, and,
+on TensorFlow, there is no mask):
 
     | gates    | recover_gates | kernel wanted | sequence pass        |
     |----------|---------------|---------------|----------------------|
@@ -100,6 +102,9 @@ def accelerator(like=None) -> bool:
         devices = distribution.list_devices()
     except (AttributeError, NotImplementedError):
         device = getattr(like, "device", None)
+        if getattr(device, "type", None) is None:
+            # No tensor (a shape, a KerasTensor): where Keras puts new ones.
+            device = getattr(ops.zeros(()), "device", None)
         return getattr(device, "type", "cpu") not in ("cpu", "meta")
     return any(not str(d).lower().startswith("cpu") for d in devices)
 
@@ -119,6 +124,7 @@ class Facts:
     go_backwards: bool
     unroll: bool
     recurrent_dropout: bool
+    per_gate_dropout: bool  # implementation 1 draws one input mask per gate
     implementation: int
     default_activations: bool
     reset_after: bool  # always True for the LSTM
@@ -143,6 +149,7 @@ def wants_kernel(facts: Facts) -> bool:
         facts.use_cudnn == "auto"
         and facts.accelerator
         and not facts.recurrent_dropout
+        and not facts.per_gate_dropout
         and facts.kind in BUILTIN_KERNELS.get(facts.backend, ())
         and not (facts.backend == "tensorflow" and facts.mask)
     )
@@ -222,6 +229,7 @@ def facts_of(layer, sequences, mask, gates: bool) -> Facts:
         go_backwards=layer.go_backwards,
         unroll=layer.unroll,
         recurrent_dropout=bool(cell.recurrent_dropout),
+        per_gate_dropout=bool(cell.dropout) and cell.implementation == 1,
         implementation=cell.implementation,
         default_activations=_default_activations(cell),
         reset_after=getattr(cell, "reset_after", True),
@@ -284,18 +292,23 @@ def run(layer, sequences, initial_state, mask, training, *, gates, plan=None):
 
 
 def packed_gates(layer, sequences, mask):
-    """Every step's packed gates from the stepped loop (no recovery), in
-    processing order, masked steps not yet NaN."""
+    """Every step's packed gates, in processing order, masked steps not
+    yet NaN: recovered from the kernel's outputs where the plan asks the
+    kernel and recovers, else from the stepped loop."""
     check.sequence_input(
         layer.name, sequences.shape, layer.cell.kernel.shape[0]
     )
-    plan = dataclasses.replace(
-        choose(facts_of(layer, sequences, mask, True)),
-        try_kernel=False,
-        gates=STEPPED,
-    )
+    plan = choose(facts_of(layer, sequences, mask, True))
     masks = dropout_masks(layer, sequences, False)
     state0 = initial_states(layer, sequences, None)
+    if plan.try_kernel and plan.gates == RECOVERED:
+        # Where the kernel runs (an accelerator), recovery from its outputs
+        # is far faster than a stepped loop.
+        result = _kernel(layer, sequences, state0, mask, False, masks, True)
+        if result is not None:
+            gates = _recover(layer, sequences, state0, mask, masks, result)
+            return join_blocks(gates, gate_names(layer.cell.kind))
+    plan = dataclasses.replace(plan, try_kernel=False, gates=STEPPED)
     result = _sequence(layer, plan, sequences, state0, mask, masks, full=True)
     return result.packed
 
@@ -359,6 +372,14 @@ def _kernel(layer, sequences, state0, mask, training, masks, full):
     cell = layer.cell
     builtin = keras.layers.LSTM if cell.kind == "lstm" else keras.layers.GRU
     input_masks = masks[0]
+    if input_masks is not None and len(input_masks) > 1:
+        # use_cudnn=True (with "auto" the plan never gets here).
+        raise ValueError(
+            f"{layer.name}: use_cudnn=True cannot run implementation=1 "
+            f"with dropout={cell.dropout}: it draws one input dropout mask "
+            "per gate, and the fused kernel takes one masked sequence; "
+            "use implementation=2 or use_cudnn='auto'"
+        )
     view = types.SimpleNamespace(
         cell=types.SimpleNamespace(
             kernel=cell.kernel,

@@ -51,7 +51,8 @@ def value_and_gradients(layer, x, **call_kwargs):
     elif backend == "torch":
         import torch
 
-        x = torch.tensor(x, requires_grad=True)
+        # On the device Keras computes on (a GPU when there is one).
+        x = keras.ops.convert_to_tensor(x).detach().requires_grad_(True)
         outputs = layer(x, **call_kwargs)
         loss = weighted_sum(outputs)
         sources = [x] + [w.value for w in layer.trainable_weights]

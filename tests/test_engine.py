@@ -41,6 +41,7 @@ BASE = _engine.Facts(
     go_backwards=False,
     unroll=False,
     recurrent_dropout=False,
+    per_gate_dropout=False,
     implementation=2,
     default_activations=True,
     reset_after=True,
@@ -57,6 +58,9 @@ TABLE = [
     ({"use_cudnn": True, "accelerator": False}, (True, L, N)),
     ({"recurrent_dropout": True}, (False, L, N)),
     ({"use_cudnn": True, "recurrent_dropout": True}, (True, L, N)),
+    ({"per_gate_dropout": True}, (False, L, N)),
+    ({"gates": True, "per_gate_dropout": True}, (False, L, S)),
+    ({"use_cudnn": True, "per_gate_dropout": True}, (True, L, N)),
     ({"mask": True}, (False, L, N)),  # TensorFlow: left padding asserts
     ({"mask": True, "backend": "torch"}, (True, L, N)),
     ({"backend": "numpy"}, (False, L, N)),
@@ -120,6 +124,7 @@ def test_the_table_holds_for_every_combination():
         "use_cudnn": ("auto", True, False),
         "mask": (True, False),
         "recurrent_dropout": (True, False),
+        "per_gate_dropout": (True, False),
         "default_activations": (True, False),
         "go_backwards": (True, False),
     }
@@ -142,6 +147,7 @@ def test_the_table_holds_for_every_combination():
                     facts.use_cudnn == "auto"
                     and facts.accelerator
                     and not facts.recurrent_dropout
+                    and not facts.per_gate_dropout
                     and not (facts.backend == "tensorflow" and facts.mask)
                 )
             ), facts
@@ -159,7 +165,7 @@ def test_the_table_holds_for_every_combination():
         assert plan.unroll == (
             facts.backend == "torch" and not (facts.mask and facts.go_backwards)
         )
-    assert count == 3 * 2**3 * 3 * 3 * 2**4
+    assert count == 3 * 2**3 * 3 * 3 * 2**5
 
 
 def test_use_cudnn_true_with_stepped_gates_is_refused():
@@ -394,6 +400,8 @@ def test_use_cudnn_true_fails_as_the_builtin_fails(kind, fake_gpu, rng):
         ("lstm", {"return_gates": True, "recover_gates": False}, True),
         ("gru", {"return_gates": True, "recover_gates": False}, True),
         ("lstm", {"recurrent_dropout": 0.2}, True),
+        ("lstm", {"implementation": 1, "dropout": 0.3, "seed": 1}, True),
+        ("gru", {"implementation": 1, "dropout": 0.3, "seed": 1}, True),
         ("lstm", {}, False),
         ("gru", {"return_gates": True}, False),
     ],
@@ -594,3 +602,74 @@ def test_a_stateful_layer_refuses_another_batch_size_by_name(kind, rng):
     layer(rng.normal(size=(2, 4, 2)).astype("float32"))
     with pytest.raises(ValueError, match=r"carried is stateful.* 2; got 3"):
         layer(rng.normal(size=(3, 4, 2)).astype("float32"))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_implementation_1_dropout_keeps_one_mask_per_gate_on_a_gpu(
+    kind, fake_gpu, rng
+):
+    """implementation=1 draws one input dropout mask per gate; a fused
+    function takes one masked sequence. The gated layer keeps its loop, so
+    an accelerator gives the numbers Keras's loop gives (the built-in's own
+    cuDNN attempt crashes on the list of masks), and use_cudnn=True says
+    why it cannot."""
+    x = rng.normal(size=(3, 5, 2)).astype("float32")
+    options = {"implementation": 1, "dropout": 0.4, "seed": 5}
+    gated = GATED[kind](4, **options)
+    builtin = BUILTIN[kind](4, use_cudnn=False, **options)
+    for layer in (gated, builtin):
+        layer.build(x.shape)
+    gated.set_weights(builtin.get_weights())
+    fake = fake_gpu(kind)
+    got = to_numpy(gated(x, training=True))
+    assert fake.calls == []
+    np.testing.assert_allclose(
+        got, to_numpy(builtin(x, training=True)), atol=1e-6
+    )
+    forced = GATED[kind](4, use_cudnn=True, **options)
+    with pytest.raises(ValueError, match="implementation=1 with dropout=0.4"):
+        forced(x, training=True)
+
+
+def test_without_a_tensor_pytorch_asks_where_keras_puts_tensors(monkeypatch):
+    """`sequence_plan` passes a shape: on PyTorch the engine then reads
+    the device of a new Keras tensor."""
+    distribution = types.SimpleNamespace(
+        list_devices=lambda: (_ for _ in ()).throw(NotImplementedError())
+    )
+    monkeypatch.setattr(keras, "distribution", distribution)
+    cuda = types.SimpleNamespace(device=types.SimpleNamespace(type="cuda"))
+    monkeypatch.setattr(_engine.ops, "zeros", lambda shape: cuda)
+    assert _engine.accelerator(None) is True
+    assert _engine.accelerator(keras.KerasTensor((2, 3))) is True
+    cpu = types.SimpleNamespace(device=types.SimpleNamespace(type="cpu"))
+    assert _engine.accelerator(cpu) is False
+    monkeypatch.setattr(_engine.ops, "zeros", lambda shape: cpu)
+    assert _engine.accelerator(None) is False
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_extraction_recovers_from_the_kernel_on_a_gpu(
+    kind, go_backwards, fake_gpu, rng
+):
+    """Where the kernel runs, `packed_gates` (what `GateExtractor` reads)
+    comes from one kernel pass and recovery, not the stepped loop, with
+    the stepped loop's numbers."""
+    x = rng.normal(size=(3, 6, 2)).astype("float32")
+    options = {"return_gates": True, "go_backwards": go_backwards}
+    fast = GATED[kind](4, **options)
+    stepped = GATED[kind](4, use_cudnn=False, **options)
+    for layer in (fast, stepped):
+        layer.build(x.shape)
+    stepped.set_weights(fast.get_weights())
+    fake = fake_gpu(kind)
+    got = to_numpy(fast.packed_gates(x))
+    assert len(fake.calls) == 1
+    expected = to_numpy(stepped.packed_gates(x))
+    assert len(fake.calls) == 1
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    mask = np.ones((3, 6), bool)
+    mask[0, :2] = False
+    fast.packed_gates(x, mask=mask)  # a mask: the stepped loop
+    assert len(fake.calls) == 1

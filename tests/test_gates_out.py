@@ -253,6 +253,8 @@ def force_handwritten(monkeypatch):
     """The hand-written backward pass wherever it applies, on whatever
     backend runs the test (the engine uses it on PyTorch only)."""
     backend = keras.backend.backend()
+    # No accelerator: on a GPU the kernel would run instead.
+    monkeypatch.setattr(_engine, "accelerator", lambda *_: False)
     monkeypatch.setitem(_engine.PROJECT_BEFORE_LOOP, backend, True)
     monkeypatch.setattr(
         _engine,
