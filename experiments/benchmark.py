@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import resource
 import time
 from dataclasses import dataclass, field
@@ -175,8 +176,18 @@ def kernel_evidence(model, x) -> str:
             return "not measured on this backend"
     except Exception as error:  # evidence is a bonus, never a failure
         return f"unknown ({type(error).__name__})"
-    found = sorted(n for n in names if "cudnn" in n.lower() or "_rnn" in n)
-    return ", ".join(found[:3])
+    return short_ops(n for n in names if "cudnn" in n.lower() or "_rnn" in n)
+
+
+def short_ops(names) -> str:
+    """Operation names without signatures or template arguments:
+    "void RNN_blockPersist_fp_LSTM<float, ...>(...)" -> the bare name,
+    "@cudnn_rnn_ffi(%arg0," -> "cudnn_rnn_ffi"."""
+    short = set()
+    for name in names:
+        name = name.split("(")[0].split("<")[0].strip()
+        short.add(name.removeprefix("void ").lstrip("@"))
+    return ", ".join(sorted(short)[:3])
 
 
 def time_interleaved(functions: dict, repeats: int, warmup: int) -> dict:
@@ -453,7 +464,7 @@ def _rank(name: str) -> int:
     return 6
 
 
-def chart(rows, backend: str) -> Figure:
+def chart(rows, backend: str, device: str = "") -> Figure:
     """Training-step time relative to the built-in layer, log scale."""
     train = [r for r in rows if r.get("mode") == "train"]
     kinds = [k for k in ("LSTM", "GRU") if any(k in r["model"] for r in train)]
@@ -499,11 +510,27 @@ def chart(rows, backend: str) -> Figure:
             ncol=2,
         )  # fmt: skip
         axis.grid(axis="x", alpha=0.3, which="both")
+    # At least 0.5x to 2x, so that a few percent never fill the plot.
+    ratios = [r["ratio_to_builtin"] for r in train] or [1.0]
+    axes[0].set_xlim(min(0.5, min(ratios) / 1.3), max(2.0, max(ratios) * 1.4))
+    where = f"Keras backend {backend}" + (f" on {device}" if device else "")
     figure.suptitle(
-        f"Training step, Keras backend {backend}: time relative to "
-        "keras.layers.LSTM/GRU (bar labels: ms per step)"
+        f"Training step, {where}: time relative to keras.layers.LSTM/GRU "
+        "(bar labels: ms per step)"
     )
     return figure
+
+
+def short_ops_text(text: str) -> str:
+    """`short_ops` on a stored kernel_ops string (whose names may hold
+    commas inside their signatures); other notes pass unchanged."""
+    if "(" not in text and "<" not in text:
+        return text
+    previous = None
+    while previous != text:  # drop balanced <...> and (...), innermost first
+        previous = text
+        text = re.sub(r"<[^<>]*>|\([^()]*\)", "", text)
+    return short_ops(n for n in text.split(", ") if n.strip())
 
 
 def write_summary(folder: Path, data: dict) -> str:
@@ -518,7 +545,11 @@ def write_summary(folder: Path, data: dict) -> str:
     )
     backend = data["versions"]["backend"]
     config = data["config"]
-    timing = [r for r in runs if r["mode"] in ("train", "forward")]
+    timing = [
+        {**r, "kernel_ops": short_ops_text(r.get("kernel_ops", ""))}
+        for r in runs
+        if r["mode"] in ("train", "forward")
+    ]
     memory = [r for r in runs if r["mode"] == "memory"]
     text = (
         f"# Benchmark, backend {backend}\n\n"
@@ -532,7 +563,7 @@ def write_summary(folder: Path, data: dict) -> str:
         + (
             " PyTorch flushes denormal floats to zero in this run, as "
             "TensorFlow and XLA do by default."
-            if data.get("flush_denormal")
+            if data.get("flush_denormal") and backend == "torch"
             else ""
         )
         + "\n\n"
@@ -588,7 +619,8 @@ def main(argv=None):
         data = json.loads((folder / "results.json").read_text())
         backend = data["versions"]["backend"]
         plots.save_figure(
-            chart(data["runs"], backend), folder / "benchmark.png"
+            chart(data["runs"], backend, data["device"]),
+            folder / "benchmark.png",
         )
         write_summary(folder, data)
         return
@@ -674,7 +706,8 @@ def main(argv=None):
     store.data["peak_rss_mib"] = peak_rss_mib()
     store.save()
     plots.save_figure(
-        chart(store.runs, keras.backend.backend()), output / "benchmark.png"
+        chart(store.runs, keras.backend.backend(), store.data["device"]),
+        output / "benchmark.png",
     )
     store.data["command"] = command_line()
     store.data["date"] = time.strftime("%Y-%m-%d")
