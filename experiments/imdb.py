@@ -18,7 +18,8 @@ tokens.npz, so a later run (on any Keras backend) needs no TensorFlow.
 `--strategy mirrored` trains data-parallel with
 tf.distribute.MirroredStrategy over all visible devices, `--strategy
 multiworker` with MultiWorkerMirroredStrategy over the machines named in
-TF_CONFIG (TensorFlow backend only).
+TF_CONFIG (TensorFlow backend only; Keras 3.15's fit fails under that
+strategy, keras-team/keras#20585, see tests/test_distributed.py).
 """
 
 from __future__ import annotations
