@@ -14,4 +14,8 @@ chrono adds Keras's default initialisation).
 from experiments.long_dependency import Config, main
 
 if __name__ == "__main__":
-    main(defaults=Config(task="agreement"), description=__doc__.split("\n")[0])
+    main(
+        defaults=Config(task="agreement"),
+        description=__doc__.split("\n")[0],
+        module="agreement",
+    )

@@ -19,12 +19,12 @@ benchmark.png.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import re
 import resource
 import time
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,10 +33,14 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from experiments._results import (
+from experiments._runner import (
     ResultsStore,
     atomic_write_text,
+    command_line,
+    config_from,
     markdown_table,
+    page_opening,
+    parser,
 )
 from keras_gates import GatedGRU, GatedLSTM, GateExtractor, plots
 
@@ -61,15 +65,6 @@ class Config:
     probe: int = 64
     memory_time: int = 2000
     seed: int = 0
-
-
-def command_line() -> str:
-    """The command that produced this run, as a user would type it."""
-    import sys
-
-    backend = keras.backend.backend()
-    prefix = "" if backend == "tensorflow" else f"KERAS_BACKEND={backend} "
-    return prefix + " ".join(["python -m experiments.benchmark", *sys.argv[1:]])
 
 
 def peak_rss_mib() -> float:
@@ -238,39 +233,71 @@ def torch_candidates(kind: str, shape):
     return train, forward
 
 
-def measure_shape(kind, shape, config, rng) -> list[dict]:
+def backend_skips(jit: bool) -> bool:
+    """PyTorch: jit_compile means torch.compile, minutes of compiling per
+    model; eager JAX is a debugging mode, not a way to train."""
+    backend = keras.backend.backend()
+    return (jit and backend == "torch") or (not jit and backend == "jax")
+
+
+def step_functions(kind, shape, jit, x, y):
+    """{name: train step}, {name: forward pass}, paths and kernel
+    evidence for every candidate at one shape and jit setting."""
+    models, paths = candidates(kind, shape, jit)
+    evidence = {name: kernel_evidence(m, x) for name, m in models.items()}
+    train = {n: (lambda m=m: m.train_on_batch(x, y)) for n, m in models.items()}
+    forward = {
+        n: (lambda m=m: m.predict_on_batch(x)) for n, m in models.items()
+    }
+    if not jit and importlib.util.find_spec("torch") is not None:
+        torch_train, torch_forward = torch_candidates(kind, shape)
+        train[f"torch.nn.{kind}"] = torch_train
+        forward[f"torch.nn.{kind}"] = torch_forward
+        paths[f"torch.nn.{kind}"] = f"torch.nn on {torch_device()}"
+    return train, forward, paths, evidence
+
+
+def timing_rows(kind, shape, mode, jit, times, paths, evidence, seed):
+    """One row per candidate: time, ratio to its built-in, GFLOP/s."""
     batch, time_steps, features, units = shape
+    reference = times[f"keras.layers.{kind}"]
+    bidirectional = times.get(f"Bidirectional({kind})")
+    flops = FLOPS_PER_STEP[kind] * units * (features + units)
+    if mode == "forward":
+        flops /= 3  # forward is about a third of a training step
+    rows = []
+    for name, ms in times.items():
+        twin = bidirectional if name.startswith("Bidirectional") else reference
+        rows.append({
+            "model": name,
+            "task": f"{mode} b{batch} t{time_steps} d{features} h{units}",
+            "mode": mode, "shape": list(shape), "jit_compile": jit,
+            "metric": "ms per step", "value": ms,
+            "ratio_to_builtin": ms / twin, "path": paths.get(name, ""),
+            "kernel_ops": evidence.get(name, ""),
+            "gflops": flops * batch * time_steps / ms / 1e6, "seed": seed,
+        })  # fmt: skip
+        print(f"  {mode:7s} jit={jit!s:5s} {name:38s} {ms:8.1f} ms "
+              f"({ms / twin:.2f}x built-in) [{paths.get(name, '')}]",
+              flush=True)  # fmt: skip
+    return rows
+
+
+def measure_shape(kind, shape, config, rng) -> list[dict]:
+    batch, time_steps, features, _ = shape
     x = rng.normal(size=(batch, time_steps, features)).astype("float32")
     y = np.zeros((batch, 1), "float32")
     rows = []
     for jit in (False, True):
-        if jit and keras.backend.backend() == "torch":
-            # jit_compile there means torch.compile: minutes of compiling
-            # per model on a CPU; not part of this comparison.
+        if backend_skips(jit):
             continue
-        if not jit and keras.backend.backend() == "jax":
-            continue  # eager JAX is a debugging mode, not a way to train
         try:
-            models, paths = candidates(kind, shape, jit)
+            train, forward, paths, evidence = step_functions(
+                kind, shape, jit, x, y
+            )
         except Exception as error:  # e.g. a backend without XLA
             print(f"  jit_compile={jit}: cannot build ({error})")
             continue
-        evidence = {
-            name: kernel_evidence(model, x) for name, model in models.items()
-        }
-        train = {
-            name: (lambda m=m: m.train_on_batch(x, y))
-            for name, m in models.items()
-        }
-        forward = {
-            name: (lambda m=m: m.predict_on_batch(x))
-            for name, m in models.items()
-        }
-        if not jit and importlib.util.find_spec("torch") is not None:
-            torch_train, torch_forward = torch_candidates(kind, shape)
-            train[f"torch.nn.{kind}"] = torch_train
-            forward[f"torch.nn.{kind}"] = torch_forward
-            paths[f"torch.nn.{kind}"] = f"torch.nn on {torch_device()}"
         for mode, functions in (("train", train), ("forward", forward)):
             try:
                 times = time_interleaved(
@@ -279,40 +306,8 @@ def measure_shape(kind, shape, config, rng) -> list[dict]:
             except Exception as error:
                 print(f"  {mode} jit_compile={jit}: failed ({error})")
                 continue
-            reference = times[f"keras.layers.{kind}"]
-            bidirectional = times.get(f"Bidirectional({kind})")
-            flops = FLOPS_PER_STEP[kind] * units * (features + units)
-            if mode == "forward":
-                flops /= 3  # forward is about a third of a training step
-            for name, ms in times.items():
-                rows.append(
-                    {
-                        "model": name,
-                        "task": f"{mode} b{batch} t{time_steps} d{features} "
-                        f"h{units}",
-                        "mode": mode,
-                        "shape": list(shape),
-                        "jit_compile": jit,
-                        "metric": "ms per step",
-                        "value": ms,
-                        "ratio_to_builtin": ms
-                        / (
-                            bidirectional
-                            if name.startswith("Bidirectional")
-                            else reference
-                        ),
-                        "path": paths.get(name, ""),
-                        "kernel_ops": evidence.get(name, ""),
-                        "gflops": flops * batch * time_steps / ms / 1e6,
-                        "seed": config.seed,
-                    }
-                )
-                print(
-                    f"  {mode:7s} jit={jit!s:5s} {name:38s} {ms:8.1f} ms "
-                    f"({rows[-1]['ratio_to_builtin']:.2f}x built-in) "
-                    f"[{rows[-1]['path']}]",
-                    flush=True,
-                )
+            rows += timing_rows(kind, shape, mode, jit, times, paths,
+                                evidence, config.seed)  # fmt: skip
     return rows
 
 
@@ -354,37 +349,40 @@ GROWTH_SHAPE = (16, 24, 48)  # batch, input features, units
 GROWTH_TIMES = (100, 400)
 
 
+GROWTH_LAYERS = {
+    "keras.layers.LSTM": lambda units: keras.layers.LSTM(units),
+    "keras.layers.LSTM, return_sequences": lambda units: keras.layers.LSTM(
+        units, return_sequences=True
+    ),
+    "GatedLSTM, gates off": lambda units: GatedLSTM(units),
+    "GatedLSTM, gates on": lambda units: GatedLSTM(units, return_gates=True),
+    "GatedLSTM, gates on, recover_gates": lambda units: GatedLSTM(
+        units, return_gates=True, recover_gates=True
+    ),
+}
+
+
+def growth_model(name, shape):
+    layer = GROWTH_LAYERS[name](shape[3])
+    if not name.endswith("return_sequences"):
+        return build(layer, shape, True)
+    inputs = keras.Input(shape[1:3])
+    pooled = keras.ops.mean(layer(inputs), axis=1)
+    model = keras.Model(inputs, keras.layers.Dense(1)(pooled))
+    model.compile(optimizer="adam", loss="mse", jit_compile=True)
+    return model
+
+
 def measure_growth(config, rng) -> list[dict]:
     """How a jit-compiled training step grows with the length: LSTM,
     every gate in the loss, T = 100 and 400 (XLA on TensorFlow)."""
     batch, features, units = GROWTH_SHAPE
-    layers = {
-        "keras.layers.LSTM": lambda: keras.layers.LSTM(units),
-        "keras.layers.LSTM, return_sequences": lambda: keras.layers.LSTM(
-            units, return_sequences=True
-        ),
-        "GatedLSTM, gates off": lambda: GatedLSTM(units),
-        "GatedLSTM, gates on": lambda: GatedLSTM(units, return_gates=True),
-        "GatedLSTM, gates on, recover_gates": lambda: GatedLSTM(
-            units, return_gates=True, recover_gates=True
-        ),
-    }
     rows = []
     for time_steps in GROWTH_TIMES:
         shape = (batch, time_steps, features, units)
         x = rng.normal(size=shape[:3]).astype("float32")
         y = np.zeros((batch, 1), "float32")
-        models = {}
-        for name, make in layers.items():
-            layer = make()
-            if name.endswith("return_sequences"):
-                inputs = keras.Input(shape[1:3])
-                pooled = keras.ops.mean(layer(inputs), axis=1)
-                model = keras.Model(inputs, keras.layers.Dense(1)(pooled))
-                model.compile(optimizer="adam", loss="mse", jit_compile=True)
-            else:
-                model = build(layer, shape, True)
-            models[name] = model
+        models = {name: growth_model(name, shape) for name in GROWTH_LAYERS}
         times = time_interleaved(
             {
                 n: (lambda m=m, x=x, y=y: m.train_on_batch(x, y))
@@ -394,30 +392,20 @@ def measure_growth(config, rng) -> list[dict]:
             config.warmup,
         )
         for name, ms in times.items():
-            rows.append(
-                {
-                    "model": name,
-                    "task": f"growth b{batch} t{time_steps} d{features} "
-                    f"h{units}",
-                    "mode": "growth",
-                    "shape": list(shape),
-                    "jit_compile": True,
-                    "metric": "ms per step",
-                    "value": ms,
-                    "ratio_to_builtin": ms / times["keras.layers.LSTM"],
-                    "seed": config.seed,
-                }
-            )
+            rows.append({
+                "model": name,
+                "task": f"growth b{batch} t{time_steps} d{features} h{units}",
+                "mode": "growth", "shape": list(shape), "jit_compile": True,
+                "metric": "ms per step", "value": ms,
+                "ratio_to_builtin": ms / times["keras.layers.LSTM"],
+                "seed": config.seed,
+            })  # fmt: skip
             print(f"  growth T={time_steps} {name:38s} {ms:8.1f} ms")
-    first, last = GROWTH_TIMES
+    first = {r["model"]: r["value"] for r in rows
+             if r["shape"][1] == GROWTH_TIMES[0]}  # fmt: skip
     for row in rows:
-        if row["shape"][1] == last:
-            start = [
-                r
-                for r in rows
-                if r["model"] == row["model"] and r["shape"][1] == first
-            ][0]
-            row["growth_over_first"] = row["value"] / start["value"]
+        if row["shape"][1] == GROWTH_TIMES[1]:
+            row["growth_over_first"] = row["value"] / first[row["model"]]
     return rows
 
 
@@ -533,146 +521,180 @@ def short_ops_text(text: str) -> str:
     return short_ops(n for n in text.split(", ") if n.strip())
 
 
+def what_it_shows(runs) -> list[str]:
+    """Ranges of the ratios to the built-in, per candidate and jit
+    setting, and of extraction against a forward pass."""
+    groups: dict = {}
+    for r in runs:
+        if r["mode"] == "train" and not r["model"].startswith("keras.layers"):
+            kind = "GRU" if "GRU" in r["model"] else "LSTM"
+            name = r["model"].replace(kind, "X")
+            if name != "Bidirectional(X)":
+                groups.setdefault((name, r["jit_compile"]), []).append(
+                    r["ratio_to_builtin"]
+                )
+    lines = [
+        f"- Training step, {name} (X = LSTM, GRU), jit_compile={jit}: "
+        f"{min(v):.2f}-{max(v):.2f}x the built-in."
+        for (name, jit), v in sorted(groups.items())
+    ]
+    extract = [r["ratio_to_forward"] for r in runs if r["mode"] == "extract"]
+    if extract:
+        lines.append(
+            f"- extract_gates: {min(extract):.2f}-{max(extract):.2f}x one "
+            "forward pass of the same probe."
+        )
+    return lines
+
+
 def write_summary(folder: Path, data: dict) -> str:
     """summary.md from a run's results.json data: the command, machine and
-    date, then the tables. Returns the text."""
+    date, then the tables and what they show. Returns the text."""
+    store = types.SimpleNamespace(data=data)
     runs = data["runs"]
-    command = data.get("command") or (
-        f"python -m experiments.benchmark --output {folder}"
-    )
-    date = data.get("date") or time.strftime(
-        "%Y-%m-%d", time.gmtime((folder / "results.json").stat().st_mtime)
-    )
-    backend = data["versions"]["backend"]
     config = data["config"]
     timing = [
         {**r, "kernel_ops": short_ops_text(r.get("kernel_ops", ""))}
         for r in runs
         if r["mode"] in ("train", "forward")
     ]
-    memory = [r for r in runs if r["mode"] == "memory"]
-    text = (
-        f"# Benchmark, backend {backend}\n\n"
-        f"`{command}`, {date}\n\n"
-        f"Device: {data['device']}; versions: {data['versions']}; "
+    denormal = data.get("flush_denormal") and (
+        data["versions"]["backend"] == "torch"
+    )
+    lines = page_opening(
+        f"Benchmark, backend {data['versions']['backend']}", store
+    )
+    lines += [
         f"{config['repeats']} interleaved repeats after {config['warmup']} "
-        "warm-up, medians. Ratios compare rows of this run only "
-        "(`ratio_to_builtin`: over the built-in layer of the same shape and "
-        "jit_compile; Bidirectional rows over Bidirectional(built-in)). "
-        "`path`: the sequence path the gated layer's engine picked."
+        "warm-up, medians. `ratio_to_builtin`: over the built-in layer of "
+        "the same shape and jit_compile (Bidirectional rows over "
+        "Bidirectional(built-in)). `path`: the sequence path the gated "
+        "layer's engine picked; `kernel_ops`: the fused operations seen."
         + (
             " PyTorch flushes denormal floats to zero in this run, as "
             "TensorFlow and XLA do by default."
-            if data.get("flush_denormal") and backend == "torch"
+            if denormal
             else ""
-        )
-        + "\n\n"
-        + markdown_table(
-            timing,
-            [
-                "task",
-                "jit_compile",
-                "model",
-                "value",
-                "ratio_to_builtin",
-                "gflops",
-                "path",
-                "kernel_ops",
-            ],  # fmt: skip
-        )
-        + "\n"
-        + markdown_table(
+        ),
+        "",
+        markdown_table(timing, TIMING_COLUMNS),
+        markdown_table(
             [r for r in runs if r["mode"] == "extract"],
             ["task", "model", "value", "forward_ms", "ratio_to_forward"],
-        )
-        + "\n"
-        + markdown_table(memory, ["task", "value", "gate_arrays_mib"])
-        + "\n![benchmark](benchmark.png)\n"
-    )
+        ),
+        markdown_table(
+            [r for r in runs if r["mode"] == "memory"],
+            ["task", "value", "gate_arrays_mib"],
+        ),
+        "## What this shows",
+        "",
+        *what_it_shows(runs),
+        "",
+        "![benchmark](benchmark.png)",
+    ]
+    text = "\n".join(lines) + "\n"
     atomic_write_text(folder / "summary.md", text)
     return text
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--output", default=None)
-    parser.add_argument("--repeats", type=int, default=Config.repeats)
-    parser.add_argument("--quick", action="store_true", help="toy sizes")
-    parser.add_argument(
-        "--replot", action="store_true", help="redraw from results.json"
+TIMING_COLUMNS = ["task", "jit_compile", "model", "value", "ratio_to_builtin",
+                  "gflops", "path", "kernel_ops"]  # fmt: skip
+
+
+def write_growth(folder: Path, store, config) -> None:
+    lines = page_opening(
+        "Jit-compiled training step against the length, backend "
+        f"{keras.backend.backend()}",
+        store,
     )
-    parser.add_argument(
+    lines += [
+        f"{config.repeats} interleaved repeats after {config.warmup} "
+        "warm-up, medians. `growth_over_first`: the step at T = "
+        f"{GROWTH_TIMES[1]} over the step at T = {GROWTH_TIMES[0]}.",
+        "",
+        markdown_table(
+            store.runs,
+            ["task", "model", "value", "ratio_to_builtin", "growth_over_first"],
+        ),  # fmt: skip
+    ]
+    atomic_write_text(folder / "growth.md", "\n".join(lines) + "\n")
+
+
+def command_parser():
+    result = parser(Config(), __doc__.split("\n")[0], None)
+    result.add_argument("--quick", action="store_true", help="toy sizes")
+    result.add_argument(
         "--growth-only",
         action="store_true",
         help="only the jit-compiled step at T = 100 and 400 (XLA growth)",
     )
-    parser.add_argument(
+    result.add_argument(
         "--memory-only",
         action="store_true",
         help="only the memory of recording a 64 x 2000 probe's gates",
     )
-    args = parser.parse_args(argv)
-    if args.replot:
-        folder = Path(
-            args.output or f"results/benchmark/{keras.backend.backend()}"
-        )
-        data = json.loads((folder / "results.json").read_text())
-        backend = data["versions"]["backend"]
-        plots.save_figure(
-            chart(data["runs"], backend, data["device"]),
-            folder / "benchmark.png",
-        )
-        write_summary(folder, data)
-        return
-    config = Config(repeats=args.repeats)
-    if args.quick:
-        config = Config(
-            shapes=[list(s) for s in QUICK_SHAPES],
-            extract_shapes=[],
-            repeats=2,
-            warmup=1,
-            probe=4,
-            memory_time=50,
-        )
-    output = Path(args.output or f"results/benchmark/{keras.backend.backend()}")
-    store = ResultsStore(output, "benchmark", config, fresh=True)
+    return result
+
+
+def redraw(folder: Path) -> None:
+    """The figure and summary.md again, from results.json (`--report`)."""
+    data = json.loads((folder / "results.json").read_text())
+    backend = data["versions"]["backend"]
+    plots.save_figure(
+        chart(data["runs"], backend, data["device"]), folder / "benchmark.png"
+    )
+    write_summary(folder, data)
+
+
+def flush_denormals(store) -> None:
+    """Denormal floats flushed to zero, as TensorFlow and XLA do on a CPU
+    by default and PyTorch does not: training toward zero targets drifts
+    into denormals, which a CPU computes slowly, and would time the CPU's
+    denormal handling instead of the layers (docs/benchmark)."""
     if importlib.util.find_spec("torch") is not None:
         import torch
 
-        # Denormal floats flushed to zero, as TensorFlow and XLA do on a
-        # CPU by default and PyTorch does not: training toward zero targets
-        # drifts into denormals, which made PyTorch-backend steps up to 4x
-        # slower on an Intel Xeon (GatedGRU 278 vs 76 ms) and would time
-        # the CPU's denormal handling instead of the layers.
         torch.set_flush_denormal(True)
         store.data["flush_denormal"] = True
+
+
+def run_grid(store, config) -> None:
+    """Training and forward steps at every shape, then extraction."""
     rng = np.random.default_rng(config.seed)
+    for shape in config.shapes:
+        for kind in ("LSTM", "GRU"):
+            print(f"{kind} batch {shape[0]}, time {shape[1]}, input "
+                  f"{shape[2]}, units {shape[3]}:", flush=True)  # fmt: skip
+            for row in measure_shape(kind, shape, config, rng):
+                store.add(row)
+    for shape in config.shapes + config.extract_shapes:
+        for kind in ("LSTM", "GRU"):
+            for row in measure_extraction(kind, shape, config, rng):
+                store.add(row)
+                print(
+                    f"{kind} {shape}: extract_gates {row['value']:.1f} ms = "
+                    f"{row['ratio_to_forward']:.2f}x one forward pass"
+                )
+
+
+def main(argv=None):
+    args = command_parser().parse_args(argv)
+    output = Path(args.output or f"results/benchmark/{keras.backend.backend()}")
+    if args.report:
+        redraw(output)
+        return
+    config = QUICK if args.quick else config_from(args, Config())
+    # Timings are not resumable: a run starts over.
+    store = ResultsStore(output, "benchmark", config, fresh=True,
+                         command=command_line("benchmark", argv))  # fmt: skip
+    flush_denormals(store)
     print(f"benchmark on {store.data['device']}, backend "
           f"{keras.backend.backend()}")  # fmt: skip
+    rng = np.random.default_rng(config.seed)
     if args.growth_only:
-        rows = measure_growth(config, rng)
-        for row in rows:
+        for row in measure_growth(config, rng):
             store.add(row)
-        store.save()
-        atomic_write_text(
-            output / "growth.md",
-            f"# Jit-compiled training step against the length, backend "
-            f"{keras.backend.backend()}\n\n`{command_line()}`, "
-            f"{time.strftime('%Y-%m-%d')}\n\nDevice: {store.data['device']}; "
-            f"{config.repeats} interleaved repeats after {config.warmup} "
-            "warm-up, medians. `growth_over_first`: the step at T = "
-            f"{GROWTH_TIMES[1]} over the step at T = {GROWTH_TIMES[0]}.\n\n"
-            + markdown_table(
-                rows,
-                [
-                    "task",
-                    "model",
-                    "value",
-                    "ratio_to_builtin",
-                    "growth_over_first",
-                ],
-            ),  # fmt: skip
-        )
+        write_growth(output, store, config)
         return
     # Memory first: peak RSS only grows, so measured after the timings it
     # would hide under their peak.
@@ -681,38 +703,18 @@ def main(argv=None):
     print(f"memory: {memory['value']:.0f} MiB peak growth for "
           f"{memory['gate_arrays_mib']:.0f} MiB of gate arrays")  # fmt: skip
     if args.memory_only:
-        store.save()
         return
-    for shape in config.shapes:
-        for kind in ("LSTM", "GRU"):
-            print(f"{kind} batch {shape[0]}, time {shape[1]}, input "
-                  f"{shape[2]}, units {shape[3]}:", flush=True)  # fmt: skip
-            for row in measure_shape(kind, shape, config, rng):
-                store.add(row)
-            for row in measure_extraction(kind, shape, config, rng):
-                store.add(row)
-                print(
-                    f"  extract_gates {row['value']:.1f} ms = "
-                    f"{row['ratio_to_forward']:.2f}x one forward pass"
-                )
-    for shape in config.extract_shapes:
-        for kind in ("LSTM", "GRU"):
-            for row in measure_extraction(kind, shape, config, rng):
-                store.add(row)
-                print(
-                    f"{kind} {shape}: extract_gates {row['value']:.1f} ms = "
-                    f"{row['ratio_to_forward']:.2f}x one forward pass"
-                )
+    run_grid(store, config)
     store.data["peak_rss_mib"] = peak_rss_mib()
     store.save()
-    plots.save_figure(
-        chart(store.runs, keras.backend.backend(), store.data["device"]),
-        output / "benchmark.png",
-    )
-    store.data["command"] = command_line()
-    store.data["date"] = time.strftime("%Y-%m-%d")
-    store.save()
-    print(write_summary(output, store.data))
+    redraw(output)
+    print((output / "summary.md").read_text())
+
+
+QUICK = Config(
+    shapes=[list(s) for s in QUICK_SHAPES], extract_shapes=[], repeats=2,
+    warmup=1, probe=4, memory_time=50,
+)  # fmt: skip
 
 
 if __name__ == "__main__":

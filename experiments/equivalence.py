@@ -12,13 +12,22 @@ inputs with masks padded on either side.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
 
-from experiments._results import ResultsStore, atomic_write_text, markdown_table
+from experiments._runner import (
+    ResultsStore,
+    atomic_write_text,
+    command_line,
+    config_from,
+    markdown_table,
+    page_opening,
+    parser,
+    run_plan,
+)
 from keras_gates import convert
 
 OPTIONS = {
@@ -92,43 +101,79 @@ def measure(kind: str, options: dict, config: Config) -> dict:
     }
 
 
+COLUMNS = ["model", "task", "output_max_abs_diff", "gradient_max_abs_diff",
+           "gradient_max_abs"]  # fmt: skip
+
+
+def what_it_shows(runs) -> list[str]:
+    """Equal outputs, and how far the gradients are apart relative to
+    their size."""
+    outputs = max(r["output_max_abs_diff"] for r in runs)
+    gradients = max(r["gradient_max_abs_diff"] for r in runs)
+    largest = max(r["gradient_max_abs"] for r in runs)
+    exact = [
+        f"{r['model']} {r['task']}"
+        for r in runs
+        if r["output_max_abs_diff"] == r["gradient_max_abs_diff"] == 0
+    ]
+    return [
+        f"- Largest output difference: {outputs:.2g}; largest weight-"
+        f"gradient difference: {gradients:.2g}, against gradients up to "
+        f"{largest:.2g}.",
+        "- Bit for bit equal, outputs and gradients: "
+        f"{', '.join(exact) or 'none'}.",
+    ]
+
+
+def write_page(store, config: Config) -> str:
+    lines = page_opening(
+        "GatedLSTM/GatedGRU against keras.layers.LSTM/GRU (copied weights)",
+        store,
+    )
+    lines += [
+        f"Inputs: {config}. Masks padded at the end for half the batch, in "
+        "front for the other half; gradients of every weight from one SGD "
+        "step with learning rate 1.",
+        "",
+        markdown_table(store.runs, COLUMNS),
+        "## What this shows",
+        "",
+        *what_it_shows(store.runs),
+    ]
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(store.folder / "summary.md", text)
+    return text
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--output", default="results/equivalence")
-    parser.add_argument("--fresh", action="store_true")
-    args = parser.parse_args(argv)
-    config = Config()
-    keras.utils.set_random_seed(config.seed)
-    store = ResultsStore(args.output, "equivalence", config, fresh=args.fresh)
-    for kind in ("LSTM", "GRU"):
-        for name, options in OPTIONS.items():
-            if store.find(model=kind, task=name):
-                continue
-            numbers = measure(kind, options, config)
-            store.add(
-                {"model": kind, "task": name, "seed": config.seed, **numbers}
-            )
-            print(f"{kind:4s} {name:20s} {numbers}", flush=True)
-    table = markdown_table(
-        store.runs,
-        [
-            "model",
-            "task",
-            "output_max_abs_diff",
-            "gradient_max_abs_diff",
-            "gradient_max_abs",
-        ],
-    )
-    summary = (
-        "# GatedLSTM/GatedGRU vs keras.layers.LSTM/GRU (copied weights)\n\n"
-        f"Device: {store.data['device']}; backend "
-        f"{store.data['versions']['backend']}, keras "
-        f"{store.data['versions']['keras']}. Inputs: {config}.\n"
-        "Masks padded at the end for half the batch, in front for the "
-        "other half.\n\n" + table
-    )
-    atomic_write_text(store.folder / "summary.md", summary)
-    print(table)
+    args = parser(
+        Config(), __doc__.split("\n")[0], "results/equivalence"
+    ).parse_args(argv)
+    if args.report:
+        store = ResultsStore.load(args.output)
+        config = Config(**store.config)
+    else:
+        config = config_from(args, Config())
+        keras.utils.set_random_seed(config.seed)
+        store = ResultsStore(
+            Path(args.output), "equivalence", config, args.fresh,
+            command_line("equivalence", argv),
+        )  # fmt: skip
+        plan = [{"model": kind, "task": name}
+                for kind in ("LSTM", "GRU") for name in OPTIONS]  # fmt: skip
+        run_plan(
+            store,
+            plan,
+            lambda keys: {
+                "seed": config.seed,
+                **measure(keys["model"], OPTIONS[keys["task"]], config),
+            },
+            lambda run: (
+                f"outputs {run['output_max_abs_diff']:.2g}, "
+                f"gradients {run['gradient_max_abs_diff']:.2g}"
+            ),
+        )
+    print(write_page(store, config))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ results.json, summary.md, gradient_flow.png.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,11 +20,16 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
-from experiments._results import (
-    Progress,
+from experiments._runner import (
     ResultsStore,
     atomic_write_text,
+    backup_folder,
+    command_line,
+    config_from,
     markdown_table,
+    page_opening,
+    parser,
+    run_plan,
 )
 from keras_gates import extract_gates, plots
 from keras_gates.tasks import make_splits
@@ -142,77 +146,44 @@ def figure(results: dict, config: Config) -> Figure:
     return fig
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--length", type=int, default=Config.length)
-    parser.add_argument("--epochs", type=int, default=Config.epochs)
-    parser.add_argument("--train-size", type=int, default=Config.train_size)
-    parser.add_argument("--units", type=int, default=Config.units)
-    parser.add_argument("--output", default="results/gradient_flow")
-    parser.add_argument("--fresh", action="store_true")
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
-    config = Config(
-        length=args.length,
-        epochs=args.epochs,
-        train_size=args.train_size,
-        units=args.units,
-    )
-    output = Path(args.output)
-    store = ResultsStore(output, "gradient_flow", config, fresh=args.fresh)
-    data = make_splits(
-        "agreement",
-        config.length,
-        (config.train_size, 500, config.probe_size),
-        seed=config.seed,
-    )
+def measure(config: Config, output: Path, data, keys, quiet: bool) -> dict:
+    """One model and init: input gradients and keep-gate distribution at
+    initialisation, then trained, then again."""
+    model, init = keys["model"], keys["init"]
     x_probe, y_probe = data["test"]
-    progress = Progress(len(config.settings))
-    curves = {}
-    for model, init in config.settings:
-        label = f"{model} ({init})"
-        done = store.find(model=model, init=init)
-        if done is None:
-            keras.utils.set_random_seed(config.seed)
-            fresh = build_model(
-                "agreement", model, units=config.units, init=init,
-                max_timesteps=config.length, seed=config.seed,
-            )  # fmt: skip
-            at_init = input_gradients(fresh, x_probe, y_probe)
-            keep_init = keep_gate(fresh, x_probe[:64])
-            net, run = train_run(
-                "agreement", model, data, config.length, config.epochs,
-                units=config.units, init=init, seed=config.seed,
-                backup_dir=output / "backup" / f"{model}-{init}",
-                verbose=0 if args.quiet else "auto",
-            )  # fmt: skip
-            trained = input_gradients(net, x_probe, y_probe)
-            run.update(
-                gradient_init=at_init.tolist(),
-                gradient_trained=trained.tolist(),
-                keep_gate_init=keep_init,
-                keep_gate_trained=keep_gate(net, x_probe[:64]),
-            )
-            store.add(run)
-            done = run
-        curves[label] = {
-            "init": np.array(done["gradient_init"]),
-            "trained": np.array(done["gradient_trained"]),
-            "keep_init": done["keep_gate_init"],
-            "keep_trained": done["keep_gate_trained"],
-        }
-        progress.step(f"{label}: test accuracy {done['value']:.3f}")
-    plots.save_figure(figure(curves, config), output / "gradient_flow.png")
+    keras.utils.set_random_seed(config.seed)
+    fresh = build_model(
+        "agreement", model, units=config.units, init=init,
+        max_timesteps=config.length, seed=config.seed,
+    )  # fmt: skip
+    at_init = input_gradients(fresh, x_probe, y_probe)
+    keep_init = keep_gate(fresh, x_probe[:64])
+    net, run = train_run(
+        "agreement", model, data, config.length, config.epochs,
+        units=config.units, init=init, seed=config.seed,
+        backup_dir=backup_folder(output, keys),
+        verbose=0 if quiet else "auto",
+    )  # fmt: skip
+    run.update(
+        gradient_init=at_init.tolist(),
+        gradient_trained=input_gradients(net, x_probe, y_probe).tolist(),
+        keep_gate_init=keep_init,
+        keep_gate_trained=keep_gate(net, x_probe[:64]),
+    )
+    return run
+
+
+def _quantiles(keep) -> str:
+    return (
+        "" if keep is None else "/".join(f"{q:.2f}" for q in keep["quantiles"])
+    )
+
+
+def ratio_rows(runs) -> list[dict]:
+    """Per model: the gradient at the subject over the one at the last
+    clause step, at initialisation and trained, and the keep gate."""
     rows = []
-
-    def quantiles(keep):
-        return (
-            ""
-            if keep is None
-            else "/".join(f"{q:.2f}" for q in keep["quantiles"])
-        )
-
-    for run in store.runs:
+    for run in runs:
         g0 = np.array(run["gradient_init"])
         g1 = np.array(run["gradient_trained"])
         rows.append({
@@ -220,20 +191,93 @@ def main(argv=None):
             "test accuracy": run["value"],
             "init: subject / last clause step": float(g0[0] / g0[-2]),
             "trained: subject / last clause step": float(g1[0] / g1[-2]),
-            "keep gate at init (5/50/95%)": quantiles(run["keep_gate_init"]),
-            "keep gate trained (5/50/95%)": quantiles(run["keep_gate_trained"]),
+            "keep gate at init (5/50/95%)": _quantiles(run["keep_gate_init"]),
+            "keep gate trained (5/50/95%)": _quantiles(
+                run["keep_gate_trained"]
+            ),
         })  # fmt: skip
-    text = (
-        "# Gradient flow: does the gradient vanish with distance?\n\n"
-        f"Device: {store.data['device']}. Config: {config}.\n\n"
-        "The ratios compare the gradient reaching the subject (step 0) "
-        "with the one reaching the last clause step, next to the verb; "
-        "1 means no decay, 1e-10 means the subject is out of reach.\n\n"
-        + markdown_table(rows, list(rows[0]))
-        + "\n![gradient flow](gradient_flow.png)\n"
+    return rows
+
+
+def what_it_shows(rows) -> list[str]:
+    """Which settings lose the subject's gradient (below 1e-3 of the last
+    clause step's) at initialisation, and which keep it."""
+    init = "init: subject / last clause step"
+    lost = [f"{r['model']} ({r['init']})" for r in rows if r[init] < 1e-3]
+    kept = [f"{r['model']} ({r['init']})" for r in rows if r[init] >= 1e-3]
+    return [
+        "- At initialisation the gradient reaching the subject is below "
+        f"1e-3 of the last clause step's for: {', '.join(lost) or 'none'}; "
+        f"it is not for: {', '.join(kept) or 'none'}.",
+        "- One seed per setting: a single measurement, not an interval.",
+    ]
+
+
+def write_page(store, config: Config, output: Path) -> str:
+    curves = {
+        f"{r['model']} ({r['init']})": {
+            "init": np.array(r["gradient_init"]),
+            "trained": np.array(r["gradient_trained"]),
+            "keep_init": r["keep_gate_init"],
+            "keep_trained": r["keep_gate_trained"],
+        }
+        for r in store.runs
+    }
+    plots.save_figure(figure(curves, config), output / "gradient_flow.png")
+    rows = ratio_rows(store.runs)
+    lines = page_opening(
+        "Gradient flow: does the gradient vanish with distance?", store
     )
+    lines += [
+        f"Config: {config}.",
+        "",
+        "The ratios compare the gradient reaching the subject (step 0) with "
+        "the one reaching the last clause step, next to the verb; 1 means no "
+        "decay, 1e-10 means the subject is out of reach.",
+        "",
+        markdown_table(rows, list(rows[0])),
+        "## What this shows",
+        "",
+        *what_it_shows(rows),
+        "",
+        "![gradient flow](gradient_flow.png)",
+    ]
+    text = "\n".join(lines) + "\n"
     atomic_write_text(output / "summary.md", text)
-    print(text)
+    return text
+
+
+def main(argv=None):
+    args = parser(
+        Config(),
+        __doc__.split("\n")[0],
+        "results/gradient_flow",
+        exclude=("settings",),
+    ).parse_args(argv)
+    output = Path(args.output)
+    if args.report:
+        store = ResultsStore.load(output)
+        config = Config(**store.config)
+    else:
+        config = config_from(args, Config())
+        store = ResultsStore(
+            output, "gradient_flow", config, args.fresh,
+            command_line("gradient_flow", argv),
+        )  # fmt: skip
+        data = make_splits(
+            "agreement",
+            config.length,
+            (config.train_size, 500, config.probe_size),
+            seed=config.seed,
+        )
+        plan = [{"model": m, "init": i} for m, i in config.settings]
+        run_plan(
+            store,
+            plan,
+            lambda keys: measure(config, output, data, keys, args.quiet),
+            lambda run: f"test accuracy {run['value']:.3f}",
+        )
+    print(write_page(store, config, output))
 
 
 if __name__ == "__main__":

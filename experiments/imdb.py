@@ -24,9 +24,7 @@ strategy, keras-team/keras#20585, see tests/test_distributed.py).
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,11 +33,16 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
-from experiments._results import (
-    Progress,
+from experiments._runner import (
     ResultsStore,
     atomic_write_text,
+    backup_folder,
+    command_line,
+    config_from,
     markdown_table,
+    page_opening,
+    parser,
+    run_plan,
 )
 from keras_gates import extract_gates, plots
 from keras_gates.datasets import TextConfig, imdb_arrays
@@ -211,38 +214,15 @@ def word_table(gates, x, vocabulary, top=12) -> str:
     return markdown_table(rows, ["gate", "words (mean over units)"])
 
 
-def gate_figures(output: Path, data: dict, config: Config) -> tuple[list, str]:
+def gate_figures(output: Path, data: dict) -> tuple[list, str]:
+    """Two reviews' gates, the saturation scatter on 2,000 test reviews and
+    the word table, from the saved GatedLSTM; nothing without it."""
     path = output / "models" / "GatedLSTM.keras"
-    if not path.exists():
+    if not path.exists() or data is None:
         return [], ""
     net = keras.saving.load_model(path)
-    vocabulary = data["vocabulary"]
-    x_test, y_test = data["x_test"], data["y_test"]
-    lengths = (x_test > 0).sum(axis=1)
-    figures = []
-    # One positive and one negative review, each the first of its class
-    # whose length is closest to 35 words: readable at README size.
-    picks = []
-    for label in (1, 0):
-        of_label = np.where(y_test == label)[0]
-        if of_label.size:
-            picks.append(int(of_label[np.argmin(abs(lengths[of_label] - 35))]))
-    probs = net.predict(x_test[picks], verbose=0)[:, 0]
-    gates = extract_gates(net, x_test[picks])["recurrent"]
-    for k, (index, p) in enumerate(zip(picks, probs, strict=True)):
-        n = int(lengths[index])
-        words = [vocabulary[t] for t in x_test[index, :n]]
-        review = {g: v[k, :n] for g, v in gates.items()}
-        label = "positive" if y_test[index] else "negative"
-        figure = plots.gate_heatmap(
-            review,
-            tokens=words,
-            names=("input", "forget", "output", "cell"),
-            title=f"GatedLSTM on test review {index} ({label}; model says "
-            f"{p:.2f} positive)",
-        )
-        figures.append(output / f"review_{label}.png")
-        plots.save_figure(figure, figures[-1])
+    vocabulary, x_test = data["vocabulary"], data["x_test"]
+    figures = review_figures(net, x_test, data["y_test"], vocabulary, output)
     sample = x_test[:2000]
     all_gates = extract_gates(net, sample)["recurrent"]
     figure = plots.saturation(
@@ -253,176 +233,214 @@ def gate_figures(output: Path, data: dict, config: Config) -> tuple[list, str]:
     return figures, word_table(all_gates, sample, vocabulary)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--output", default="results/imdb")
-    parser.add_argument("--all", action="store_true", help="add SimpleRNN")
-    parser.add_argument("--models", nargs="+", default=None)
-    parser.add_argument("--epochs", type=int, default=Config.epochs)
-    parser.add_argument("--length", type=int, default=Config.length)
-    parser.add_argument("--vocabulary", type=int, default=Config.vocabulary)
-    parser.add_argument("--train-split", default=Config.train_split)
-    parser.add_argument("--test-split", default=Config.test_split)
-    parser.add_argument("--validation", type=int, default=Config.validation)
-    parser.add_argument("--units", type=int, default=Config.units)
-    parser.add_argument("--embedding", type=int, default=Config.embedding)
-    parser.add_argument(
-        "--strategy",
-        choices=("none", "mirrored", "multiworker"),
-        default="none",
+def review_figures(net, x_test, y_test, vocabulary, output) -> list[Path]:
+    """One positive and one negative review, each the first of its class
+    whose length is closest to 35 words: readable at README size."""
+    lengths = (x_test > 0).sum(axis=1)
+    picks = []
+    for label in (1, 0):
+        of_label = np.where(y_test == label)[0]
+        if of_label.size:
+            picks.append(int(of_label[np.argmin(abs(lengths[of_label] - 35))]))
+    probs = net.predict(x_test[picks], verbose=0)[:, 0]
+    gates = extract_gates(net, x_test[picks])["recurrent"]
+    figures = []
+    for k, (index, p) in enumerate(zip(picks, probs, strict=True)):
+        n = int(lengths[index])
+        label = "positive" if y_test[index] else "negative"
+        figure = plots.gate_heatmap(
+            {g: v[k, :n] for g, v in gates.items()},
+            tokens=[vocabulary[t] for t in x_test[index, :n]],
+            names=("input", "forget", "output", "cell"),
+            title=f"GatedLSTM on test review {index} ({label}; model says "
+            f"{p:.2f} positive)",
+        )
+        figures.append(output / f"review_{label}.png")
+        plots.save_figure(figure, figures[-1])
+    return figures
+
+
+def command_parser():
+    result = parser(
+        Config(),
+        __doc__.split("\n")[0],
+        "results/imdb",
+        choices={
+            "schedule": ("constant", "cosine"),
+            "keep": ("end", "start"),
+            "strategy": ("none", "mirrored", "multiworker"),
+        },
     )
-    parser.add_argument("--seed", type=int, default=Config.seed)
-    parser.add_argument(
-        "--embedding-dropout", type=float, default=Config.embedding_dropout
-    )
-    parser.add_argument("--dropout", type=float, default=Config.dropout)
-    parser.add_argument(
-        "--recurrent-dropout", type=float, default=Config.recurrent_dropout
-    )
-    parser.add_argument(
-        "--learning-rate", type=float, default=Config.learning_rate
-    )
-    parser.add_argument(
-        "--schedule", choices=("constant", "cosine"), default=Config.schedule
-    )
-    parser.add_argument("--batch-size", type=int, default=Config.batch_size)
-    parser.add_argument(
-        "--keep",
-        choices=("end", "start"),
-        default=Config.keep,
-        help="which tokens of a long review to keep",
-    )
-    parser.add_argument("--fresh", action="store_true")
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
-    models = args.models or DEFAULT_MODELS + (["SimpleRNN"] if args.all else [])
-    config = Config(
-        vocabulary=args.vocabulary,
-        length=args.length,
-        epochs=args.epochs,
-        units=args.units,
-        embedding=args.embedding,
-        validation=args.validation,
-        models=check_model_names(models),
-        train_split=args.train_split,
-        test_split=args.test_split,
-        strategy=args.strategy,
-        seed=args.seed,
-        embedding_dropout=args.embedding_dropout,
-        dropout=args.dropout,
-        recurrent_dropout=args.recurrent_dropout,
-        learning_rate=args.learning_rate,
-        schedule=args.schedule,
-        batch_size=args.batch_size,
-        keep=args.keep,
-    )
-    output = Path(args.output)
-    text = TextConfig(config.vocabulary, config.length, config.keep)
-    data = imdb_arrays(
-        text,
-        cache=output / "tokens.npz",
-        data_dir=args.data_dir,
-        train_split=config.train_split,
-        test_split=config.test_split,
-    )
-    store = ResultsStore(output, "imdb", config, fresh=args.fresh)
-    if args.fresh:
-        shutil.rmtree(output / "backup", ignore_errors=True)
+    result.add_argument("--data-dir", default=None)
+    result.add_argument("--all", action="store_true", help="add SimpleRNN")
+    return result
+
+
+def splits(data: dict, config: Config) -> dict:
+    """Training and validation reviews (the validation ones cut from the
+    training split at random), and the test reviews."""
     rng = np.random.default_rng(config.seed)
     order = rng.permutation(len(data["x_train"]))
     valid, train = order[: config.validation], order[config.validation :]
-    x_train, y_train = data["x_train"][train], data["y_train"][train]
-    x_val, y_val = data["x_train"][valid], data["y_train"][valid]
-    print(
-        f"IMDB: {len(train)} training, {len(valid)} validation, "
-        f"{len(data['x_test'])} test reviews on {store.data['device']}"
+    return {
+        "train": (data["x_train"][train], data["y_train"][train]),
+        "validation": (data["x_train"][valid], data["y_train"][valid]),
+        "test": (data["x_test"], data["y_test"]),
+    }
+
+
+def train_one(model, text, parts, config, output, backup, verbose) -> dict:
+    """Trains one model, keeps its best-validation epoch in
+    output/models/<model>.keras, and evaluates that on the test reviews."""
+    x_train, y_train = parts["train"]
+    keras.utils.set_random_seed(config.seed)
+    with strategy_scope(config.strategy):
+        net = build_model(
+            model, text, config.units, config.embedding,
+            config.embedding_dropout, config.dropout,
+            learning_rate(config, -(-len(x_train) // config.batch_size)),
+            config.seed, config.recurrent_dropout,
+        )  # fmt: skip
+    timer = EpochTimer()
+    best = output / "models" / f"{model}.keras"
+    best.parent.mkdir(parents=True, exist_ok=True)
+    history = net.fit(
+        x_train, y_train, validation_data=parts["validation"],
+        epochs=config.epochs, batch_size=config.batch_size,
+        callbacks=[
+            keras.callbacks.BackupAndRestore(str(backup)),
+            keras.callbacks.ModelCheckpoint(
+                str(best), monitor="val_accuracy", save_best_only=True
+            ),
+            timer,
+        ],
+        verbose=verbose,
+    )  # fmt: skip
+    restored = keras.saving.load_model(best)
+    _, accuracy = restored.evaluate(*parts["test"], batch_size=256, verbose=0)
+    return {
+        "task": "imdb",
+        "length": config.length,
+        "metric": "test accuracy (best validation epoch)",
+        "value": float(accuracy),
+        "baseline": 0.5,
+        "params": int(net.count_params()),
+        "recurrent_params": int(net.get_layer("recurrent").count_params()),
+        "seconds_per_epoch": (
+            float(np.median(timer.seconds)) if timer.seconds else None
+        ),
+        "epoch_seconds": timer.seconds,
+        "epochs": config.epochs,
+        "seed": config.seed,
+        "history": {
+            k: [float(v) for v in vs] for k, vs in history.history.items()
+        },
+    }
+
+
+def what_it_shows(runs) -> list[str]:
+    """Each gated layer against its built-in twin, same seed and budget."""
+    by_model = {r["model"]: r for r in runs}
+    lines = []
+    for gated, builtin in (("GatedLSTM", "LSTM"), ("GatedGRU", "GRU")):
+        a, b = by_model.get(gated), by_model.get(builtin)
+        if a and b:
+            lines.append(
+                f"- {gated} {a['value']:.2%} against {builtin} "
+                f"{b['value']:.2%} (difference {a['value'] - b['value']:+.2%}"
+                f"); {a['seconds_per_epoch']:.1f} against "
+                f"{b['seconds_per_epoch']:.1f} s per epoch (median)."
+            )
+    lines.append("- One seed per model: a single run, not an interval.")
+    return lines
+
+
+def write_page(store, config: Config, output: Path, data) -> str:
+    plots.save_figure(
+        learning_curves(store.runs), output / "learning_curves.png"
     )
-    progress = Progress(len(config.models))
-    for model in config.models:
-        if store.find(model=model):
-            progress.step(f"{model}: done before")
-            continue
-        keras.utils.set_random_seed(config.seed)
-        with strategy_scope(config.strategy):
-            net = build_model(
-                model, text, config.units, config.embedding,
-                config.embedding_dropout, config.dropout,
-                learning_rate(config, -(-len(train) // config.batch_size)),
-                config.seed, config.recurrent_dropout,
-            )  # fmt: skip
-        timer = EpochTimer()
-        best = output / "models" / f"{model}.keras"
-        best.parent.mkdir(parents=True, exist_ok=True)
-        backup = output / "backup" / model
-        history = net.fit(
-            x_train,
-            y_train,
-            validation_data=(x_val, y_val),
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            callbacks=[
-                keras.callbacks.BackupAndRestore(str(backup)),
-                keras.callbacks.ModelCheckpoint(
-                    str(best), monitor="val_accuracy", save_best_only=True
-                ),
-                timer,
-            ],
-            verbose=2 if args.quiet else "auto",
-        )
-        restored = keras.saving.load_model(best)
-        _, accuracy = restored.evaluate(
-            data["x_test"], data["y_test"], batch_size=256, verbose=0
-        )
-        run = {
-            "model": model,
-            "task": "imdb",
-            "length": config.length,
-            "metric": "test accuracy (best validation epoch)",
-            "value": float(accuracy),
-            "baseline": 0.5,
-            "params": int(net.count_params()),
-            "recurrent_params": int(net.get_layer("recurrent").count_params()),
-            "seconds_per_epoch": float(np.median(timer.seconds))
-            if timer.seconds
-            else None,
-            "epoch_seconds": timer.seconds,
-            "epochs": config.epochs,
-            "seed": config.seed,
-            "history": {
-                k: [float(v) for v in vs] for k, vs in history.history.items()
-            },
-        }
-        store.add(run)
-        shutil.rmtree(backup, ignore_errors=True)
-        progress.step(
-            f"{model}: test accuracy {accuracy:.4f}, "
-            f"{run['seconds_per_epoch']:.1f} s/epoch"
-        )
-    runs = store.runs
-    plots.save_figure(learning_curves(runs), output / "learning_curves.png")
-    figures, words = gate_figures(output, data, config)
+    figures, words = gate_figures(output, data)
+    if words:
+        store.data["gate_words"] = words
+        store.save()
+    else:  # --report without the model: what the run recorded
+        words = store.data.get("gate_words", "")
+        names = ("review_positive", "review_negative", "saturation")
+        figures = [output / f"{n}.png" for n in names]
+        figures = [p for p in figures if p.exists()]
     columns = ["model", "value", "params", "recurrent_params",
                "seconds_per_epoch", "epochs"]  # fmt: skip
-    text_out = (
-        "# IMDB: gated layers against the built-ins\n\n"
-        f"Device: {store.data['device']}; versions: {store.data['versions']}."
-        f"\nConfig: {config}.\n\n"
+    lines = page_opening("IMDB: gated layers against the built-ins", store)
+    lines += [
+        f"Config: {config}.",
+        "",
         "value = test accuracy of the best-validation-accuracy epoch on the "
-        f"{len(data['x_test'])} test reviews.\n\n"
-        + markdown_table(runs, columns)
-        + "\n![learning curves](learning_curves.png)\n\n"
-    )
+        "test reviews.",
+        "",
+        markdown_table(store.runs, columns),
+        "## What this shows",
+        "",
+        *what_it_shows(store.runs),
+        "",
+        "![learning curves](learning_curves.png)",
+        "",
+    ]
     if words:
-        text_out += (
-            "## Which words open and close the GatedLSTM's gates\n\n"
-            + words
-            + "\n"
-            + "\n".join(f"![{p.stem}]({p.name})" for p in figures)
-            + "\n"
-        )
-    atomic_write_text(output / "summary.md", text_out)
-    print(text_out)
+        lines += ["## Which words open and close the GatedLSTM's gates", "",
+                  words]  # fmt: skip
+        lines += [f"![{p.stem}]({p.name})" for p in figures]
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(output / "summary.md", text)
+    return text
+
+
+def main(argv=None):
+    args = command_parser().parse_args(argv)
+    output = Path(args.output)
+    if args.report:
+        store = ResultsStore.load(output)
+        config = Config(**store.config)
+        cache = output / "tokens.npz"
+        data = np.load(cache) if cache.exists() else None
+        if data is not None:
+            data = {**data, "vocabulary": list(data["vocabulary"])}
+        print(write_page(store, config, output, data))
+        return
+    config = config_from(args, Config())
+    if args.all and config.models == DEFAULT_MODELS:
+        config.models = DEFAULT_MODELS + ["SimpleRNN"]
+    check_model_names(config.models)
+    text = TextConfig(config.vocabulary, config.length, config.keep)
+    data = imdb_arrays(
+        text, cache=output / "tokens.npz", data_dir=args.data_dir,
+        train_split=config.train_split, test_split=config.test_split,
+    )  # fmt: skip
+    store = ResultsStore(output, "imdb", config, args.fresh,
+                         command_line("imdb", argv))  # fmt: skip
+    parts = splits(data, config)
+    print(
+        f"IMDB: {len(parts['train'][0])} training, "
+        f"{len(parts['validation'][0])} validation, "
+        f"{len(data['x_test'])} test reviews on {store.data['device']}"
+    )
+    run_plan(
+        store,
+        [{"model": model} for model in config.models],
+        lambda keys: train_one(
+            keys["model"],
+            text,
+            parts,
+            config,
+            output,
+            backup_folder(output, keys),
+            2 if args.quiet else "auto",
+        ),  # fmt: skip
+        lambda run: (
+            f"test accuracy {run['value']:.4f}, "
+            f"{run['seconds_per_epoch']:.1f} s/epoch"
+        ),
+    )
+    print(write_page(store, config, output, data))
 
 
 if __name__ == "__main__":

@@ -13,22 +13,25 @@ last epoch (keras.callbacks.BackupAndRestore).
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from experiments._results import (
-    Progress,
+from experiments._runner import (
     ResultsStore,
     atomic_write_text,
+    backup_folder,
+    command_line,
+    config_from,
     markdown_table,
+    page_opening,
+    parser,
+    run_plan,
 )
 from keras_gates import extract_gates, plots
+from keras_gates.files import atomic_path
 from keras_gates.stats import class_separation
 from keras_gates.tasks import agreement_tokens, get_task, make_splits
 from keras_gates.training import INITS, check_model_names, train_run
@@ -56,70 +59,33 @@ class Config:
     seed: int = 0
 
 
-def parse_config(argv, defaults: Config, description: str) -> tuple:
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--task", default=defaults.task)
-    parser.add_argument(
-        "--lengths", type=int, nargs="+", default=defaults.lengths
-    )
-    parser.add_argument("--models", nargs="+", default=defaults.models)
-    parser.add_argument(
-        "--inits", nargs="+", default=defaults.inits, choices=INITS
-    )
-    for name in (
-        "units", "epochs", "train_size", "validation_size", "test_size",
-        "batch_size", "figure_length", "seed",
-    ):  # fmt: skip
-        parser.add_argument(
-            "--" + name.replace("_", "-"),
-            type=int,
-            default=getattr(defaults, name),
-        )
-    parser.add_argument(
-        "--learning-rate", type=float, default=defaults.learning_rate
-    )
-    parser.add_argument("--noun-rate", type=float, default=defaults.noun_rate)
-    parser.add_argument("--output", default=None, help="default results/<task>")
-    parser.add_argument("--fresh", action="store_true", help="start over")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
-    get_task(args.task)
-    check_model_names(args.models)
-    config = Config(**{f.name: getattr(args, f.name) for f in fields(Config)})
-    output = Path(args.output or f"results/{config.task}")
-    return config, output, args
-
-
-def planned_runs(config: Config) -> list[tuple]:
-    runs = []
+def planned_runs(config: Config) -> list[dict]:
+    plan = []
     for length in config.lengths:
         for model in config.models:
             inits = ["default"] if model == "SimpleRNN" else config.inits
-            runs += [(model, init, length) for init in inits]
-    return runs
+            plan += [
+                {"model": model, "init": init, "length": length}
+                for init in inits
+            ]
+    return plan
 
 
-def run_sweep(config: Config, output: Path, fresh=False, verbose="auto"):
+def run_sweep(
+    config: Config, output: Path, fresh=False, verbose="auto", command=""
+):
     """Trains every planned run not yet in output/results.json."""
     task = get_task(config.task)
-    store = ResultsStore(output, f"long_dependency/{task.name}", config, fresh)
-    if fresh:
-        shutil.rmtree(output / "backup", ignore_errors=True)
-    plan = planned_runs(config)
-    progress = Progress(len(plan))
+    store = ResultsStore(
+        output, f"long_dependency/{task.name}", config, fresh, command
+    )
     options = (
         {"noun_rate": config.noun_rate} if task.name == "agreement" else {}
     )
-    print(
-        f"{task.name}: {len(plan)} runs on {store.data['device']}", flush=True
-    )
     data_cache: dict = {}
-    for model, init, length in plan:
-        keys = {"model": model, "init": init, "length": length}
-        done = store.find(**keys)
-        if done is not None:
-            progress.step(f"{model} ({init}) T={length}: done before")
-            continue
+
+    def run_one(keys):
+        length = keys["length"]
         if length not in data_cache:
             data_cache.clear()
             data_cache[length] = make_splits(
@@ -129,42 +95,35 @@ def run_sweep(config: Config, output: Path, fresh=False, verbose="auto"):
                 seed=config.seed,
                 **options,
             )
-        print(f"--- {model} ({init}) on {task.name}, T={length}", flush=True)
-        backup = output / "backup" / f"{model}-{init}-{length}"
         net, run = train_run(
-            task,
-            model,
-            data_cache[length],
-            length,
-            epochs=config.epochs,
-            units=config.units,
-            init=init,
-            batch_size=config.batch_size,
-            learning_rate=config.learning_rate,
-            seed=config.seed,
-            backup_dir=backup,
+            task, keys["model"], data_cache[length], length,
+            epochs=config.epochs, units=config.units, init=keys["init"],
+            batch_size=config.batch_size, learning_rate=config.learning_rate,
+            seed=config.seed, backup_dir=backup_folder(output, keys),
             verbose=verbose,
+        )  # fmt: skip
+        if keys["model"] == "GatedLSTM" and length == config.figure_length:
+            save_model(net, model_path(output, keys["init"], length))
+        return run
+
+    def describe(run):
+        return (
+            f"{task.metric} {run['value']:.4f} (chance {run['baseline']:.4f})"
+            f", {run['seconds_per_epoch']:.2f} s/epoch"
         )
-        if model == "GatedLSTM" and length == config.figure_length:
-            save_model(
-                net, output / "models" / f"GatedLSTM-{init}-{length}.keras"
-            )
-        store.add(run)
-        shutil.rmtree(backup, ignore_errors=True)
-        progress.step(
-            f"{model} ({init}) T={length}: {task.metric} "
-            f"{run['value']:.4f} (chance {run['baseline']:.4f}), "
-            f"{run['seconds_per_epoch']:.2f} s/epoch"
-        )
-        print(table(store.runs), flush=True)
+
+    print(f"{task.name} on {store.data['device']}", flush=True)
+    run_plan(store, planned_runs(config), run_one, describe)
     return store
 
 
+def model_path(output: Path, init: str, length: int) -> Path:
+    return Path(output) / "models" / f"GatedLSTM-{init}-{length}.keras"
+
+
 def save_model(net, path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    net.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".keras") as tmp:
+        net.save(tmp)
 
 
 COLUMNS = [
@@ -208,10 +167,40 @@ def twin_gaps(runs) -> list[str]:
     return lines
 
 
-def write_outputs(store: ResultsStore, config: Config, output: Path) -> list:
-    """summary.md, the metric-vs-length figure, and gate figures."""
+def write_outputs(store: ResultsStore, config: Config, output: Path) -> tuple:
+    """summary.md, the metric-vs-length figure and, for agreement, the gate
+    figures. Returns (figure paths, gate facts)."""
+    figures = [length_figure(store.runs, config, output)]
+    notes, facts = [], {}
+    if get_task(config.task).name == "agreement":
+        more, facts = agreement_gate_figures(config, output, store)
+        figures += more
+        notes = carrier_notes(facts) if facts else []
+    lines = page_opening(
+        f"{config.task}: models against dependency length", store
+    )
+    lines += [
+        f"Config: {config}.",
+        "",
+        table(store.runs),
+        "## Gated layers against their built-in twins",
+        "",
+        *twin_gaps(store.runs),
+        "",
+        "## What this shows",
+        "",
+        *what_it_shows(store.runs, config),
+        "",
+    ]
+    if notes:
+        lines += ["## What the gates show", "", *notes, ""]
+    lines += ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in figures]
+    atomic_write_text(output / "summary.md", "\n".join(lines) + "\n")
+    return figures, facts
+
+
+def length_figure(runs, config: Config, output: Path) -> Path:
     task = get_task(config.task)
-    runs = store.runs
     figure = plots.metric_vs_length(
         runs,
         f"test {task.metric}",
@@ -220,39 +209,57 @@ def write_outputs(store: ResultsStore, config: Config, output: Path) -> list:
         f"({config.epochs} epochs, {config.train_size} sequences)",
         higher_is_better=task.higher_is_better,
     )
-    figures = [output / f"{task.name}_vs_length.png"]
-    plots.save_figure(figure, figures[0])
-    gate_notes, facts = [], {}
-    if task.name == "agreement":
-        more, gate_notes, facts = agreement_gate_figures(config, output)
-        figures += more
-    lines = [
-        f"# {task.name}: models against dependency length",
-        "",
-        f"Device: {store.data['device']}; versions: {store.data['versions']}.",
-        f"Config: {config}.",
-        "",
-        table(runs),
-        "## Gated layers against their built-in twins",
-        "",
-        *twin_gaps(runs),
-        "",
-    ]
-    if gate_notes:
-        lines += ["## What the gates show", "", *gate_notes, ""]
-    lines += ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in figures]
-    atomic_write_text(output / "summary.md", "\n".join(lines) + "\n")
-    return figures, facts
+    path = output / f"{task.name}_vs_length.png"
+    plots.save_figure(figure, path)
+    return path
 
 
-def agreement_gate_figures(config: Config, output: Path):
-    """Figures of a trained GatedLSTM on agreement sentences, and what they
-    show, measured rather than presumed."""
+def solved(run) -> bool:
+    """Accuracy >= 0.9, or a loss at most a tenth (MSE) / half (copy
+    cross-entropy) of the chance baseline."""
+    if run["metric"] == "accuracy":
+        return run["value"] >= 0.9
+    if run["metric"] == "mse":
+        return run["value"] <= run["baseline"] / 10
+    return run["value"] <= run["baseline"] / 2
+
+
+def what_it_shows(runs, config: Config) -> list[str]:
+    """Per model and initialisation: the lengths it solved (as `solved`
+    defines it) and those it did not, from one seed."""
+    lines = []
+    for model, init in sorted({(r["model"], r["init"]) for r in runs}):
+        mine = sorted(
+            (r for r in runs if r["model"] == model and r["init"] == init),
+            key=lambda r: r["length"],
+        )
+        good = [str(r["length"]) for r in mine if solved(r)]
+        bad = [str(r["length"]) for r in mine if not solved(r)]
+        lines.append(
+            f"- {model} ({init}): solved T = {', '.join(good) or 'none'}"
+            + (f"; not T = {', '.join(bad)}" if bad else "")
+            + "."
+        )
+    lines.append(
+        f"- One seed ({config.seed}) per cell: a single run, not an interval. "
+        "Solved means accuracy >= 0.9, or a loss at most a tenth (MSE) or "
+        "half (copy) of the chance baseline."
+    )
+    return lines
+
+
+def agreement_gate_figures(config: Config, output: Path, store=None):
+    """Figures of the trained GatedLSTM at `figure_length` on agreement
+    sentences, and the facts about its carrier unit (kept in results.json
+    so that `--report` can rewrite the page without the model)."""
     candidates = sorted(
         (output / "models").glob(f"GatedLSTM-*-{config.figure_length}.keras")
     )
+    stored = (store.data.get("gate_facts") if store else None) or {}
     if not candidates:
-        return [], [], {}
+        names = ("gates_heatmap", "memory_unit", "saturation")
+        kept = [output / f"agreement_{n}.png" for n in names]
+        return [p for p in kept if p.exists()], stored
     chrono = [p for p in candidates if "-chrono-" in p.name]
     path = (chrono or candidates)[-1]
     net = keras.saving.load_model(path)
@@ -265,20 +272,123 @@ def agreement_gate_figures(config: Config, output: Path):
     )
     x, y = data["test"]
     gates = extract_gates(net, x)["recurrent"]
+    facts = carrier_facts(net, gates, x, y, path.name)
+    figures = draw_gate_figures(gates, x, y, facts, config, output)
+    if store is not None:
+        store.data["gate_facts"] = facts
+        store.save()
+    return figures, facts
+
+
+def carrier_facts(net, gates, x, y, model_name: str) -> dict:
+    """The unit whose cell state best separates singular from plural at
+    the verb, and its gates across the clause, per subject number."""
     separation = class_separation(gates["cell"], y)  # (time, units)
     unit = int(np.argmax(separation[-1]))
-    accuracy = float(np.mean((net.predict(x, verbose=0)[:, 0] > 0.5) == y))
-    figures = []
-    sentence = 0
-    tokens = agreement_tokens(x[sentence])
-    heatmap = plots.gate_heatmap(
-        {k: v[sentence] for k, v in gates.items()},
-        tokens=tokens,
-        title=f"GatedLSTM ({path.stem.split('-')[1]} init) on one agreement "
-        f"sentence, T={config.figure_length}: subject '{tokens[0]}'",
+    clause = slice(1, -1)
+    per_class = [
+        {
+            name: float(np.nanmean(gates[name][y == label, clause, unit]))
+            for name in ("forget", "input")
+        }
+        for label in (0, 1)
+    ]
+    return {
+        "model": model_name,
+        "accuracy": float(
+            np.mean((net.predict(x, verbose=0)[:, 0] > 0.5) == y)
+        ),
+        "unit": unit,
+        "separation": {
+            "after_subject": float(separation[1, unit]),
+            "clause_median": float(np.median(separation[clause, unit])),
+            "at_verb": float(separation[-1, unit]),
+        },
+        "per_class": per_class,
+        "final_cell": [
+            float(np.mean(np.abs(gates["cell"][y == k, -1, unit])))
+            for k in (0, 1)
+        ],
+        "forget_mean": float(np.nanmean(gates["forget"][:, clause])),
+        "units": int(gates["forget"].shape[-1]),
+    }
+
+
+NUMBERS = ("singular", "plural")
+
+
+def carrier_verdict(facts: dict) -> str:
+    """The article's claim (forget near 1, input near 0 keeps the
+    information) against the carrier unit."""
+    per_class, sep = facts["per_class"], facts["separation"]
+    keeper = max((0, 1), key=lambda k: per_class[k]["forget"])
+    kept, other = per_class[keeper], per_class[1 - keeper]
+    if kept["forget"] > 0.95 and kept["input"] < 0.1:
+        verdict = (
+            f"holds: after a {NUMBERS[keeper]} subject the carrier unit's "
+            f"forget gate stays at {kept['forget']:.3f} and its input gate "
+            f"at {kept['input']:.3f}, so c_t ~ c_(t-1) step by step from "
+            "the subject to the verb."
+        )
+        if sep["after_subject"] < 1:
+            verdict += (
+                " But the subject is not written once and kept: the two "
+                "classes are barely apart right after it (d' = "
+                f"{sep['after_subject']:.2f}) and drift apart over the clause "
+                f"(d' = {sep['at_verb']:.2f} at the verb), as the small input "
+                "gate adds a little at every step."
+            )
+        return verdict
+    return (
+        "holds partly. The forget gate does keep the information, but not "
+        "as the textbook c_t ~ c_(t-1) with the input gate shut: after a "
+        f"{NUMBERS[keeper]} subject the forget gate stays at "
+        f"{kept['forget']:.2f} while the input gate is {kept['input']:.2f}, "
+        "so the cell keeps adding to itself; after a "
+        f"{NUMBERS[1 - keeper]} subject the forget gate sits at "
+        f"{other['forget']:.2f}. The subject's number is stored in which "
+        "regime the unit's gates are in, and the cell state's size tells it "
+        "at the verb (see agreement_memory_unit.png)."
     )
-    figures.append(output / "agreement_gates_heatmap.png")
-    plots.save_figure(heatmap, figures[-1])
+
+
+def carrier_notes(facts: dict) -> list[str]:
+    sep, unit = facts["separation"], facts["unit"]
+    notes = [
+        f"- Model: {facts['model']}, accuracy {facts['accuracy']:.3f} on 512 "
+        "fresh sentences.",
+        "- The unit whose cell state best separates singular from plural at "
+        f"the verb is unit {unit}: d' = {sep['after_subject']:.2f} right "
+        f"after the subject, {sep['clause_median']:.2f} (median) across the "
+        f"clause, {sep['at_verb']:.2f} at the verb.",
+    ]
+    for k in (0, 1):
+        gates = facts["per_class"][k]
+        notes.append(
+            f"- {NUMBERS[k].capitalize()} subjects: its forget gate averages "
+            f"{gates['forget']:.3f} across the clause, its input gate "
+            f"{gates['input']:.3f}, |c| at the verb "
+            f"{facts['final_cell'][k]:.2f}."
+        )
+    notes += [
+        f"- Over all {facts['units']} units the forget gate averages "
+        f"{facts['forget_mean']:.3f} across the clause.",
+        f"- Verdict on the article's claim: {carrier_verdict(facts)}",
+    ]
+    return notes
+
+
+def draw_gate_figures(gates, x, y, facts, config, output) -> list[Path]:
+    """The heatmap of one sentence, the carrier unit over 12 sentences,
+    and the saturation scatter."""
+    unit, init = facts["unit"], facts["model"].split("-")[1]
+    tokens = agreement_tokens(x[0])
+    heatmap = plots.gate_heatmap(
+        {k: v[0] for k, v in gates.items()},
+        tokens=tokens,
+        title=f"GatedLSTM ({init} init) on one agreement sentence, "
+        f"T={config.figure_length}: subject '{tokens[0]}'",
+    )
     show = np.concatenate([np.where(y == 0)[0][:6], np.where(y == 1)[0][:6]])
     trace = plots.unit_trace(
         {k: v[show] for k, v in gates.items()},
@@ -286,100 +396,53 @@ def agreement_gate_figures(config: Config, output: Path):
         y[show].astype(int),
         label_names={0: "singular subject", 1: "plural subject"},
         title=f"Unit {unit}, the one whose cell state best separates singular "
-        f"from plural at the verb (d' = {separation[-1, unit]:.1f}): "
-        f"12 test sentences",
+        f"from plural at the verb (d' = {facts['separation']['at_verb']:.1f})"
+        ": 12 test sentences",
     )
-    figures.append(output / "agreement_memory_unit.png")
-    plots.save_figure(trace, figures[-1])
     saturation = plots.saturation(
         gates,
         title=f"GatedLSTM on 512 agreement sentences, T={config.figure_length}",
     )
-    figures.append(output / "agreement_saturation.png")
-    plots.save_figure(saturation, figures[-1])
-    clause = slice(1, -1)
-    per_class = {
-        label: {
-            name: float(np.nanmean(gates[name][y == label, clause, unit]))
-            for name in ("forget", "input")
-        }
-        for label in (0, 1)
-    }
-    names = {0: "singular", 1: "plural"}
-    keeper = max((0, 1), key=lambda k: per_class[k]["forget"])
-    other = 1 - keeper
-    final_cell = {
-        k: float(np.mean(np.abs(gates["cell"][y == k, -1, unit])))
-        for k in (0, 1)
-    }
-    textbook = (
-        per_class[keeper]["forget"] > 0.95 and per_class[keeper]["input"] < 0.1
-    )
-    notes = [
-        f"- Model: {path.name}, accuracy {accuracy:.3f} on 512 fresh "
-        "sentences.",
-        f"- The unit whose cell state best separates singular from plural at "
-        f"the verb is unit {unit}: d' = {separation[1, unit]:.2f} right after "
-        f"the subject, {np.median(separation[clause, unit]):.2f} (median) "
-        f"across the clause, {separation[-1, unit]:.2f} at the verb.",
-    ]
-    for k in (keeper, other):
-        notes.append(
-            f"- {names[k].capitalize()} subjects: its forget gate averages "
-            f"{per_class[k]['forget']:.3f} across the clause, its input gate "
-            f"{per_class[k]['input']:.3f}, |c| at the verb {final_cell[k]:.2f}."
-        )
-    notes.append(
-        f"- Over all {gates['forget'].shape[-1]} units the forget gate "
-        f"averages {np.nanmean(gates['forget'][:, clause]):.3f} across the "
-        "clause."
-    )
-    if textbook:
-        verdict = (
-            f"holds: after a {names[keeper]} subject the carrier unit's "
-            f"forget gate stays at {per_class[keeper]['forget']:.3f} and its "
-            f"input gate at {per_class[keeper]['input']:.3f}, so "
-            "c_t ~ c_(t-1) step by step from the subject to the verb."
-        )
-        if separation[1, unit] < 1:
-            verdict += (
-                f" But the subject is not written once and kept: the two "
-                f"classes are barely apart right after it (d' = "
-                f"{separation[1, unit]:.2f}) and drift apart over the clause "
-                f"(d' = {separation[-1, unit]:.2f} at the verb), as the small "
-                "input gate adds a little at every step."
-            )
+    figures = []
+    for name, figure in (
+        ("agreement_gates_heatmap", heatmap),
+        ("agreement_memory_unit", trace),
+        ("agreement_saturation", saturation),
+    ):
+        figures.append(output / f"{name}.png")
+        plots.save_figure(figure, figures[-1])
+    return figures
+
+
+def main(
+    argv=None,
+    defaults: Config | None = None,
+    description=None,
+    module="long_dependency",
+):
+    defaults = defaults or Config()
+    args = parser(
+        defaults,
+        description or __doc__.split("\n")[0],
+        output=None,
+        choices={"inits": INITS},
+    ).parse_args(argv)
+    config = config_from(args, defaults)
+    get_task(config.task)
+    check_model_names(config.models)
+    output = Path(args.output or f"results/{config.task}")
+    if args.report:
+        store = ResultsStore.load(output)
+        config = Config(**store.config)
     else:
-        verdict = (
-            f"holds partly. The forget gate does keep the information, but "
-            f"not as the textbook c_t ~ c_(t-1) with the input gate shut: "
-            f"after a {names[keeper]} subject the forget gate stays at "
-            f"{per_class[keeper]['forget']:.2f} while the input gate is "
-            f"{per_class[keeper]['input']:.2f}, so the cell keeps adding to "
-            f"itself; after a {names[other]} subject the forget gate sits at "
-            f"{per_class[other]['forget']:.2f}. The subject's number is "
-            "stored in which regime the unit's gates are in, and the cell "
-            "state's size tells it at the verb (see agreement_memory_unit.png)."
+        keras.utils.set_random_seed(config.seed)
+        store = run_sweep(
+            config,
+            output,
+            fresh=args.fresh,
+            verbose=0 if args.quiet else "auto",
+            command=command_line(module, argv),
         )
-    notes.append(f"- Verdict on the article's claim: {verdict}")
-    facts = {
-        "unit": unit,
-        "textbook": textbook,
-        "per_class": per_class,
-        "verdict": verdict,
-        "accuracy": accuracy,
-    }
-    return figures, notes, facts
-
-
-def main(argv=None, defaults: Config | None = None, description=None):
-    config, output, args = parse_config(
-        argv, defaults or Config(), description or __doc__.split("\n")[0]
-    )
-    keras.utils.set_random_seed(config.seed)
-    store = run_sweep(
-        config, output, fresh=args.fresh, verbose=0 if args.quiet else "auto"
-    )
     figures, _ = write_outputs(store, config, output)
     print(table(store.runs))
     print("\n".join(twin_gaps(store.runs)))

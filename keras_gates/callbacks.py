@@ -8,7 +8,6 @@ probe, the gates are read once and shared.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import warnings
@@ -24,6 +23,7 @@ import numpy as np
 from keras_gates import plots
 from keras_gates._validation import positive_int
 from keras_gates.extract import GateExtractor
+from keras_gates.files import atomic_path
 from keras_gates.stats import log_statistics
 
 # -- shared reading ----------------------------------------------------------
@@ -123,10 +123,8 @@ def append_gate_arrays(path, epoch: int, gates: dict) -> None:
     point leaves either the old or the new file, never a broken one.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
     prefix = f"epoch{epoch:05d}/"
-    try:
+    with atomic_path(path) as tmp:
         if path.exists():
             with zipfile.ZipFile(path) as source:
                 names = source.namelist()
@@ -140,16 +138,14 @@ def append_gate_arrays(path, epoch: int, gates: dict) -> None:
                             target.writestr(info, source.read(info))
             else:
                 shutil.copyfile(path, tmp)
+        else:
+            tmp.unlink()  # a fresh archive, not an empty file
         with zipfile.ZipFile(tmp, "a", zipfile.ZIP_DEFLATED) as archive:
             for layer, layer_gates in gates.items():
                 for gate, values in layer_gates.items():
                     name = _member(epoch, layer, gate)
                     with archive.open(name, "w", force_zip64=True) as handle:
                         np.lib.format.write_array(handle, np.asarray(values))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_gate_history(path) -> GateHistory:

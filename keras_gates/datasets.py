@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from keras_gates.files import atomic_path
 
 CACHE_VERSION = 1
 
@@ -219,18 +220,11 @@ def imdb_arrays(
         arrays[f"y_{name}"] = np.concatenate(ys).astype("float32")
     if cache is not None:
         cache = Path(cache)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".npz")
-        os.close(fd)
-        try:
+        with atomic_path(cache, suffix=".npz") as tmp:
             np.savez_compressed(
                 tmp,
                 fingerprint=np.array(fingerprint),
                 vocabulary=np.array(vocabulary),
                 **arrays,
             )
-            os.replace(tmp, cache)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     return arrays | {"vocabulary": vocabulary}

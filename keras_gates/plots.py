@@ -9,15 +9,13 @@ Each function returns a `matplotlib.figure.Figure` built without pyplot
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from keras_gates.files import atomic_path
 from keras_gates.gate_layout import (
     DISPLAY_ORDER,
     GATE_LABELS,
@@ -306,18 +304,8 @@ def gate_evolution(
 
 def save_figure(figure: Figure, path, dpi: int = 110) -> None:
     """Writes `figure` as PNG to `path` atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.stem}.", suffix=".png"
-    )
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".png") as tmp:
         figure.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def metric_vs_length(

@@ -7,7 +7,15 @@ import pytest
 
 from experiments import agreement, equivalence, long_dependency
 
-SCHEMA = {"experiment", "config", "versions", "device", "runs"}
+SCHEMA = {
+    "experiment",
+    "config",
+    "versions",
+    "device",
+    "command",
+    "date",
+    "runs",
+}
 RUN_KEYS = {
     "model", "task", "length", "metric", "value", "baseline", "params",
     "seconds_per_epoch", "epochs", "seed",
@@ -63,6 +71,16 @@ def test_long_dependency_at_toy_size(task, tmp_path, capsys):
     long_dependency.main(args)
     assert capsys.readouterr().out.count("done before") == 2
     assert len(json.loads((out / "results.json").read_text())["runs"]) == 2
+    # The page opens with the command, machine and date; --report writes
+    # the same page again from results.json alone.
+    page = (out / "summary.md").read_text()
+    command = f"`python -m experiments.long_dependency --task {task} "
+    assert page.splitlines()[2].startswith(command)
+    assert f"Measured on {data['device']}, {data['date']}" in page
+    (out / "summary.md").unlink()
+    long_dependency.main(["--report", "--output", str(out)])
+    assert (out / "summary.md").read_text() == page
+    assert "done before" not in capsys.readouterr().out
 
 
 @pytest.mark.slow
@@ -123,6 +141,13 @@ def test_equivalence_experiment_runs(tmp_path, monkeypatch):
     data = json.loads((tmp_path / "results.json").read_text())
     assert len(data["runs"]) == 4
     assert max(r["output_max_abs_diff"] for r in data["runs"]) < 1e-6
+    assert data["command"] == (
+        f"python -m experiments.equivalence --output {tmp_path}"
+    )
+    page = (tmp_path / "summary.md").read_text()
+    assert "## What this shows" in page
+    with pytest.raises(FileNotFoundError, match="--report reads"):
+        equivalence.main(["--report", "--output", str(tmp_path / "none")])
 
 
 @pytest.mark.slow

@@ -85,4 +85,3 @@ def test_cosine_schedule_decays_to_zero_over_the_budget():
     assert imdb.learning_rate(constant, 10) == 5e-4
     with pytest.raises(ValueError, match="schedule must be .* 'linear'"):
         imdb.learning_rate(imdb.Config(schedule="linear"), 10)
-

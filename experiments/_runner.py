@@ -1,0 +1,369 @@
+"""What every experiment shares: flags from its config, a resumable plan,
+results.json, and the opening of its pages.
+
+An experiment is a config dataclass, a plan (one dict of keys per run), a
+function that performs one run, and report functions that turn the
+recorded runs into tables, verdicts, figures and prose. This module does
+the rest:
+
+- `parser(defaults, ...)`: one command-line flag per config field
+  (`--train-size` for `train_size`, lists take several values), plus
+  `--output`, `--fresh`, `--quiet` and `--report`; `config_from(args,
+  defaults)` turns the parsed flags back into the config.
+- `ResultsStore`: `results.json` in the output folder, rewritten
+  atomically after every run. Started again on the same folder with the
+  same config, the experiment skips the runs it finished; the run that was
+  interrupted resumes from its last epoch where it trains with
+  `keras.callbacks.BackupAndRestore` (in a folder `backup_folder` names).
+- `run_plan(store, plan, run_one)`: plan -> skip finished -> run ->
+  record -> progress.
+- `page_opening(title, store)`: the command, machine, date and versions
+  every page starts with.
+
+Schema of results.json (shared by every experiment):
+
+    {"experiment", "config", "versions", "device", "command", "date",
+     "runs": [{"model", "task", "length", "metric", "value", "baseline",
+               "params", "seconds_per_epoch", "epochs", "seed", ...}]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from keras_gates.files import atomic_write_text
+
+__all__ = [
+    "Progress",
+    "ResultsStore",
+    "atomic_write_text",
+    "backup_folder",
+    "command_line",
+    "config_from",
+    "device",
+    "markdown_table",
+    "page_opening",
+    "parser",
+    "run_plan",
+    "versions",
+]
+
+COMPARABLE = (
+    "Times and ratios are comparable only within one run: absolute times "
+    "drift between runs on shared machines."
+)
+
+
+# -- flags ---------------------------------------------------------------
+
+
+def parser(
+    defaults, description: str, output: str, exclude=(), choices=None
+) -> argparse.ArgumentParser:
+    """One flag per field of the dataclass instance `defaults` (its values
+    are the flags' defaults), except `exclude`, plus the shared flags.
+
+    Args:
+        output: the default output folder.
+        choices: `{field: allowed values}`.
+    """
+    choices = choices or {}
+    result = argparse.ArgumentParser(description=description)
+    for field in dataclasses.fields(defaults):
+        if field.name in exclude:
+            continue
+        value = getattr(defaults, field.name)
+        flag = "--" + field.name.replace("_", "-")
+        options = {"default": value, "choices": choices.get(field.name)}
+        if isinstance(value, bool):
+            options["action"] = argparse.BooleanOptionalAction
+            options.pop("choices")
+        elif isinstance(value, list):
+            kind = type(value[0]) if value else str
+            if kind in (int, float, str):
+                options.update(nargs="+", type=kind)
+            else:  # lists of lists (shapes): not a flag
+                continue
+        else:
+            options["type"] = type(value)
+        result.add_argument(flag, **options)
+    result.add_argument(
+        "--output",
+        default=output,
+        help=f"default {output or 'results/<name>'}",
+    )
+    result.add_argument("--fresh", action="store_true", help="start over")
+    result.add_argument("--quiet", action="store_true", help="less output")
+    result.add_argument(
+        "--report",
+        action="store_true",
+        help="rewrite the pages from the output folder's results.json, "
+        "without training",
+    )
+    return result
+
+
+def config_from(args: argparse.Namespace, defaults):
+    """The config the flags describe (fields without a flag keep their
+    value in `defaults`)."""
+    given = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(defaults)
+        if hasattr(args, f.name)
+    }
+    return dataclasses.replace(defaults, **given)
+
+
+def command_line(module: str, argv=None) -> str:
+    """The command as a user types it: `KERAS_BACKEND=... python -m
+    experiments.<module> <flags>` (the backend only when not TensorFlow)."""
+    import keras
+
+    backend = keras.backend.backend()
+    words = ["python", "-m", f"experiments.{module}"]
+    words += list(sys.argv[1:] if argv is None else argv)
+    prefix = "" if backend == "tensorflow" else f"KERAS_BACKEND={backend} "
+    return prefix + shlex.join(words)
+
+
+# -- the machine ---------------------------------------------------------
+
+
+def versions() -> dict:
+    import keras
+    import numpy
+
+    found = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "numpy": numpy.__version__,
+    }
+    for name in ("tensorflow", "torch", "jax"):
+        module = sys.modules.get(name)
+        if module is not None:
+            found[name] = getattr(module, "__version__", "?")
+    return found
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _accelerators(backend: str) -> list[str]:
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [d.name for d in tf.config.list_physical_devices("GPU")]
+    if backend == "torch":
+        import torch
+
+        if not torch.cuda.is_available():
+            return []
+        count = torch.cuda.device_count()
+        return [torch.cuda.get_device_name(i) for i in range(count)]
+    if backend == "jax":
+        import jax
+
+        return [d.device_kind for d in jax.devices() if d.platform != "cpu"]
+    return []
+
+
+def device() -> str:
+    """The accelerator the backend uses, or the CPU with its core count."""
+    import keras
+
+    try:
+        accelerators = _accelerators(keras.backend.backend())
+    except Exception as error:  # a broken driver must not stop a run
+        accelerators = [f"unknown ({error})"]
+    if accelerators:
+        return ", ".join(accelerators)
+    return f"CPU: {_cpu_name()}, {os.cpu_count()} cores"
+
+
+# -- results -------------------------------------------------------------
+
+
+class ResultsStore:
+    """results.json for one experiment folder, rewritten after every run.
+
+    Args:
+        folder: output folder.
+        experiment: its name.
+        config: a dataclass; a folder holding results of another config is
+            refused (use a new folder, or `fresh=True` to start over).
+        fresh: ignore what the folder holds.
+        command: the command of this invocation, recorded with the date
+            when it adds a run.
+    """
+
+    def __init__(self, folder, experiment, config, fresh=False, command=""):
+        self.folder = Path(folder)
+        self.path = self.folder / "results.json"
+        self.config = dataclasses.asdict(config)
+        self.command = command
+        self.data = {
+            "experiment": experiment,
+            "config": self.config,
+            "versions": versions(),
+            "device": device(),
+            "command": command,
+            "date": time.strftime("%Y-%m-%d"),
+            "runs": [],
+        }
+        if fresh:  # an interrupted run's BackupAndRestore state too
+            shutil.rmtree(self.folder / "backup", ignore_errors=True)
+        if self.path.exists() and not fresh:
+            previous = json.loads(self.path.read_text())
+            if previous.get("config") != self.config:
+                raise ValueError(
+                    f"{self.path} holds results of another configuration "
+                    f"({previous.get('config')}); pass a new --output folder "
+                    "or --fresh to overwrite it"
+                )
+            self.data = {**previous, "runs": previous.get("runs", [])}
+
+    @classmethod
+    def load(cls, folder) -> ResultsStore:
+        """The store as recorded, for rewriting its pages (`--report`)."""
+        store = cls.__new__(cls)
+        store.folder = Path(folder)
+        store.path = store.folder / "results.json"
+        if not store.path.exists():
+            raise FileNotFoundError(
+                f"--report reads {store.path}, which does not exist; run the "
+                "experiment first or pass its --output folder"
+            )
+        store.data = json.loads(store.path.read_text())
+        store.config = store.data["config"]
+        store.command = store.data.get("command", "")
+        return store
+
+    @property
+    def runs(self) -> list:
+        return self.data["runs"]
+
+    def find(self, **keys):
+        for run in self.runs:
+            if all(run.get(k) == v for k, v in keys.items()):
+                return run
+        return None
+
+    def add(self, run: dict) -> None:
+        """Records a finished run, with this invocation's command, machine
+        and date."""
+        self.runs.append(run)
+        self.data.update(
+            command=self.command or self.data.get("command", ""),
+            device=device(),
+            versions=versions(),
+            date=time.strftime("%Y-%m-%d"),
+        )
+        self.save()
+
+    def save(self) -> None:
+        atomic_write_text(self.path, json.dumps(self.data, indent=2) + "\n")
+
+
+class Progress:
+    """One line per finished run: how many, elapsed, and a rough ETA."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.done = 0
+        self.start = time.perf_counter()
+
+    def step(self, message: str) -> None:
+        self.done += 1
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / self.done * (self.total - self.done)
+        print(
+            f"[{self.done}/{self.total}] {message} "
+            f"(elapsed {elapsed:.0f} s, about {eta:.0f} s left)",
+            flush=True,
+        )
+
+
+def backup_folder(output, keys: dict) -> Path:
+    """Where the run named by `keys` keeps its BackupAndRestore state."""
+    return Path(output) / "backup" / "-".join(str(v) for v in keys.values())
+
+
+def run_plan(store, plan, run_one, describe=None) -> None:
+    """Runs every planned run that `store` has not recorded.
+
+    Args:
+        plan: a list of key dicts, one per run (`{"model": ..., ...}`).
+        run_one: `keys -> run dict` (the keys are added to it); may
+            train with BackupAndRestore in `backup_folder(store.folder,
+            keys)`, which is removed once the run is recorded.
+        describe: `run -> str` for the progress line.
+    """
+    progress = Progress(len(plan))
+    for keys in plan:
+        name = ", ".join(f"{k} {v}" for k, v in keys.items())
+        if store.find(**keys) is not None:
+            progress.step(f"{name}: done before")
+            continue
+        print(f"--- {name}", flush=True)
+        run = {**run_one(keys), **keys}
+        store.add(run)
+        shutil.rmtree(backup_folder(store.folder, keys), ignore_errors=True)
+        progress.step(f"{name}: {describe(run) if describe else 'done'}")
+
+
+# -- pages ---------------------------------------------------------------
+
+
+def markdown_table(rows: list[dict], columns: list[str]) -> str:
+    def cell(value):
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return "" if value is None else str(value)
+
+    lines = [
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
+    for row in rows:
+        lines.append(
+            "| " + " | ".join(cell(row.get(c)) for c in columns) + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def page_opening(title: str, store) -> list[str]:
+    """The first lines of every page: title, command, machine, date,
+    versions, and that times compare only within a run."""
+    data = store.data
+    found = data.get("versions", {})
+    software = ", ".join(f"{k} {v}" for k, v in found.items() if k != "backend")
+    command = (
+        data.get("command") or f"python -m experiments.{data['experiment']}"
+    )
+    return [
+        f"# {title}",
+        "",
+        f"`{command}`",
+        "",
+        f"Measured on {data['device']}, {data.get('date', 'date not recorded')}"
+        f"; Keras backend {found.get('backend', '?')}; {software}. "
+        + COMPARABLE,
+        "",
+    ]
