@@ -51,9 +51,11 @@ __all__ = [
     "config_from",
     "device",
     "markdown_table",
+    "open_store",
     "page_opening",
     "parser",
     "run_plan",
+    "save_page",
     "versions",
 ]
 
@@ -121,6 +123,28 @@ def config_from(args: argparse.Namespace, defaults):
         if hasattr(args, f.name)
     }
     return dataclasses.replace(defaults, **given)
+
+
+def open_store(args, defaults, experiment: str, argv=None, fresh=None):
+    """(store, config): with `--report` the recorded ones, else a store in
+    `args.output` for this invocation's config and command.
+
+    Args:
+        fresh: start over whatever the flags say (timings, which are not
+            resumable); default `args.fresh`.
+    """
+    if args.report:
+        store = ResultsStore.load(args.output)
+        return store, type(defaults)(**store.config)
+    config = config_from(args, defaults)
+    store = ResultsStore(
+        args.output,
+        experiment,
+        config,
+        args.fresh if fresh is None else fresh,
+        command_line(experiment, argv),
+    )
+    return store, config
 
 
 def command_line(module: str, argv=None) -> str:
@@ -335,6 +359,8 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
     def cell(value):
         if isinstance(value, float):
             return f"{value:.4g}"
+        if isinstance(value, list) and all(isinstance(v, float) for v in value):
+            return "[" + ", ".join(f"{v:.4g}" for v in value) + "]"
         return "" if value is None else str(value)
 
     lines = [
@@ -346,6 +372,13 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
             "| " + " | ".join(cell(row.get(c)) for c in columns) + " |"
         )
     return "\n".join(lines) + "\n"
+
+
+def save_page(path, lines: list[str]) -> str:
+    """Joins a page's lines, writes it atomically, returns its text."""
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(path, text)
+    return text
 
 
 def page_opening(title: str, store) -> list[str]:

@@ -35,12 +35,12 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from experiments._runner import (
     ResultsStore,
-    atomic_write_text,
     command_line,
     config_from,
     markdown_table,
     page_opening,
     parser,
+    save_page,
 )
 from keras_gates import GatedGRU, GatedLSTM, GateExtractor, plots
 
@@ -592,9 +592,7 @@ def write_summary(folder: Path, data: dict) -> str:
         "",
         "![benchmark](benchmark.png)",
     ]
-    text = "\n".join(lines) + "\n"
-    atomic_write_text(folder / "summary.md", text)
-    return text
+    return save_page(folder / "summary.md", lines)
 
 
 TIMING_COLUMNS = ["task", "jit_compile", "model", "value", "ratio_to_builtin",
@@ -617,7 +615,7 @@ def write_growth(folder: Path, store, config) -> None:
             ["task", "model", "value", "ratio_to_builtin", "growth_over_first"],
         ),  # fmt: skip
     ]
-    atomic_write_text(folder / "growth.md", "\n".join(lines) + "\n")
+    save_page(folder / "growth.md", lines)
 
 
 def command_parser():

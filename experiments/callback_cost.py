@@ -21,13 +21,11 @@ import keras
 import numpy as np
 
 from experiments._runner import (
-    ResultsStore,
-    atomic_write_text,
-    command_line,
-    config_from,
     markdown_table,
+    open_store,
     page_opening,
     parser,
+    save_page,
 )
 from keras_gates import GatedLSTM, GatePlotter, GateRecorder
 
@@ -131,26 +129,21 @@ def write_page(store, config: Config) -> str:
         f"{timed['overhead']:+.1%} ({base['value']:.1f} s to "
         f"{timed['value']:.1f} s), over {config.repeats} interleaved "
         "repeats.",
+        f"- Single epochs ranged over {min(base['all']):.1f}-"
+        f"{max(base['all']):.1f} s without callbacks and "
+        f"{min(timed['all']):.1f}-{max(timed['all']):.1f} s with them: a "
+        "difference inside that spread is noise, not a cost.",
     ]
-    text = "\n".join(lines) + "\n"
-    atomic_write_text(store.folder / "summary.md", text)
-    return text
+    return save_page(store.folder / "summary.md", lines)
 
 
 def main(argv=None):
     args = parser(
         Config(), __doc__.split("\n")[0], "results/callback_cost"
     ).parse_args(argv)
-    if args.report:
-        store = ResultsStore.load(args.output)
-        config = Config(**store.config)
-    else:
-        config = config_from(args, Config())
-        # Timings are not resumable: a run starts over.
-        store = ResultsStore(
-            args.output, "callback_cost", config, fresh=True,
-            command=command_line("callback_cost", argv),
-        )  # fmt: skip
+    # Timings are not resumable: a run starts over.
+    store, config = open_store(args, Config(), "callback_cost", argv, True)
+    if not args.report:
         for row in rows_of(epoch_times(config), config):
             store.add(row)
     print(write_page(store, config))

@@ -13,20 +13,17 @@ inputs with masks padded on either side.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
 
 from experiments._runner import (
-    ResultsStore,
-    atomic_write_text,
-    command_line,
-    config_from,
     markdown_table,
+    open_store,
     page_opening,
     parser,
     run_plan,
+    save_page,
 )
 from keras_gates import convert
 
@@ -140,25 +137,16 @@ def write_page(store, config: Config) -> str:
         "",
         *what_it_shows(store.runs),
     ]
-    text = "\n".join(lines) + "\n"
-    atomic_write_text(store.folder / "summary.md", text)
-    return text
+    return save_page(store.folder / "summary.md", lines)
 
 
 def main(argv=None):
     args = parser(
         Config(), __doc__.split("\n")[0], "results/equivalence"
     ).parse_args(argv)
-    if args.report:
-        store = ResultsStore.load(args.output)
-        config = Config(**store.config)
-    else:
-        config = config_from(args, Config())
+    store, config = open_store(args, Config(), "equivalence", argv)
+    if not args.report:
         keras.utils.set_random_seed(config.seed)
-        store = ResultsStore(
-            Path(args.output), "equivalence", config, args.fresh,
-            command_line("equivalence", argv),
-        )  # fmt: skip
         plan = [{"model": kind, "task": name}
                 for kind in ("LSTM", "GRU") for name in OPTIONS]  # fmt: skip
         run_plan(

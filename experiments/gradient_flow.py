@@ -21,15 +21,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from experiments._runner import (
-    ResultsStore,
-    atomic_write_text,
     backup_folder,
-    command_line,
-    config_from,
     markdown_table,
+    open_store,
     page_opening,
     parser,
     run_plan,
+    save_page,
 )
 from keras_gates import extract_gates, plots
 from keras_gates.tasks import make_splits
@@ -242,9 +240,7 @@ def write_page(store, config: Config, output: Path) -> str:
         "",
         "![gradient flow](gradient_flow.png)",
     ]
-    text = "\n".join(lines) + "\n"
-    atomic_write_text(output / "summary.md", text)
-    return text
+    return save_page(output / "summary.md", lines)
 
 
 def main(argv=None):
@@ -255,15 +251,8 @@ def main(argv=None):
         exclude=("settings",),
     ).parse_args(argv)
     output = Path(args.output)
-    if args.report:
-        store = ResultsStore.load(output)
-        config = Config(**store.config)
-    else:
-        config = config_from(args, Config())
-        store = ResultsStore(
-            output, "gradient_flow", config, args.fresh,
-            command_line("gradient_flow", argv),
-        )  # fmt: skip
+    store, config = open_store(args, Config(), "gradient_flow", argv)
+    if not args.report:
         data = make_splits(
             "agreement",
             config.length,

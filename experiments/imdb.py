@@ -35,7 +35,6 @@ from matplotlib.figure import Figure
 
 from experiments._runner import (
     ResultsStore,
-    atomic_write_text,
     backup_folder,
     command_line,
     config_from,
@@ -43,6 +42,7 @@ from experiments._runner import (
     page_opening,
     parser,
     run_plan,
+    save_page,
 )
 from keras_gates import extract_gates, plots
 from keras_gates.datasets import TextConfig, imdb_arrays
@@ -389,9 +389,7 @@ def write_page(store, config: Config, output: Path, data) -> str:
         lines += ["## Which words open and close the GatedLSTM's gates", "",
                   words]  # fmt: skip
         lines += [f"![{p.stem}]({p.name})" for p in figures]
-    text = "\n".join(lines) + "\n"
-    atomic_write_text(output / "summary.md", text)
-    return text
+    return save_page(output / "summary.md", lines)
 
 
 def main(argv=None):

@@ -21,7 +21,6 @@ import numpy as np
 
 from experiments._runner import (
     ResultsStore,
-    atomic_write_text,
     backup_folder,
     command_line,
     config_from,
@@ -29,6 +28,7 @@ from experiments._runner import (
     page_opening,
     parser,
     run_plan,
+    save_page,
 )
 from keras_gates import extract_gates, plots
 from keras_gates.files import atomic_path
@@ -195,7 +195,7 @@ def write_outputs(store: ResultsStore, config: Config, output: Path) -> tuple:
     if notes:
         lines += ["## What the gates show", "", *notes, ""]
     lines += ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in figures]
-    atomic_write_text(output / "summary.md", "\n".join(lines) + "\n")
+    save_page(output / "summary.md", lines)
     return figures, facts
 
 

@@ -68,16 +68,14 @@ from keras_gates import _validation as check
 from keras_gates.gate_layout import gate_names, join_blocks, unpack
 
 # Whether the inputs are multiplied by the kernel in one matmul before the
-# loop, per backend. Measured (training step, batch 64, 200 steps,
-# 128 -> 64, 2-core CPU): on TensorFlow it was slower (31 vs 22 ms) and it
-# rounds differently from Keras, whose TensorFlow loop projects inside the
-# step; on JAX (jit) slower too (LSTM 44.2 vs 42.1 ms, GRU 34.4 vs 34.9);
-# on PyTorch, where every op in the loop is a Python-dispatched kernel,
-# faster (LSTM 13%, GRU 18% less time).
+# loop, per backend. On a CPU this was slower on TensorFlow (and rounds
+# differently from Keras, whose TensorFlow loop projects inside the step)
+# and on JAX under jit; faster on PyTorch, where every op in the loop is a
+# Python-dispatched kernel. Speeds: docs/benchmark.
 PROJECT_BEFORE_LOOP = {"tensorflow": False, "torch": True, "jax": False}
 
 # Backends where the hand-written backward pass (`_fused`) replaces Keras's
-# loop where it applies. Measured on PyTorch: README, Speed.
+# loop where it applies. Speeds: docs/benchmark.
 HANDWRITTEN_BACKENDS = frozenset({"torch"})
 
 # The built-in's fused function per backend and cell, in Keras 3.

@@ -6,9 +6,9 @@ in that bookkeeping than in arithmetic. Here the forward loop runs without
 autograd and `keras.ops.custom_gradient` supplies the gradient: one reverse
 loop over the steps (small elementwise ops and one matmul per step), then
 the recurrent kernel's gradient as one matmul over every step at once.
-Measured on a 2-core CPU: computing the backward coefficients for all steps
-at once, in big tensors, was slower than step by step (GRU training step
-57 vs 50 ms): every new (time, batch, n) tensor is a fresh allocation.
+Computing the backward coefficients for all steps at once, in big tensors,
+was slower on a CPU than step by step: every new (time, batch, n) tensor is
+a fresh allocation.
 
 Only the common case: inputs already projected (`x W + b`, see
 `_engine.PROJECT_BEFORE_LOOP`), no mask, no recurrent dropout, tanh/sigmoid,

@@ -49,6 +49,16 @@ def test_imdb_writes_results_and_resumes_after_a_crash(tmp_path, monkeypatch):
     outputs = ["learning_curves.png", "review_positive.png", "summary.md"]
     for name in outputs + ["review_negative.png", "saturation.png"]:
         assert (out / name).exists(), name
+    # --report writes the same page from results.json, without training
+    # and, once the model and tokens are gone, from what the run recorded.
+    page = (out / "summary.md").read_text()
+    assert "## Which words open and close the GatedLSTM's gates" in page
+    imdb.main(["--report", "--output", str(out)])
+    assert (out / "summary.md").read_text() == page
+    (out / "models" / "GatedLSTM.keras").unlink()
+    (out / "tokens.npz").unlink()
+    imdb.main(["--report", "--output", str(out)])
+    assert (out / "summary.md").read_text() == page
 
 
 @pytest.mark.slow
