@@ -247,3 +247,26 @@ def test_left_padded_sequences_give_the_gates_of_their_tokens(kind):
                 err_msg=f"{name}, sequence {row}",
             )
             assert np.isnan(gates[name][row, :start]).all()
+
+
+def test_a_mask_handed_to_the_layer_by_hand_reaches_its_gates(rng):
+    """A functional model whose LSTM gets its mask as an argument (not
+    carried by the sequences): the masked steps' gates are NaN and the
+    valid ones equal the gated twin's on the same mask."""
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    mask = np.array([[True] * 5, [False, False, True, True, True]])
+    inputs = keras.Input((5, 3))
+    steps = keras.Input((5,), dtype="bool")
+    lstm = keras.layers.LSTM(4, return_sequences=True, name="lstm")
+    model = keras.Model([inputs, steps], lstm(inputs, mask=steps))
+    gates = extract_gates(model, [x, mask])["lstm"]
+    assert np.isnan(gates["forget"][1, :2]).all()
+    assert not np.isnan(gates["forget"][1, 2:]).any()
+    twin = GatedLSTM(4, return_sequences=True, return_gates=True)
+    twin.build(x.shape)
+    twin.set_weights(lstm.get_weights())
+    _, expected = twin(x, mask=mask)
+    for name, value in expected.items():
+        np.testing.assert_allclose(
+            gates[name][mask], to_numpy(value)[mask], atol=1e-6
+        )
