@@ -17,7 +17,7 @@ the rest:
   `keras.callbacks.BackupAndRestore` (in a folder `backup_folder` names).
 - `run_plan(store, plan, run_one)`: plan -> skip finished -> run ->
   record -> progress.
-- `page_opening(title, store)`: the command, machine, date and versions
+- `page_opening(title, data)`: the command, machine, date and versions
   every page starts with.
 
 Schema of results.json (shared by every experiment):
@@ -241,14 +241,19 @@ class ResultsStore:
         self.folder = Path(folder)
         self.path = self.folder / "results.json"
         self.config = dataclasses.asdict(config)
-        self.command = command
-        self.data = {
-            "experiment": experiment,
-            "config": self.config,
+        # This invocation's command, machine and date, recorded with the
+        # first run it adds (a resumed folder keeps the earlier ones until
+        # then).
+        self.invocation = {
             "versions": versions(),
             "device": device(),
             "command": command,
             "date": time.strftime("%Y-%m-%d"),
+        }
+        self.data = {
+            "experiment": experiment,
+            "config": self.config,
+            **self.invocation,
             "runs": [],
         }
         if fresh:  # an interrupted run's BackupAndRestore state too
@@ -276,7 +281,7 @@ class ResultsStore:
             )
         store.data = json.loads(store.path.read_text())
         store.config = store.data["config"]
-        store.command = store.data.get("command", "")
+        store.invocation = {}
         return store
 
     @property
@@ -293,12 +298,7 @@ class ResultsStore:
         """Records a finished run, with this invocation's command, machine
         and date."""
         self.runs.append(run)
-        self.data.update(
-            command=self.command or self.data.get("command", ""),
-            device=device(),
-            versions=versions(),
-            date=time.strftime("%Y-%m-%d"),
-        )
+        self.data.update(self.invocation)
         self.save()
 
     def save(self) -> None:
@@ -381,10 +381,10 @@ def save_page(path, lines: list[str]) -> str:
     return text
 
 
-def page_opening(title: str, store) -> list[str]:
-    """The first lines of every page: title, command, machine, date,
-    versions, and that times compare only within a run."""
-    data = store.data
+def page_opening(title: str, data: dict) -> list[str]:
+    """The first lines of every page, from a results.json's data: title,
+    command, machine, date, versions, and that times compare only within
+    a run."""
     found = data.get("versions", {})
     software = ", ".join(f"{k} {v}" for k, v in found.items() if k != "backend")
     command = (

@@ -24,7 +24,6 @@ import json
 import re
 import resource
 import time
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -550,7 +549,6 @@ def what_it_shows(runs) -> list[str]:
 def write_summary(folder: Path, data: dict) -> str:
     """summary.md from a run's results.json data: the command, machine and
     date, then the tables and what they show. Returns the text."""
-    store = types.SimpleNamespace(data=data)
     runs = data["runs"]
     config = data["config"]
     timing = [
@@ -562,7 +560,7 @@ def write_summary(folder: Path, data: dict) -> str:
         data["versions"]["backend"] == "torch"
     )
     lines = page_opening(
-        f"Benchmark, backend {data['versions']['backend']}", store
+        f"Benchmark, backend {data['versions']['backend']}", data
     )
     lines += [
         f"{config['repeats']} interleaved repeats after {config['warmup']} "
@@ -603,7 +601,7 @@ def write_growth(folder: Path, store, config) -> None:
     lines = page_opening(
         "Jit-compiled training step against the length, backend "
         f"{keras.backend.backend()}",
-        store,
+        store.data,
     )
     lines += [
         f"{config.repeats} interleaved repeats after {config.warmup} "

@@ -115,7 +115,7 @@ def rows_of(times: dict, config: Config) -> list[dict]:
 def write_page(store, config: Config) -> str:
     base, timed = store.runs
     lines = page_opening(
-        "Cost of GateRecorder + GatePlotter on an IMDB-sized epoch", store
+        "Cost of GateRecorder + GatePlotter on an IMDB-sized epoch", store.data
     )
     lines += [
         f"Config: {config}. `value`: the median of the epochs in `all`; "

@@ -125,7 +125,7 @@ def what_it_shows(runs) -> list[str]:
 def write_page(store, config: Config) -> str:
     lines = page_opening(
         "GatedLSTM/GatedGRU against keras.layers.LSTM/GRU (copied weights)",
-        store,
+        store.data,
     )
     lines += [
         f"Inputs: {config}. Masks padded at the end for half the batch, in "

@@ -224,7 +224,7 @@ def write_page(store, config: Config, output: Path) -> str:
     plots.save_figure(figure(curves, config), output / "gradient_flow.png")
     rows = ratio_rows(store.runs)
     lines = page_opening(
-        "Gradient flow: does the gradient vanish with distance?", store
+        "Gradient flow: does the gradient vanish with distance?", store.data
     )
     lines += [
         f"Config: {config}.",

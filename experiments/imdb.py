@@ -370,7 +370,7 @@ def write_page(store, config: Config, output: Path, data) -> str:
         figures = [p for p in figures if p.exists()]
     columns = ["model", "value", "params", "recurrent_params",
                "seconds_per_epoch", "epochs"]  # fmt: skip
-    lines = page_opening("IMDB: gated layers against the built-ins", store)
+    lines = page_opening("IMDB: gated layers against the built-ins", store.data)
     lines += [
         f"Config: {config}.",
         "",

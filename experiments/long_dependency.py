@@ -177,7 +177,7 @@ def write_outputs(store: ResultsStore, config: Config, output: Path) -> tuple:
         figures += more
         notes = carrier_notes(facts) if facts else []
     lines = page_opening(
-        f"{config.task}: models against dependency length", store
+        f"{config.task}: models against dependency length", store.data
     )
     lines += [
         f"Config: {config}.",
