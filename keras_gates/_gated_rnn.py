@@ -288,15 +288,18 @@ class GatedRNN(keras.layers.RNN):
     def __init__(
         self,
         cell: GatedCell,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        use_cudnn="auto",
+        *,
+        return_sequences,
+        return_state,
+        go_backwards,
+        stateful,
+        unroll,
+        use_cudnn,
         recover_gates="auto",
         **kwargs,
     ):
+        # No defaults but recover_gates's: the public layers pass every
+        # argument, with the defaults users see in their own signatures.
         for name, value in (
             ("return_sequences", return_sequences),
             ("return_state", return_state),
