@@ -1,6 +1,6 @@
 """keras_gates: Keras 3 LSTM and GRU layers whose gates you can read."""
 
-from keras_gates import gate_layout, plots, stats
+from keras_gates import gate_layout, plots, stats, viewer
 from keras_gates.callbacks import (
     GatePlotter,
     GateRecorder,
@@ -28,4 +28,5 @@ __all__ = [
     "load_gate_history",
     "plots",
     "stats",
+    "viewer",
 ]

@@ -20,13 +20,38 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from keras_gates import plots
-from keras_gates._validation import positive_int
+from keras_gates import plots, viewer
+from keras_gates._validation import boolean, positive_int
 from keras_gates.extract import GateExtractor
 from keras_gates.files import atomic_path
 from keras_gates.stats import log_statistics
 
 # -- shared reading ----------------------------------------------------------
+
+
+class _Page(NamedTuple):
+    """A viewer page to write: what `GatePlotter._draw` gets instead of a
+    figure."""
+
+    gates: dict
+    tokens: list | None
+    title: str
+    names: list
+
+
+def _token_lists(tokens) -> list[list[str]] | None:
+    """None, or a list of token lists (one list: the example sequence)."""
+    if tokens is None:
+        return None
+    tokens = list(tokens)
+    if (
+        tokens
+        and not isinstance(tokens[0], str)
+        and isinstance(tokens[0], Sequence)
+    ):
+        return [[str(t) for t in sequence] for sequence in tokens]
+    return [[str(t) for t in tokens]]
+
 
 _last_read: dict = {}  # {"key": ..., "gates": ...}: one epoch's gates
 _extractors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -283,19 +308,25 @@ class GatePlotter(keras.callbacks.Callback):
         axis when given (`plots.gate_heatmap`);
       - `saturation_epochNNN.png`: the Karpathy et al. saturation scatter
         over the whole probe (`plots.saturation`);
+      - with `html=True`, `gates_epochNNN.html`: the gate viewer
+        (`viewer.write_html`) on up to `html_sequences` probe sequences
+        from `example` on (only `example` when `tokens` labels it alone);
     and at the end of training `evolution.png`: how each gate's
     distribution moved from epoch to epoch (`plots.gate_evolution`).
 
     Args:
         probe: a fixed batch of model inputs, e.g. `x[:64]`.
         directory: folder for the figures (created).
-        tokens: optional labels of the timesteps of probe sequence
-            `example` (words, symbols), one per step.
+        tokens: optional labels of the timesteps (words, symbols), one
+            per step: a list for probe sequence `example`, or one list
+            per probe sequence.
         every: int, default 1.
         tensorboard_dir: optional log folder; with the TensorFlow backend
             the figures also go to TensorBoard's Images tab. On other
             backends a warning says so, once.
         example: int, default 0: which probe sequence the heatmap shows.
+        html: bool, default False: also write the gate viewer page.
+        html_sequences: int, default 8: most sequences on a page.
 
     Memory stays bounded: between epochs it keeps only a fixed sample of at
     most 20,000 values per gate for the evolution figure. A figure that
@@ -312,11 +343,15 @@ class GatePlotter(keras.callbacks.Callback):
         every: int = 1,
         tensorboard_dir=None,
         example: int = 0,
+        html: bool = False,
+        html_sequences: int = 8,
     ):
         super().__init__()
         self.directory = Path(directory)
-        self.tokens = None if tokens is None else [str(t) for t in tokens]
+        self.tokens = _token_lists(tokens)
         self.every = positive_int("every", every)
+        self.html = boolean("html", html)
+        self.html_sequences = positive_int("html_sequences", html_sequences)
         self.tensorboard_dir = tensorboard_dir
         self.example = example
         self._reader = _ProbeReader(probe, "GatePlotter")
@@ -334,12 +369,7 @@ class GatePlotter(keras.callbacks.Callback):
                 f"GatePlotter: example must be in [0, {probe.shape[0]}) for a "
                 f"probe of {probe.shape[0]} sequences, got {self.example}"
             )
-        if self.tokens is not None and len(self.tokens) != probe.shape[1]:
-            raise ValueError(
-                f"GatePlotter: tokens has {len(self.tokens)} entries but the "
-                f"probe sequences have {probe.shape[1]} timesteps; pass one "
-                "token per step of the example sequence"
-            )
+        self._check_tokens(probe.shape)
         _check_writable("GatePlotter", "directory", self.directory)
         if self.tensorboard_dir is not None:
             if keras.backend.backend() == "tensorflow":
@@ -368,7 +398,7 @@ class GatePlotter(keras.callbacks.Callback):
                 epoch,
                 lambda g=layer_gates, name=layer, e=epoch: plots.gate_heatmap(
                     g,
-                    tokens=self.tokens,
+                    tokens=self._example_tokens(),
                     example=self.example,
                     title=f"{name}: gates on probe sequence {self.example}, "
                     f"after epoch {e + 1}",
@@ -381,6 +411,14 @@ class GatePlotter(keras.callbacks.Callback):
                     g, title=f"{name}: saturation after epoch {e + 1}"
                 ),
             )
+            if self.html:
+                self._draw(
+                    folder / f"gates_epoch{epoch + 1:03d}.html",
+                    epoch,
+                    lambda g=layer_gates, name=layer, e=epoch: self._page(
+                        g, f"{name}: gates after epoch {e + 1}"
+                    ),
+                )
 
     def on_train_end(self, logs=None):
         if not self._epochs:
@@ -398,6 +436,54 @@ class GatePlotter(keras.callbacks.Callback):
         if self._tensorboard is not None:
             self._tensorboard.close()
 
+    def _check_tokens(self, shape):
+        if self.tokens is None:
+            return
+        if len(self.tokens) not in (1, shape[0]):
+            raise ValueError(
+                f"GatePlotter: tokens has {len(self.tokens)} lists but the "
+                f"probe has {shape[0]} sequences; pass one list for the "
+                "example sequence or one per probe sequence"
+            )
+        for index, tokens in enumerate(self.tokens):
+            if len(tokens) != shape[1]:
+                which = (
+                    "the example sequence"
+                    if len(self.tokens) == 1
+                    else (f"probe sequence {index}")
+                )
+                raise ValueError(
+                    f"GatePlotter: tokens has {len(tokens)} entries for "
+                    f"{which} but the probe sequences have {shape[1]} "
+                    "timesteps; pass one token per step"
+                )
+
+    def _example_tokens(self):
+        if self.tokens is None:
+            return None
+        return self.tokens[0 if len(self.tokens) == 1 else self.example]
+
+    def _page(self, layer_gates, title):
+        """The viewer on the example sequence and those after it."""
+        batch = next(iter(layer_gates.values())).shape[0]
+        if self.tokens is not None and len(self.tokens) == 1:
+            chosen = [self.example]
+        else:
+            chosen = list(range(batch))[self.example :][: self.html_sequences]
+        tokens = None
+        if self.tokens is not None:
+            tokens = (
+                [self._example_tokens()]
+                if len(chosen) == 1
+                else [self.tokens[index] for index in chosen]
+            )
+        return _Page(
+            {name: values[chosen] for name, values in layer_gates.items()},
+            tokens,
+            title,
+            [f"probe sequence {index}" for index in chosen],
+        )
+
     def _keep_sample(self, layer, layer_gates):
         kept = self._samples.setdefault(layer, {})
         for gate, values in layer_gates.items():
@@ -412,6 +498,16 @@ class GatePlotter(keras.callbacks.Callback):
     def _draw(self, path: Path, epoch: int, make_figure):
         try:
             figure = make_figure()
+            if isinstance(figure, _Page):
+                viewer.write_html(
+                    figure.gates,
+                    figure.tokens,
+                    path,
+                    title=figure.title,
+                    sequence_names=figure.names,
+                )
+                self.written.append(path)
+                return
             plots.save_figure(figure, path)
             self.written.append(path)
             if self._tensorboard is not None:

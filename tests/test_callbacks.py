@@ -1,6 +1,8 @@
 """GateRecorder and GatePlotter during a real (small) fit."""
 
+import base64
 import io
+import json
 import zipfile
 
 import keras
@@ -107,6 +109,72 @@ def test_plotter_writes_real_pngs(tmp_path):
         assert np.asarray(image.convert("L"), dtype="float32").std() > 10
 
 
+def page_data(path):
+    """The JSON a viewer page embeds."""
+    text = path.read_text()
+    start = text.index("type='application/json'>") + len(
+        "type='application/json'>"
+    )
+    return json.loads(text[start : text.index("</script>", start)])
+
+
+def codes_of(data, sequence, gate):
+    raw = base64.b64decode(data["sequences"][sequence]["codes"][gate])
+    return np.frombuffer(raw, "uint8").reshape(data["time"], data["units"])
+
+
+@pytest.mark.slow
+def test_plotter_writes_viewer_pages_of_the_probes_gates(tmp_path):
+    model = two_layer_model()
+    tokens = [[f"t{v}" for v in row] for row in X[:6]]
+    plotter = GatePlotter(
+        X[:6], tmp_path, tokens=tokens, html=True, html_sequences=3, example=1
+    )
+    model.fit(X, Y, epochs=1, verbose=0, callbacks=[plotter])
+    pages = sorted(p for p in plotter.written if p.suffix == ".html")
+    assert [p.relative_to(tmp_path).as_posix() for p in pages] == [
+        f"{layer}/gates_epoch001.html"
+        for layer in ("bi__backward", "bi__forward", "first")
+    ]
+    expected = extract_gates(model, X[:6])
+    for page in pages:
+        data = page_data(page)
+        layer = {"first": "first", "bi__forward": "bi/forward"}.get(
+            page.parent.name, "bi/backward"
+        )
+        assert [s["name"] for s in data["sequences"]] == [
+            "probe sequence 1",
+            "probe sequence 2",
+            "probe sequence 3",
+        ]
+        assert [s["tokens"] for s in data["sequences"]] == tokens[1:4]
+        for gate, values in expected[layer].items():
+            low, high = data["ranges"][gate]
+            for position, index in enumerate((1, 2, 3)):
+                shown = low + codes_of(data, position, gate) / 254 * (
+                    high - low
+                )
+                np.testing.assert_allclose(
+                    shown, values[index], atol=(high - low) / 508 + 1e-6
+                )
+
+
+def test_plotter_pages_show_the_example_alone_when_only_it_has_tokens(
+    tmp_path,
+):
+    model = two_layer_model()
+    tokens = [f"t{v}" for v in X[2]]
+    plotter = GatePlotter(X[:4], tmp_path, tokens=tokens, html=True, example=2)
+    model.fit(X[:8], Y[:8], epochs=1, verbose=0, callbacks=[plotter])
+    data = page_data(tmp_path / "first" / "gates_epoch001.html")
+    assert [s["name"] for s in data["sequences"]] == ["probe sequence 2"]
+    assert data["sequences"][0]["tokens"] == tokens
+    forget = extract_gates(model, X[:4])["first"]["forget"][2]
+    np.testing.assert_allclose(
+        codes_of(data, 0, "forget") / 254, forget, atol=1 / 508 + 1e-6
+    )
+
+
 def test_plotter_with_builtin_lstm_and_functional_model(tmp_path):
     inputs = keras.Input((15,), dtype="int32")
     x = keras.layers.Embedding(12, 6, mask_zero=True)(inputs)
@@ -159,7 +227,27 @@ def test_a_failing_figure_is_reported_once_and_training_goes_on(
         ),
         (
             lambda d: GatePlotter(X[:4], d, tokens=["a"]),
-            "tokens has 1 entries but the probe sequences have 15",
+            "tokens has 1 entries for the example sequence but the probe "
+            "sequences have 15 timesteps",
+        ),
+        (
+            lambda d: GatePlotter(X[:4], d, tokens=[["a"] * 15] * 3),
+            "tokens has 3 lists but the probe has 4 sequences",
+        ),
+        (
+            lambda d: GatePlotter(
+                X[:4], d, tokens=[["a"] * 15] * 3 + [["a"] * 14]
+            ),
+            "tokens has 14 entries for probe sequence 3 but the probe "
+            "sequences have 15",
+        ),
+        (
+            lambda d: GatePlotter(X[:4], d, html="yes"),
+            "^html must be True or False, got 'yes'",
+        ),
+        (
+            lambda d: GatePlotter(X[:4], d, html_sequences=0),
+            "^html_sequences must be a positive integer, got 0",
         ),
         (
             lambda d: GatePlotter(X[:4], d, example=4),

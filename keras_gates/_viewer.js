@@ -1,0 +1,349 @@
+"use strict";
+// The gate viewer. Reads the JSON written by keras_gates.viewer.page_data
+// from #gate-data and builds the page; no network, no libraries.
+(function () {
+  const data = JSON.parse(document.getElementById("gate-data").textContent);
+  const units = data.units;
+  const state = {
+    sequence: 0,
+    gate: data.gates.includes("cell") ? "cell" : data.gates[0],
+    unit: 0,
+    span: null,
+    anchor: null,
+    dragging: false,
+  };
+  const decoded = new Map();
+
+  // -- data -----------------------------------------------------------------
+  function codesOf(sequence, gate) {
+    const key = sequence + "/" + gate;
+    if (!decoded.has(key)) {
+      const text = atob(data.sequences[sequence].codes[gate]);
+      const codes = new Uint8Array(text.length);
+      for (let i = 0; i < text.length; i++) codes[i] = text.charCodeAt(i);
+      decoded.set(key, codes);
+    }
+    return decoded.get(key);
+  }
+  function code(gate, step, unit) {
+    return codesOf(state.sequence, gate)[step * units + unit];
+  }
+  function valueOf(gate, c) {
+    if (c === data.masked) return NaN;
+    const [low, high] = data.ranges[gate];
+    return low + (c / data.levels) * (high - low);
+  }
+  function colourAt(scale, position) {
+    const stops = data.stops[scale];
+    position = Math.min(Math.max(position, 0), 1);
+    for (let s = 0; s + 1 < stops.length; s++) {
+      const [p0, c0] = stops[s];
+      const [p1, c1] = stops[s + 1];
+      if (position <= p1) {
+        const share = (position - p0) / (p1 - p0);
+        return c0.map((a, k) => Math.floor(a + (c1[k] - a) * share + 0.5));
+      }
+    }
+    return stops[stops.length - 1][1];
+  }
+  function css(rgb) {
+    return "rgb(" + rgb[0] + ", " + rgb[1] + ", " + rgb[2] + ")";
+  }
+  function dark(rgb) {
+    return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] < 140;
+  }
+
+  // -- page -----------------------------------------------------------------
+  function element(tag, attributes, parent) {
+    const node = document.createElement(tag);
+    Object.assign(node, attributes || {});
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+  const controls = element("div", { id: "controls" }, document.body);
+  const sequenceLabel = element("label", { textContent: "sequence" }, controls);
+  const sequenceMenu = element("select", { id: "sequence" }, sequenceLabel);
+  data.sequences.forEach((s, i) =>
+    element("option", { value: String(i), textContent: s.name }, sequenceMenu)
+  );
+  const gateLabel = element("label", { textContent: "gate" }, controls);
+  const gateMenu = element("select", { id: "gate" }, gateLabel);
+  data.gates.forEach((g) =>
+    element("option", { value: g, textContent: data.labels[g] }, gateMenu)
+  );
+  gateMenu.value = state.gate;
+  const unitLabel = element("label", { textContent: "unit" }, controls);
+  const unitBox = element(
+    "input",
+    { id: "unit", type: "number", min: "0", max: String(units - 1), value: "0" },
+    unitLabel
+  );
+  element("span", { className: "axis", textContent: "of " + units }, unitLabel);
+  const legend = element("div", { id: "legend" }, controls);
+  const legendLow = element("span", { id: "legend-low" }, legend);
+  const legendBar = element("canvas", { id: "legend-bar", width: 160, height: 14 }, legend);
+  const legendHigh = element("span", { id: "legend-high" }, legend);
+  const spanInfo = element("span", { id: "span-info", className: "axis" }, controls);
+  const clear = element("button", { id: "clear-span", textContent: "clear selection" }, controls);
+  if (data.note) element("p", { id: "note", textContent: "GRU: " + data.note }, document.body);
+  element(
+    "p",
+    {
+      className: "axis",
+      textContent:
+        "Hover a token for every gate of the unit at that step; drag over " +
+        "tokens (or shift-click) to select a span and rank the units that " +
+        "are on inside it and off outside it.",
+    },
+    document.body
+  );
+  const text = element("div", { id: "text" }, document.body);
+  const tooltip = element("div", { id: "tooltip" }, document.body);
+  const panels = element("div", { id: "panels" }, document.body);
+  const overviewBox = element("div", { id: "overview-box" }, panels);
+  const overviewTitle = element("h2", {}, overviewBox);
+  const overview = element("canvas", { id: "overview" }, overviewBox);
+  element(
+    "div",
+    { className: "axis", textContent: "rows: units 0.." + (units - 1) + " (top to bottom); columns: steps; click a row to pick its unit" },
+    overviewBox
+  );
+  const matchBox = element("div", { id: "match-box" }, panels);
+  element("h2", { textContent: "Units on in the selected span" }, matchBox);
+  const matchHelp = element(
+    "div",
+    {
+      className: "axis",
+      textContent:
+        "score = mean inside the span - mean outside it, on the gate's " +
+        "colour scale (0..1)",
+    },
+    matchBox
+  );
+  const matchList = element("ol", { id: "match-list" }, matchBox);
+
+  function separator() {
+    const tokens = data.sequences[state.sequence].tokens;
+    return tokens.every((t) => t.length <= 1) ? "" : " ";
+  }
+  function buildText() {
+    text.textContent = "";
+    const tokens = data.sequences[state.sequence].tokens;
+    const gap = separator();
+    const fragment = document.createDocumentFragment();
+    tokens.forEach((token, step) => {
+      if (step > 0 && gap) fragment.appendChild(document.createTextNode(gap));
+      const span = document.createElement("span");
+      span.className = "tok";
+      span.dataset.step = String(step);
+      span.textContent = token === "\n" ? "\u21b5\n" : token;
+      fragment.appendChild(span);
+    });
+    text.appendChild(fragment);
+  }
+  function tokenNodes() {
+    return text.getElementsByClassName("tok");
+  }
+
+  // -- painting -------------------------------------------------------------
+  function paintText() {
+    const nodes = tokenNodes();
+    const scale = data.scales[state.gate];
+    for (let step = 0; step < nodes.length; step++) {
+      const node = nodes[step];
+      const c = code(state.gate, step, state.unit);
+      const masked = c === data.masked;
+      node.classList.toggle("masked", masked);
+      if (masked) {
+        node.style.backgroundColor = "";
+        node.style.color = "";
+      } else {
+        const rgb = colourAt(scale, c / data.levels);
+        node.style.backgroundColor = css(rgb);
+        node.style.color = dark(rgb) ? "#fff" : "#000";
+      }
+      const inSpan = state.span && step >= state.span[0] && step <= state.span[1];
+      node.classList.toggle("selected", Boolean(inSpan));
+    }
+  }
+  function paintLegend() {
+    const [low, high] = data.ranges[state.gate];
+    const scale = data.scales[state.gate];
+    const context = legendBar.getContext("2d");
+    for (let x = 0; x < legendBar.width; x++) {
+      context.fillStyle = css(colourAt(scale, x / (legendBar.width - 1)));
+      context.fillRect(x, 0, 1, legendBar.height);
+    }
+    legendLow.textContent = low.toPrecision(3);
+    legendHigh.textContent = high.toPrecision(3);
+  }
+  const geometry = { column: 1, row: 1 };
+  function paintOverview() {
+    const time = data.time;
+    geometry.column = Math.max(1, Math.min(4, Math.floor(900 / time)));
+    geometry.row = Math.max(1, Math.min(8, Math.floor(384 / units)));
+    overview.width = time * geometry.column;
+    overview.height = units * geometry.row;
+    const context = overview.getContext("2d");
+    const image = context.createImageData(overview.width, overview.height);
+    const codes = codesOf(state.sequence, state.gate);
+    const scale = data.scales[state.gate];
+    const palette = [];
+    for (let c = 0; c <= data.levels; c++) palette.push(colourAt(scale, c / data.levels));
+    palette.push([200, 200, 200]);
+    for (let y = 0; y < overview.height; y++) {
+      const unit = Math.floor(y / geometry.row);
+      for (let x = 0; x < overview.width; x++) {
+        const step = Math.floor(x / geometry.column);
+        const rgb = palette[codes[step * units + unit]];
+        const at = (y * overview.width + x) * 4;
+        image.data[at] = rgb[0];
+        image.data[at + 1] = rgb[1];
+        image.data[at + 2] = rgb[2];
+        image.data[at + 3] = 255;
+      }
+    }
+    context.putImageData(image, 0, 0);
+    context.strokeStyle = "#e6550d";
+    context.lineWidth = 1;
+    context.strokeRect(0.5, state.unit * geometry.row + 0.5, overview.width - 1, Math.max(geometry.row - 1, 1));
+    if (state.span) {
+      context.fillStyle = "rgba(230, 85, 13, 0.25)";
+      context.fillRect(state.span[0] * geometry.column, 0, (state.span[1] - state.span[0] + 1) * geometry.column, overview.height);
+    }
+    overviewTitle.textContent = data.labels[state.gate] + ": units x steps";
+  }
+  function paint() {
+    paintText();
+    paintLegend();
+    paintOverview();
+    rankSpan();
+  }
+
+  // -- the span match -------------------------------------------------------
+  function rankSpan() {
+    matchList.textContent = "";
+    if (!state.span) {
+      spanInfo.textContent = "no span selected";
+      return;
+    }
+    const [first, last] = state.span;
+    spanInfo.textContent = "span: steps " + first + ".." + last;
+    const codes = codesOf(state.sequence, state.gate);
+    const scores = [];
+    for (let unit = 0; unit < units; unit++) {
+      let inside = 0, inCount = 0, outside = 0, outCount = 0;
+      for (let step = 0; step < data.time; step++) {
+        const c = codes[step * units + unit];
+        if (c === data.masked) continue;
+        if (step >= first && step <= last) {
+          inside += c / data.levels;
+          inCount++;
+        } else {
+          outside += c / data.levels;
+          outCount++;
+        }
+      }
+      if (!inCount) continue;
+      const meanIn = inside / inCount;
+      const meanOut = outCount ? outside / outCount : 0;
+      scores.push({ unit: unit, score: meanIn - meanOut, meanIn: meanIn, meanOut: meanOut });
+    }
+    scores.sort((a, b) => b.score - a.score || a.unit - b.unit);
+    scores.slice(0, 10).forEach((s) => {
+      const item = element(
+        "li",
+        {
+          textContent:
+            "unit " + s.unit + ": " + s.score.toFixed(3) +
+            " (in " + s.meanIn.toFixed(3) + ", out " + s.meanOut.toFixed(3) + ")",
+        },
+        matchList
+      );
+      item.dataset.unit = String(s.unit);
+      item.addEventListener("click", () => setUnit(s.unit));
+    });
+  }
+
+  // -- interaction ----------------------------------------------------------
+  function setUnit(unit) {
+    unit = Math.max(0, Math.min(units - 1, Math.floor(Number(unit)) || 0));
+    state.unit = unit;
+    unitBox.value = String(unit);
+    paintText();
+    paintOverview();
+  }
+  function setSpan(a, b) {
+    state.span = [Math.min(a, b), Math.max(a, b)];
+    paintText();
+    paintOverview();
+    rankSpan();
+  }
+  function stepOf(target) {
+    return target && target.classList && target.classList.contains("tok")
+      ? Number(target.dataset.step)
+      : null;
+  }
+  function showTooltip(step, event) {
+    const tokens = data.sequences[state.sequence].tokens;
+    const lines = [
+      "step " + step + "  token " + JSON.stringify(tokens[step]),
+      "unit " + state.unit,
+    ];
+    for (const gate of data.gates) {
+      const value = valueOf(gate, code(gate, step, state.unit));
+      lines.push(gate.padEnd(10) + (Number.isNaN(value) ? "masked" : value.toFixed(3)));
+    }
+    if (data.note) lines.push("", "GRU: " + data.note);
+    tooltip.textContent = lines.join("\n");
+    tooltip.style.display = "block";
+    const x = Math.min(event.clientX + 14, window.innerWidth - tooltip.offsetWidth - 4);
+    tooltip.style.left = Math.max(0, x) + "px";
+    tooltip.style.top = event.clientY + 16 + "px";
+  }
+  text.addEventListener("mouseover", (event) => {
+    const step = stepOf(event.target);
+    if (step === null) return;
+    showTooltip(step, event);
+    if (state.dragging) setSpan(state.anchor, step);
+  });
+  text.addEventListener("mouseleave", () => (tooltip.style.display = "none"));
+  text.addEventListener("mousedown", (event) => {
+    const step = stepOf(event.target);
+    if (step === null) return;
+    event.preventDefault();
+    if (event.shiftKey && state.anchor !== null) {
+      setSpan(state.anchor, step);
+      return;
+    }
+    state.anchor = step;
+    state.dragging = true;
+    setSpan(step, step);
+  });
+  document.addEventListener("mouseup", () => (state.dragging = false));
+  overview.addEventListener("click", (event) => {
+    const box = overview.getBoundingClientRect();
+    setUnit(Math.floor((event.clientY - box.top) / geometry.row));
+  });
+  unitBox.addEventListener("input", () => setUnit(unitBox.value));
+  gateMenu.addEventListener("change", () => {
+    state.gate = gateMenu.value;
+    paint();
+  });
+  sequenceMenu.addEventListener("change", () => {
+    state.sequence = Number(sequenceMenu.value);
+    state.span = null;
+    state.anchor = null;
+    buildText();
+    paint();
+  });
+  clear.addEventListener("click", () => {
+    state.span = null;
+    state.anchor = null;
+    paint();
+  });
+
+  buildText();
+  paint();
+  window.gateViewer = { state: state, ready: true };
+})();

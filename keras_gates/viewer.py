@@ -1,0 +1,278 @@
+"""Self-contained HTML pages for looking at gates in a browser.
+
+`write_html(gates, tokens, path)` writes one file (data, script and style
+inline: no server, no network) in which a person can pick a gate and a
+unit and see the text coloured by it, hover a token for every gate of that
+unit at that step, click a units x time overview to pick a unit, select a
+span of tokens to rank the units that are on inside it and off outside it
+(LSTMVis's "match", Strobelt et al. 2018), and switch between sequences.
+
+Values are stored as 8-bit codes on a fixed range per gate: 0..254 spread
+evenly over `[low, high]`, 255 for a masked (NaN) step. The sigmoid gates
+use [0, 1]; the other quantities a range symmetric around 0 that covers
+every value. The error is at most `(high - low) / 508`: 0.002 for a gate.
+Sixteen sequences of 500 steps of a 128-unit LSTM's six quantities make a
+page of about 8 MB.
+
+numpy and the standard library only (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from keras_gates.files import atomic_write_text
+from keras_gates.gate_layout import (
+    DISPLAY_ORDER,
+    GATE_LABELS,
+    GRU_GATES,
+    LSTM_GATES,
+    SIGMOID_GATES,
+)
+
+# Code 255 marks a masked step; 0..254 are values.
+LEVELS = 254
+MASKED = 255
+
+# Colour scales as (position in [0, 1], (r, g, b)) stops, interpolated
+# linearly per channel and rounded to the nearest integer. "gate" (values
+# in [0, 1]) runs from white to dark blue; "signed" (symmetric around 0)
+# from blue through white to red.
+SCALES = {
+    "gate": (
+        (0.0, (255, 255, 255)),
+        (0.5, (107, 174, 214)),
+        (1.0, (8, 48, 107)),
+    ),
+    "signed": (
+        (0.0, (33, 102, 172)),
+        (0.5, (247, 247, 247)),
+        (1.0, (178, 24, 43)),
+    ),
+}
+
+GRU_NOTE = (
+    "update is Keras's z, the share of the old state kept: "
+    "h = z * h_prev + (1 - z) * candidate; the article's update gate is 1 - z"
+)
+
+
+def scale_of(name: str) -> str:
+    return "gate" if name in SIGMOID_GATES else "signed"
+
+
+def value_range(name: str, values: np.ndarray) -> tuple[float, float]:
+    """The range a gate's codes cover: [0, 1] for a sigmoid gate whose
+    values lie there, otherwise symmetric around 0 and covering every
+    finite value (at least [-1e-6, 1e-6])."""
+    finite = values[np.isfinite(values)]
+    if name in SIGMOID_GATES and (
+        finite.size == 0 or (finite.min() >= 0.0 and finite.max() <= 1.0)
+    ):
+        return 0.0, 1.0
+    reach = float(np.abs(finite).max()) if finite.size else 1.0
+    reach = max(reach, 1e-6)
+    return -reach, reach
+
+
+def quantize(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Values -> uint8 codes: 0..254 over [low, high], 255 for NaN."""
+    values = np.asarray(values, "float64")
+    codes = np.rint((values - low) / (high - low) * LEVELS)
+    codes = np.clip(np.nan_to_num(codes, nan=MASKED), 0, LEVELS)
+    codes[np.isnan(values)] = MASKED
+    return codes.astype("uint8")
+
+
+def dequantize(codes: np.ndarray, low: float, high: float) -> np.ndarray:
+    """uint8 codes -> float values (NaN for 255), as the page reads them."""
+    codes = np.asarray(codes)
+    values = low + codes.astype("float64") / LEVELS * (high - low)
+    return np.where(codes == MASKED, np.nan, values)
+
+
+def colour_at(scale: str, position: float) -> tuple[int, int, int]:
+    """The colour the page paints at `position` in [0, 1] of `scale`."""
+    stops = SCALES[scale]
+    position = min(max(position, 0.0), 1.0)
+    for (p0, c0), (p1, c1) in zip(stops, stops[1:], strict=False):
+        if position <= p1:
+            share = (position - p0) / (p1 - p0)
+            return tuple(
+                int(np.floor(a + (b - a) * share + 0.5))
+                for a, b in zip(c0, c1, strict=True)
+            )
+    return stops[-1][1]
+
+
+def _as_sequences(gates: Mapping) -> dict:
+    """{name: float32 (batch, time, units)}, one sequence made a batch."""
+    if not isinstance(gates, Mapping) or not gates:
+        raise TypeError(
+            "gates must be a dict of gate arrays such as return_gates or "
+            f"extract_gates give, got {type(gates).__name__}"
+        )
+    known = set(LSTM_GATES) | set(GRU_GATES)
+    arrays = {}
+    for name, values in gates.items():
+        if name not in known:
+            raise ValueError(
+                f"gates has an unknown gate {name!r}; expected names from "
+                f"{sorted(known)}"
+            )
+        values = np.asarray(values, "float32")
+        if values.ndim == 2:
+            values = values[None]
+        if values.ndim != 3:
+            raise ValueError(
+                f"gates[{name!r}] must be (batch, time, units) or (time, "
+                f"units), got shape {values.shape}"
+            )
+        arrays[name] = values
+    shapes = {values.shape for values in arrays.values()}
+    if len(shapes) != 1:
+        raise ValueError(
+            f"every gate must have the same shape, got "
+            f"{ {name: v.shape for name, v in arrays.items()} }"
+        )
+    return arrays
+
+
+def _token_lists(tokens, batch: int, time: int) -> list[list[str]]:
+    """One list of `time` strings per sequence."""
+    if tokens is None:
+        return [[str(t) for t in range(time)] for _ in range(batch)]
+    tokens = list(tokens)
+    if tokens and all(isinstance(t, str) for t in tokens):
+        tokens = [tokens] if batch == 1 else tokens
+        if batch != 1:
+            raise ValueError(
+                f"tokens is one list of strings but gates hold {batch} "
+                "sequences; pass one list of tokens per sequence"
+            )
+    if len(tokens) != batch:
+        raise ValueError(
+            f"tokens has {len(tokens)} sequences but gates hold {batch}"
+        )
+    lists = []
+    for index, sequence in enumerate(tokens):
+        sequence = [str(t) for t in sequence]
+        if len(sequence) != time:
+            raise ValueError(
+                f"tokens[{index}] has {len(sequence)} tokens but the "
+                f"sequences have {time} steps; pass one token per step"
+            )
+        lists.append(sequence)
+    return lists
+
+
+def page_data(
+    gates: Mapping,
+    tokens=None,
+    *,
+    title: str = "Gates",
+    sequence_names: Sequence[str] | None = None,
+) -> dict:
+    """What the page embeds: ranges, scales, labels, tokens and, per
+    sequence and gate, the base64 of its `(time, units)` uint8 codes."""
+    arrays = _as_sequences(gates)
+    batch, time, units = next(iter(arrays.values())).shape
+    names = [name for name in DISPLAY_ORDER if name in arrays]
+    token_lists = _token_lists(tokens, batch, time)
+    if sequence_names is None:
+        sequence_names = [f"sequence {index}" for index in range(batch)]
+    if len(sequence_names) != batch:
+        raise ValueError(
+            f"sequence_names has {len(sequence_names)} names for {batch} "
+            "sequences"
+        )
+    gru = "update" in arrays
+    ranges = {name: value_range(name, arrays[name]) for name in names}
+    codes = {name: quantize(arrays[name], *ranges[name]) for name in names}
+    return {
+        "title": title,
+        "units": units,
+        "time": time,
+        "levels": LEVELS,
+        "masked": MASKED,
+        "gates": names,
+        "labels": {
+            name: GATE_LABELS[name].replace("\n", " ") for name in names
+        },
+        "ranges": ranges,
+        "scales": {name: scale_of(name) for name in names},
+        "stops": SCALES,
+        "note": GRU_NOTE if gru else "",
+        "sequences": [
+            {
+                "name": str(sequence_names[index]),
+                "tokens": token_lists[index],
+                "codes": {
+                    name: base64.b64encode(
+                        np.ascontiguousarray(codes[name][index]).tobytes()
+                    ).decode("ascii")
+                    for name in names
+                },
+            }
+            for index in range(batch)
+        ],
+    }
+
+
+def _asset(name: str) -> str:
+    return resources.files("keras_gates").joinpath(name).read_text("utf-8")
+
+
+def render(data: dict) -> str:
+    """The page as one string of HTML."""
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    return (
+        "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
+        f"<title>{html.escape(data['title'])}</title>\n"
+        f"<style>\n{_asset('_viewer.css')}</style>\n</head>\n<body>\n"
+        f"<h1>{html.escape(data['title'])}</h1>\n"
+        f"<script id='gate-data' type='application/json'>{payload}</script>\n"
+        f"<script>\n{_asset('_viewer.js')}</script>\n</body>\n</html>\n"
+    )
+
+
+def write_html(
+    gates: Mapping,
+    tokens,
+    path,
+    *,
+    title: str = "Gates",
+    sequence_names: Sequence[str] | None = None,
+) -> Path:
+    """Writes a self-contained gate viewer page for one layer's gates.
+
+    Args:
+        gates: `{name: (batch, time, units)}` (or `(time, units)` for one
+            sequence), as `return_gates=True` or `extract_gates` give
+            them; NaN marks a masked step.
+        tokens: what each step shows: one list of strings for one
+            sequence, one list per sequence, or None for step numbers.
+        path: the `.html` file to write (written atomically).
+        title: the page's title.
+        sequence_names: one name per sequence for the sequence menu.
+
+    Returns:
+        The path written.
+
+    Example:
+        >>> layer = GatedLSTM(8, return_gates=True)
+        >>> _, gates = layer(x)                         # x: (2, 5, 3)
+        >>> write_html(gates, [list("hello"), list("world")], "gates.html")
+    """
+    data = page_data(gates, tokens, title=title, sequence_names=sequence_names)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, render(data))
+    return path

@@ -1,0 +1,346 @@
+"""The gate viewer: the file it writes, and the page in a real browser.
+
+The browser tests drive Debian's headless Chromium through Selenium. They
+skip where no browser is installed, except under CI=true, where a missing
+browser is a failure (.ci/run installs it).
+"""
+
+import os
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from keras_gates import viewer
+
+TIME, UNITS = 40, 12
+PLANTED_UNIT, SPAN = 7, (10, 14)
+LSTM_NAMES = ("input", "forget", "candidate", "output", "cell", "hidden")
+
+
+def planted_gates(rng, batch=2, time=TIME, units=UNITS):
+    """LSTM-like gates where every value differs; the cell state's unit 7
+    is high inside steps 10..14 of sequence 0 and low elsewhere, the other
+    units are noise in between."""
+    gates = {}
+    for name in LSTM_NAMES:
+        low = 0.0 if name in ("input", "forget", "output") else -1.0
+        gates[name] = rng.uniform(low, 1.0, (batch, time, units))
+    cell = gates["cell"] = rng.uniform(-0.4, 0.4, (batch, time, units))
+    cell[0, :, PLANTED_UNIT] = -0.8
+    cell[0, SPAN[0] : SPAN[1] + 1, PLANTED_UNIT] = 0.85
+    cell[0, 5, 3] = 1.7  # widens the cell's range beyond [-1, 1]
+    return {k: v.astype("float32") for k, v in gates.items()}
+
+
+def words(time=TIME, offset=0):
+    return [f"w{(i + offset) % 97}" for i in range(time)]
+
+
+# -- the file ---------------------------------------------------------------
+
+
+def test_codes_cover_the_range_and_mark_masked_steps():
+    codes = viewer.quantize(np.array([0.0, 0.5, 1.0, np.nan, 2.0]), 0.0, 1.0)
+    assert codes.tolist() == [0, 127, 254, 255, 254]
+    values = viewer.dequantize(codes, 0.0, 1.0)
+    np.testing.assert_allclose(values[:3], [0.0, 127 / 254, 1.0])
+    assert np.isnan(values[3])
+
+
+def test_ranges_are_fixed_for_gates_and_symmetric_otherwise(rng):
+    gates = planted_gates(rng)
+    assert viewer.value_range("forget", gates["forget"]) == (0.0, 1.0)
+    low, high = viewer.value_range("cell", gates["cell"])
+    assert high == pytest.approx(1.7) and low == -high
+    assert viewer.value_range("input", np.array([0.2, 1.5])) == (-1.5, 1.5)
+
+
+def test_quantization_error_is_at_most_half_a_level(rng):
+    values = rng.uniform(-3, 3, 10_000)
+    low, high = viewer.value_range("hidden", values)
+    back = viewer.dequantize(viewer.quantize(values, low, high), low, high)
+    assert np.abs(back - values).max() <= (high - low) / 508 + 1e-12
+
+
+def test_the_page_is_one_file_with_nothing_to_fetch(rng, tmp_path):
+    path = viewer.write_html(
+        planted_gates(rng), [words(), words(offset=1)], tmp_path / "v.html"
+    )
+    page = path.read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "<script src" not in page and "<link" not in page
+    assert page.count("<script") == 2  # the data and the viewer, inline
+
+
+def test_a_16_by_500_by_128_lstm_page_is_under_10_mb(tmp_path):
+    rng = np.random.default_rng(1)
+    gates = {
+        name: rng.uniform(-1, 1, (16, 500, 128)).astype("float32")
+        for name in LSTM_NAMES
+    }
+    tokens = [list("x" * 500)] * 16
+    size = (
+        viewer.write_html(gates, tokens, tmp_path / "big.html").stat().st_size
+    )
+    assert size < 10_000_000, size
+
+
+@pytest.mark.parametrize(
+    "gates,tokens,message",
+    [
+        ([1, 2], None, "gates must be a dict of gate arrays"),
+        ({"forgot": np.zeros((3, 2))}, None, "unknown gate 'forgot'"),
+        ({"forget": np.zeros(3)}, None, r"must be \(batch, time, units\)"),
+        (
+            {"forget": np.zeros((3, 2)), "input": np.zeros((4, 2))},
+            None,
+            "every gate must have the same shape",
+        ),
+        ({"forget": np.zeros((3, 2))}, ["a", "b"], r"tokens\[0\] has 2 tokens"),
+        (
+            {"forget": np.zeros((2, 3, 2))},
+            ["a", "b", "c"],
+            "one list of strings but gates hold 2 sequences",
+        ),
+    ],
+)
+def test_bad_input_is_named(gates, tokens, message, tmp_path):
+    with pytest.raises((TypeError, ValueError), match=message):
+        viewer.write_html(gates, tokens, tmp_path / "v.html")
+
+
+# -- the page in a browser ----------------------------------------------------
+
+
+def _chromium():
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        return None, "selenium is not installed (pip install selenium)"
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not (binary and driver):
+        return None, (
+            "no chromium/chromedriver (apt-get install chromium "
+            "chromium-driver)"
+        )
+    options = Options()
+    options.binary_location = binary
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1300,1000",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options), ""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver, why = _chromium()
+    if driver is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the viewer's browser tests need a browser: {why}")
+        pytest.skip(why)
+    yield driver
+    driver.quit()
+
+
+class Page:
+    """The viewer opened in the browser, with the gates it was given."""
+
+    def __init__(self, driver, gates, tokens, path):
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.driver, self.gates, self.tokens = driver, gates, tokens
+        viewer.write_html(gates, tokens, path)
+        driver.get(path.as_uri())
+        WebDriverWait(driver, 10).until(
+            lambda d: d.execute_script("return !!window.gateViewer")
+        )
+        self.errors()  # nothing from loading
+
+    def find(self, selector):
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_element(By.CSS_SELECTOR, selector)
+
+    def tokens_shown(self):
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_elements(By.CSS_SELECTOR, "#text .tok")
+
+    def choose(self, menu, value):
+        from selenium.webdriver.support.ui import Select
+
+        Select(self.find(f"#{menu}")).select_by_value(str(value))
+
+    def unit(self, unit):
+        box = self.find("#unit")
+        box.clear()
+        box.send_keys(str(unit))
+
+    def colours(self):
+        return self.driver.execute_script(
+            "return Array.from(document.querySelectorAll('#text .tok'))"
+            ".map(n => getComputedStyle(n).backgroundColor)"
+        )
+
+    def errors(self):
+        logs = self.driver.get_log("browser")
+        severe = [entry for entry in logs if entry["level"] == "SEVERE"]
+        assert not severe, severe
+
+
+def expected_colour(scale, position):
+    """Linear interpolation of the documented stops, written here."""
+    stops = viewer.SCALES[scale]
+    for (p0, c0), (p1, c1) in zip(stops[:-1], stops[1:], strict=True):
+        if p0 <= position <= p1:
+            t = (position - p0) / (p1 - p0)
+            return tuple(
+                int(np.floor(a + (b - a) * t + 0.5))
+                for a, b in zip(c0, c1, strict=True)
+            )
+    raise AssertionError(position)
+
+
+def rgb(text):
+    return tuple(int(v) for v in re.findall(r"\d+", text)[:3])
+
+
+@pytest.fixture
+def page(browser, rng, tmp_path):
+    gates = planted_gates(rng)
+    return Page(browser, gates, [words(), words(offset=5)], tmp_path / "v.html")
+
+
+def test_one_element_per_token_in_order(page):
+    shown = page.tokens_shown()
+    assert [node.text for node in shown] == page.tokens[0]
+    page.choose("sequence", 1)
+    assert [node.text for node in page.tokens_shown()] == page.tokens[1]
+    page.errors()
+
+
+@pytest.mark.parametrize("gate,unit", [("forget", 3), ("cell", 2)])
+def test_a_tokens_colour_is_the_scale_at_its_value(page, gate, unit):
+    page.choose("gate", gate)
+    page.unit(unit)
+    values = page.gates[gate][0, :, unit].astype("float64")
+    low, high = (0.0, 1.0) if gate == "forget" else (-1.7, 1.7)
+    scale = "gate" if gate == "forget" else "signed"
+    colours = [rgb(c) for c in page.colours()]
+    assert len(set(colours)) > TIME // 2  # the unit's values, not one colour
+    for step, (value, shown) in enumerate(zip(values, colours, strict=True)):
+        level = np.rint((value - low) / (high - low) * 254) / 254
+        assert shown == expected_colour(scale, level), step
+        exact = np.array(expected_colour(scale, (value - low) / (high - low)))
+        assert np.abs(np.array(shown) - exact).max() <= 2, step
+    page.errors()
+
+
+def test_hover_shows_every_gate_of_the_unit_at_that_step(page):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    page.unit(4)
+    for step in (0, 17, TIME - 1):
+        token = page.tokens_shown()[step]
+        ActionChains(page.driver).move_to_element(token).perform()
+        text = page.find("#tooltip").text
+        assert text.startswith(f'step {step}  token "{page.tokens[0][step]}"')
+        assert "unit 4" in text
+        shown = dict(re.findall(r"^(\w+)\s+(-?\d+\.\d+)$", text, re.M))
+        assert sorted(shown) == sorted(LSTM_NAMES)
+        for name, value in shown.items():
+            true = page.gates[name][0, step, 4]
+            reach = 1.7 if name == "cell" else 1.0
+            span = 1.0 if name in ("input", "forget", "output") else 2 * reach
+            assert abs(float(value) - true) <= span / 508 + 5e-4, name
+    page.errors()
+
+
+def test_selecting_a_span_ranks_the_unit_that_is_on_there_first(page):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    page.choose("gate", "cell")
+    first, last = (page.tokens_shown()[step] for step in SPAN)
+    ActionChains(page.driver).click_and_hold(first).move_to_element(
+        last
+    ).release().perform()
+    assert page.find("#span-info").text == f"span: steps {SPAN[0]}..{SPAN[1]}"
+    ranked = page.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#match-list li'))"
+        ".map(li => Number(li.dataset.unit))"
+    )
+    assert ranked[0] == PLANTED_UNIT and len(ranked) == 10
+    page.driver.execute_script(
+        "document.querySelector('#match-list li').click()"
+    )
+    assert page.find("#unit").get_attribute("value") == str(PLANTED_UNIT)
+    selected = page.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#text .tok.selected'))"
+        ".map(n => Number(n.dataset.step))"
+    )
+    assert selected == list(range(SPAN[0], SPAN[1] + 1))
+    page.errors()
+
+
+def test_clicking_a_row_of_the_overview_picks_its_unit(page):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    overview = page.find("#overview")
+    row = overview.size["height"] / UNITS
+    for unit in (5, 0, UNITS - 1):
+        y = int((unit + 0.5) * row - overview.size["height"] / 2)
+        ActionChains(page.driver).move_to_element_with_offset(
+            overview, 0, y
+        ).click().perform()
+        assert page.find("#unit").get_attribute("value") == str(unit)
+    page.choose("gate", "forget")
+    values = page.gates["forget"][0, :, UNITS - 1]
+    expected = [expected_colour("gate", np.rint(v * 254) / 254) for v in values]
+    assert [rgb(c) for c in page.colours()] == expected
+    page.errors()
+
+
+def test_masked_steps_are_marked_and_said(browser, rng, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    gates = planted_gates(rng, batch=1)
+    for value in gates.values():
+        value[0, 30:] = np.nan
+    page = Page(browser, gates, words(), tmp_path / "masked.html")
+    masked = page.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#text .tok.masked'))"
+        ".map(n => Number(n.dataset.step))"
+    )
+    assert masked == list(range(30, TIME))
+    ActionChains(page.driver).move_to_element(page.tokens_shown()[33]).perform()
+    assert re.search(r"^forget\s+masked$", page.find("#tooltip").text, re.M)
+    page.errors()
+
+
+def test_a_gru_page_offers_its_gates_and_states_the_convention(
+    browser, rng, tmp_path
+):
+    names = ("update", "reset", "candidate", "hidden")
+    gates = {
+        name: rng.uniform(0, 1, (1, 8, 3)).astype("float32") for name in names
+    }
+    page = Page(browser, gates, list("abcdefgh"), tmp_path / "gru.html")
+    options = page.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#gate option'))"
+        ".map(o => o.value)"
+    )
+    assert options == ["update", "reset", "candidate", "hidden"]
+    assert "share of the old state kept" in page.find("#note").text
+    assert [n.text for n in page.tokens_shown()] == list("abcdefgh")
+    page.errors()
