@@ -5,14 +5,26 @@
   const data = JSON.parse(document.getElementById("gate-data").textContent);
   const units = data.units;
   const state = {
-    sequence: 0,
-    gate: data.gates.includes("cell") ? "cell" : data.gates[0],
-    unit: 0,
+    sequence: data.start.sequence,
+    gate: data.start.gate,
+    unit: data.start.unit,
     span: null,
     anchor: null,
     dragging: false,
   };
   const decoded = new Map();
+  // A link may pick what to show: page.html#gate=cell&unit=17&sequence=0.
+  function readHash() {
+    const asked = new URLSearchParams(window.location.hash.slice(1));
+    if (data.gates.includes(asked.get("gate"))) state.gate = asked.get("gate");
+    for (const [key, limit] of [["unit", units], ["sequence", data.sequences.length]]) {
+      const value = Number(asked.get(key));
+      if (asked.has(key) && Number.isInteger(value) && value >= 0 && value < limit) {
+        state[key] = value;
+      }
+    }
+  }
+  readHash();
 
   // -- data -----------------------------------------------------------------
   function codesOf(sequence, gate) {
@@ -72,10 +84,11 @@
     element("option", { value: g, textContent: data.labels[g] }, gateMenu)
   );
   gateMenu.value = state.gate;
+  sequenceMenu.value = String(state.sequence);
   const unitLabel = element("label", { textContent: "unit" }, controls);
   const unitBox = element(
     "input",
-    { id: "unit", type: "number", min: "0", max: String(units - 1), value: "0" },
+    { id: "unit", type: "number", min: "0", max: String(units - 1), value: String(state.unit) },
     unitLabel
   );
   element("span", { className: "axis", textContent: "of " + units }, unitLabel);
@@ -213,7 +226,12 @@
     }
     overviewTitle.textContent = data.labels[state.gate] + ": units x steps";
   }
+  function remember() {
+    const hash = "#gate=" + state.gate + "&unit=" + state.unit + "&sequence=" + state.sequence;
+    if (window.location.hash !== hash) history.replaceState(null, "", hash);
+  }
   function paint() {
+    remember();
     paintText();
     paintLegend();
     paintOverview();
@@ -270,6 +288,7 @@
     unit = Math.max(0, Math.min(units - 1, Math.floor(Number(unit)) || 0));
     state.unit = unit;
     unitBox.value = String(unit);
+    remember();
     paintText();
     paintOverview();
   }
@@ -335,6 +354,19 @@
     state.span = null;
     state.anchor = null;
     buildText();
+    paint();
+  });
+  window.addEventListener("hashchange", () => {
+    const sequence = state.sequence;
+    readHash();
+    gateMenu.value = state.gate;
+    sequenceMenu.value = String(state.sequence);
+    unitBox.value = String(state.unit);
+    if (state.sequence !== sequence) {
+      state.span = null;
+      state.anchor = null;
+      buildText();
+    }
     paint();
   });
   clear.addEventListener("click", () => {

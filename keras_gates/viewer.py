@@ -179,6 +179,8 @@ def page_data(
     *,
     title: str = "Gates",
     sequence_names: Sequence[str] | None = None,
+    gate: str | None = None,
+    unit: int = 0,
 ) -> dict:
     """What the page embeds: ranges, scales, labels, tokens and, per
     sequence and gate, the base64 of its `(time, units)` uint8 codes."""
@@ -193,6 +195,12 @@ def page_data(
             f"sequence_names has {len(sequence_names)} names for {batch} "
             "sequences"
         )
+    if gate is None:
+        gate = "cell" if "cell" in names else names[0]
+    if gate not in names:
+        raise ValueError(f"gate must be one of {names}, got {gate!r}")
+    if not (isinstance(unit, int) and 0 <= unit < units):
+        raise ValueError(f"unit must be an int in [0, {units}), got {unit!r}")
     gru = "update" in arrays
     ranges = {name: value_range(name, arrays[name]) for name in names}
     codes = {name: quantize(arrays[name], *ranges[name]) for name in names}
@@ -210,6 +218,7 @@ def page_data(
         "scales": {name: scale_of(name) for name in names},
         "stops": SCALES,
         "note": GRU_NOTE if gru else "",
+        "start": {"gate": gate, "unit": unit, "sequence": 0},
         "sequences": [
             {
                 "name": str(sequence_names[index]),
@@ -250,6 +259,8 @@ def write_html(
     *,
     title: str = "Gates",
     sequence_names: Sequence[str] | None = None,
+    gate: str | None = None,
+    unit: int = 0,
 ) -> Path:
     """Writes a self-contained gate viewer page for one layer's gates.
 
@@ -262,6 +273,9 @@ def write_html(
         path: the `.html` file to write (written atomically).
         title: the page's title.
         sequence_names: one name per sequence for the sequence menu.
+        gate, unit: what the page shows first (default: the cell state,
+            or the first gate, and unit 0). A link can ask for others:
+            `page.html#gate=forget&unit=17&sequence=2`.
 
     Returns:
         The path written.
@@ -271,7 +285,14 @@ def write_html(
         >>> _, gates = layer(x)                         # x: (2, 5, 3)
         >>> write_html(gates, [list("hello"), list("world")], "gates.html")
     """
-    data = page_data(gates, tokens, title=title, sequence_names=sequence_names)
+    data = page_data(
+        gates,
+        tokens,
+        title=title,
+        sequence_names=sequence_names,
+        gate=gate,
+        unit=unit,
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, render(data))

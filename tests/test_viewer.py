@@ -344,3 +344,41 @@ def test_a_gru_page_offers_its_gates_and_states_the_convention(
     assert "share of the old state kept" in page.find("#note").text
     assert [n.text for n in page.tokens_shown()] == list("abcdefgh")
     page.errors()
+
+
+def test_the_page_starts_where_it_is_told_and_a_link_can_say_otherwise(
+    browser, rng, tmp_path
+):
+    gates = planted_gates(rng)
+    path = tmp_path / "start.html"
+    page = Page(browser, gates, None, path)
+    assert page.find("#gate").get_attribute("value") == "cell"
+    viewer.write_html(gates, None, path, gate="forget", unit=5)
+    browser.get(path.as_uri())
+    assert page.find("#gate").get_attribute("value") == "forget"
+    assert page.find("#unit").get_attribute("value") == "5"
+    browser.get(path.as_uri() + "#gate=output&unit=9&sequence=1")
+    for _ in ("a link followed on the page", "the page opened by the link"):
+        assert page.find("#gate").get_attribute("value") == "output"
+        assert page.find("#unit").get_attribute("value") == "9"
+        assert page.find("#sequence").get_attribute("value") == "1"
+        browser.refresh()
+    values = gates["output"][1, :, 9]
+    expected = [expected_colour("gate", np.rint(v * 254) / 254) for v in values]
+    assert [rgb(c) for c in page.colours()] == expected
+    page.unit(2)
+    assert browser.execute_script("return location.hash") == (
+        "#gate=output&unit=2&sequence=1"
+    )
+    page.errors()
+
+
+def test_a_start_that_does_not_exist_is_named(rng, tmp_path):
+    with pytest.raises(ValueError, match="gate must be one of"):
+        viewer.write_html(
+            planted_gates(rng), None, tmp_path / "a.html", gate="x"
+        )
+    with pytest.raises(ValueError, match=r"unit must be an int in \[0, 12\)"):
+        viewer.write_html(
+            planted_gates(rng), None, tmp_path / "a.html", unit=12
+        )
