@@ -1,0 +1,375 @@
+"""Character-level language models of Python source, and what their cells
+track.
+
+    python -m experiments.char_lm
+
+Trains two stacked GatedLSTM layers, and the same with GatedGRU, to predict
+the next character of the Python standard library's own source (the
+running interpreter's top-level `*.py` files; every tenth file held out),
+and measures, after Karpathy, Johnson & Fei-Fei (2015, "Visualizing and
+Understanding Recurrent Networks"):
+
+- bits per character on the held-out files, against a unigram and the best
+  Witten-Bell n-gram (order chosen on validation files);
+- gate saturation: per layer, the share of steps each unit's gates are
+  left-saturated (< 0.1) and right-saturated (> 0.9);
+- interpretable cells: for features from Python's `tokenize` (inside a
+  string, inside a comment, bracket depth, indentation, column), the unit
+  whose cell state (LSTM) or hidden state (GRU) correlates best with the
+  feature, against the same analysis of the untrained network;
+- gate viewer pages on held-out files, opening at each feature's unit.
+
+Writes results/char_lm/: results.json, summary.md, figures and pages/.
+Resumes when started again: finished models are skipped and the one that
+was training continues from its last epoch (BackupAndRestore).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from experiments import _char_data as text
+from experiments._runner import (
+    backup_folder,
+    open_store,
+    parser,
+    run_plan,
+)
+from keras_gates import GatedGRU, GatedLSTM, extract_gates, viewer
+from keras_gates.files import atomic_path
+from keras_gates.stats import saturation_per_unit
+from keras_gates.training import EpochTimer
+
+LAYERS = {"GatedLSTM": GatedLSTM, "GatedGRU": GatedGRU}
+STATE = {"GatedLSTM": "cell", "GatedGRU": "hidden"}
+
+
+@dataclass
+class Config:
+    models: list = field(default_factory=lambda: ["GatedLSTM", "GatedGRU"])
+    units: int = 128
+    embedding: int = 32
+    length: int = 100
+    batch_size: int = 32
+    steps: int = 4000
+    steps_per_epoch: int = 400
+    learning_rate: float = 2e-3
+    train_chars: int = 3_000_000
+    validation_chars: int = 100_000
+    test_chars: int = 200_000
+    ngram_orders: list = field(default_factory=lambda: [1, 2, 3, 4, 5, 6])
+    analysis_files: int = 6
+    analysis_chars: int = 1500
+    seed: int = 0
+
+
+# -- data and model ------------------------------------------------------
+
+
+class Windows(keras.utils.PyDataset):
+    """Batches of random windows of the training text: inputs are
+    `length` characters, targets the same shifted by one. Batch i of epoch
+    e is drawn from a generator seeded with (seed, e, i)."""
+
+    def __init__(self, ids, config: Config):
+        super().__init__()
+        self.ids, self.config, self.epoch = ids, config, 0
+
+    def __len__(self):
+        return self.config.steps_per_epoch
+
+    def __getitem__(self, index):
+        config = self.config
+        rng = np.random.default_rng([config.seed, self.epoch, index])
+        starts = rng.integers(0, len(self.ids) - config.length - 1,
+                              config.batch_size)  # fmt: skip
+        window = starts[:, None] + np.arange(config.length + 1)
+        chunk = self.ids[window]
+        return chunk[:, :-1], chunk[:, 1:]
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+def build_model(name: str, config: Config) -> keras.Model:
+    keras.utils.set_random_seed(config.seed)
+    layer = LAYERS[name]
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(len(text.VOCABULARY), config.embedding),
+            layer(config.units, return_sequences=True, name="layer_1"),
+            layer(config.units, return_sequences=True, name="layer_2"),
+            keras.layers.Dense(len(text.VOCABULARY), name="next_character"),
+        ],
+        name=name,
+    )
+    model.compile(
+        keras.optimizers.Adam(config.learning_rate, clipnorm=1.0),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
+def bits_per_character(model, ids, length=256, context=128, batch=32):
+    """Mean -log2 P(next character) over `ids`, in windows of `length`
+    that overlap by `context`: every character but the first few is
+    predicted from at least `context` characters before it."""
+    starts = range(0, max(len(ids) - length - 1, 0) + 1, length - context)
+    windows = np.stack([ids[s : s + length + 1] for s in starts])
+    nats = []
+    for first in range(0, len(windows), batch):
+        chunk = windows[first : first + batch]
+        logits = model.predict_on_batch(chunk[:, :-1]).astype("float64")
+        logits -= logits.max(-1, keepdims=True)
+        log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        picked = np.take_along_axis(log_p, chunk[:, 1:, None], -1)[..., 0]
+        # The first window scores every step; the others only the steps
+        # the previous window did not reach.
+        nats.append(picked[0] if first == 0 else picked[0, context:])
+        nats.extend(row[context:] for row in picked[1:])
+    return float(-np.concatenate(nats).mean() / np.log(2.0))
+
+
+class ValidationBits(keras.callbacks.Callback):
+    """Bits per character on the validation text after every epoch."""
+
+    def __init__(self, ids):
+        super().__init__()
+        self.ids, self.history = ids, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.history.append(bits_per_character(self.model, self.ids))
+
+
+# -- what the cells do ---------------------------------------------------
+
+
+def analysis_texts(data: dict, config: Config) -> list[dict]:
+    """Excerpts of the first held-out files that tokenize, each with its
+    per-character features."""
+    found = []
+    for name in data["test_files"]:
+        source = Path(name).read_text("utf-8", errors="replace")
+        try:
+            features = text.text_features(source)
+        except (SyntaxError, text.tokenize.TokenError):
+            continue
+        part = text.excerpt(source, config.analysis_chars)
+        found.append(
+            {
+                "file": Path(name).name,
+                "text": part,
+                "features": {k: v[: len(part)] for k, v in features.items()},
+            }
+        )
+        if len(found) == config.analysis_files:
+            break
+    return found
+
+
+def joined(padded: dict, excerpts) -> dict:
+    """{layer: {gate: (steps, units)}}: the excerpts one after the other,
+    from `padded_gates`'s arrays."""
+    return {
+        layer: {
+            gate: np.concatenate(
+                [values[i, : len(e["text"])] for i, e in enumerate(excerpts)]
+            )
+            for gate, values in gates.items()
+        }
+        for layer, gates in padded.items()
+    }
+
+
+def correlations(states: np.ndarray, feature: np.ndarray) -> np.ndarray:
+    """Pearson r of every unit's state (steps, units) with a feature."""
+    x = states - states.mean(0)
+    y = feature - feature.mean()
+    spread = np.sqrt((x**2).sum(0) * (y**2).sum())
+    return (x * y[:, None]).sum(0) / np.where(spread > 0, spread, np.inf)
+
+
+def best_units(gates: dict, excerpts, state: str) -> dict:
+    """{feature: {layer, unit, r}}: the unit with the largest |r|."""
+    features = {
+        name: np.concatenate([e["features"][name] for e in excerpts])
+        for name in text.FEATURES
+    }
+    best = {}
+    for name, feature in features.items():
+        candidates = []
+        for layer, values in gates.items():
+            r = correlations(values[state], feature)
+            unit = int(np.argmax(np.abs(r)))
+            candidates.append((abs(r[unit]), layer, unit, float(r[unit])))
+        _, layer, unit, r = max(candidates)
+        best[name] = {"layer": layer, "unit": unit, "r": r}
+    return best
+
+
+def saturation(gates: dict) -> dict:
+    """{layer: {gate: {"left": [...], "right": [...]}}} per unit."""
+    found = {}
+    for layer, values in gates.items():
+        found[layer] = {}
+        for gate, array in values.items():
+            if gate in ("input", "forget", "output", "update", "reset"):
+                left, right = saturation_per_unit(array[None])
+                found[layer][gate] = {
+                    "left": [float(v) for v in left],
+                    "right": [float(v) for v in right],
+                }
+    return found
+
+
+def write_pages(model_name, padded, excerpts, best, folder):
+    """One viewer page per layer (every excerpt); returns {feature: link
+    that opens the page at the feature's unit}."""
+    links = {}
+    longest = max(len(e["text"]) for e in excerpts)
+    tokens = [
+        list(e["text"]) + [""] * (longest - len(e["text"])) for e in excerpts
+    ]
+    for layer, gates in padded.items():
+        path = folder / f"{model_name}_{layer}.html"
+        viewer.write_html(
+            gates,
+            tokens,
+            path,
+            title=f"{model_name} {layer} on held-out standard-library files",
+            sequence_names=[e["file"] for e in excerpts],
+        )
+    for feature, found in best.items():
+        links[feature] = (
+            f"pages/{model_name}_{found['layer']}.html"
+            f"#gate={STATE[model_name]}&unit={found['unit']}&sequence=0"
+        )
+    return links
+
+
+def padded_gates(model, excerpts) -> dict:
+    """{layer: {gate: (excerpts, longest, units)}}, NaN after each end."""
+    longest = max(len(e["text"]) for e in excerpts)
+    found: dict = {}
+    for index, item in enumerate(excerpts):
+        ids = text.encode(item["text"])[None]
+        for layer, gates in extract_gates(model, ids).items():
+            for gate, values in gates.items():
+                array = found.setdefault(layer, {}).setdefault(
+                    gate,
+                    np.full(
+                        (len(excerpts), longest, values.shape[-1]),
+                        np.nan,
+                        "float32",
+                    ),  # fmt: skip
+                )
+                array[index, : values.shape[1]] = values[0]
+    return found
+
+
+# -- the runs ------------------------------------------------------------
+
+
+def ngram_run(data: dict, config: Config) -> dict:
+    train = text.encode(data["train"])
+    validation = text.encode(data["validation"])
+    test = text.encode(data["test"])
+    orders = {}
+    for order in config.ngram_orders:
+        model = text.NGram(train, order)
+        orders[str(order)] = {
+            "validation": model.bits_per_character(validation),
+            "test": model.bits_per_character(test),
+        }
+        print(f"  {order}-gram: {orders[str(order)]}", flush=True)
+    best = min(orders, key=lambda k: orders[k]["validation"])
+    return {
+        "orders": orders,
+        "best_order": int(best),
+        "value": orders[best]["test"],
+        "unigram": orders["1"]["test"] if "1" in orders else None,
+        "metric": "test bits per character",
+    }
+
+
+def train_run(name, data, excerpts, config, output, backup, verbose):
+    model = build_model(name, config)
+    untrained = joined(padded_gates(model, excerpts), excerpts)
+    control = best_units(untrained, excerpts, STATE[name])
+    timer = EpochTimer()
+    validation = ValidationBits(text.encode(data["validation"]))
+    model.fit(
+        Windows(text.encode(data["train"]), config),
+        epochs=config.steps // config.steps_per_epoch,
+        callbacks=[
+            keras.callbacks.BackupAndRestore(str(backup)),
+            timer,
+            validation,
+        ],
+        verbose=verbose,
+    )
+    with atomic_path(output / "models" / f"{name}.weights.h5",
+                     suffix=".weights.h5") as tmp:  # fmt: skip
+        model.save_weights(tmp)
+    padded = padded_gates(model, excerpts)
+    trained = joined(padded, excerpts)
+    best = best_units(trained, excerpts, STATE[name])
+    links = write_pages(name, padded, excerpts, best, output / "pages")
+    return {
+        "metric": "test bits per character",
+        "value": bits_per_character(model, text.encode(data["test"])),
+        "validation_history": validation.history,
+        "seconds_per_epoch": float(np.median(timer.seconds))
+        if timer.seconds
+        else None,
+        "params": int(model.count_params()),
+        "best_units": best,
+        "control_units": control,
+        "saturation": saturation(trained),
+        "pages": links,
+    }
+
+
+def main(argv=None):
+    from experiments import char_lm_report as report
+
+    args = parser(
+        Config(),
+        __doc__.splitlines()[0],
+        "results/char_lm",
+        choices={"models": list(LAYERS)},
+    ).parse_args(argv)
+    output = Path(args.output)
+    store, config = open_store(args, Config(), "char_lm", argv)
+    if args.report:
+        print(report.write_page(store, output))
+        return
+    data = text.corpus(config.train_chars, config.test_chars,
+                       config.validation_chars)  # fmt: skip
+    store.data["text"] = {k: data[k] for k in ("python", "sha256", "files")}
+    excerpts = analysis_texts(data, config)
+    print(f"Python {data['python']} standard library: {data['files']} files, "
+          f"text sha256 {data['sha256'][:16]}...", flush=True)  # fmt: skip
+    plan = [{"model": "n-gram"}] + [{"model": m} for m in config.models]
+
+    def run_one(keys):
+        if keys["model"] == "n-gram":
+            return ngram_run(data, config)
+        return train_run(keys["model"], data, excerpts, config, output,
+                         backup_folder(output, keys),
+                         2 if args.quiet else "auto")  # fmt: skip
+
+    run_plan(store, plan, run_one,
+             lambda run: f"{run['value']:.3f} bits per character")  # fmt: skip
+    print(report.write_page(store, output))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    main()
