@@ -46,6 +46,9 @@ from keras_gates.stats import saturation_per_unit
 from keras_gates.training import EpochTimer
 
 LAYERS = {"GatedLSTM": GatedLSTM, "GatedGRU": GatedGRU}
+# Viewer pages show the first excerpts only (about 1.5 MB per excerpt of
+# 1500 characters for a 128-unit LSTM layer).
+PAGE_EXCERPTS = 2
 STATE = {"GatedLSTM": "cell", "GatedGRU": "hidden"}
 
 
@@ -228,10 +231,12 @@ def saturation(gates: dict) -> dict:
     return found
 
 
-def write_pages(model_name, padded, excerpts, best, folder):
-    """One viewer page per layer (every excerpt); returns {feature: link
-    that opens the page at the feature's unit}."""
+def write_pages(model_name, model, excerpts, best, folder):
+    """One viewer page per layer on the first `PAGE_EXCERPTS` excerpts;
+    returns {feature: link that opens the page at the feature's unit}."""
     links = {}
+    excerpts = excerpts[:PAGE_EXCERPTS]
+    padded = padded_gates(model, excerpts)
     longest = max(len(e["text"]) for e in excerpts)
     tokens = [
         list(e["text"]) + [""] * (longest - len(e["text"])) for e in excerpts
@@ -320,7 +325,7 @@ def train_run(name, data, excerpts, config, output, backup, verbose):
     padded = padded_gates(model, excerpts)
     trained = joined(padded, excerpts)
     best = best_units(trained, excerpts, STATE[name])
-    links = write_pages(name, padded, excerpts, best, output / "pages")
+    links = write_pages(name, model, excerpts, best, output / "pages")
     return {
         "metric": "test bits per character",
         "value": bits_per_character(model, text.encode(data["test"])),
@@ -336,6 +341,31 @@ def train_run(name, data, excerpts, config, output, backup, verbose):
     }
 
 
+def rewrite_pages(store, config: Config, output: Path) -> None:
+    """The viewer pages again, from the saved weights (where present)."""
+    excerpts = None
+    for run in store.runs:
+        weights = output / "models" / f"{run['model']}.weights.h5"
+        if run["model"] not in LAYERS or not weights.exists():
+            continue
+        if excerpts is None:
+            data = text.corpus(config.train_chars, config.test_chars,
+                               config.validation_chars)  # fmt: skip
+            recorded = store.data.get("text", {}).get("sha256")
+            if recorded and data["sha256"] != recorded:
+                raise ValueError(
+                    f"this Python's library text (sha256 "
+                    f"{data['sha256'][:16]}...) is not the text of the run "
+                    f"({recorded[:16]}...); the pages need the same text"
+                )
+            excerpts = analysis_texts(data, config)
+        model = build_model(run["model"], config)
+        model.optimizer.build(model.trainable_variables)  # saved with it
+        model.load_weights(weights)
+        write_pages(run["model"], model, excerpts, run["best_units"],
+                    output / "pages")  # fmt: skip
+
+
 def main(argv=None):
     from experiments import char_lm_report as report
 
@@ -348,6 +378,7 @@ def main(argv=None):
     output = Path(args.output)
     store, config = open_store(args, Config(), "char_lm", argv)
     if args.report:
+        rewrite_pages(store, config, output)
         print(report.write_page(store, output))
         return
     data = text.corpus(config.train_chars, config.test_chars,

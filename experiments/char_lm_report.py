@@ -39,13 +39,11 @@ def bits_table(runs: dict) -> tuple[str, list[str]]:
     rows = []
     ngram = runs.get("n-gram")
     if ngram:
-        rows.append(
-            {"model": "unigram", "bits per character": ngram["unigram"]}
-        )
         for order, found in ngram["orders"].items():
+            label = "unigram" if order == "1" else f"{order}-gram"
             rows.append(
                 {
-                    "model": f"{order}-gram (Witten-Bell)",
+                    "model": f"{label} (Witten-Bell)",
                     "bits per character": found["test"],
                     "validation": found["validation"],
                 }
@@ -144,6 +142,52 @@ def saturation_figure(runs: dict) -> Figure:
     return figure
 
 
+def saturation_rows(runs: dict) -> list[dict]:
+    """Per model, layer and gate: how many units are left- or right-
+    saturated on more than half of the steps, and the mean share of
+    steps saturated either way."""
+    rows = []
+    for name, run in runs.items():
+        for layer, gates in run.get("saturation", {}).items():
+            for gate, found in gates.items():
+                left, right = np.array(found["left"]), np.array(found["right"])
+                rows.append(
+                    {
+                        "model": name,
+                        "layer": layer,
+                        "gate": gate,
+                        "units": len(left),
+                        "mostly shut (> 50% left)": int((left > 0.5).sum()),
+                        "mostly open (> 50% right)": int((right > 0.5).sum()),
+                        "mean share saturated": float((left + right).mean()),
+                    }
+                )
+    return rows
+
+
+def saturation_notes(rows: list[dict]) -> list[str]:
+    """Karpathy et al.'s readings, checked on these numbers."""
+    notes = []
+    for name in dict.fromkeys(row["model"] for row in rows):
+        mine = [row for row in rows if row["model"] == name]
+        forget = [r for r in mine if r["gate"] in ("forget", "update")]
+        shut = sum(r["mostly shut (> 50% left)"] for r in forget)
+        opened = sum(r["mostly open (> 50% right)"] for r in forget)
+        share = {
+            layer: np.mean([r["mean share saturated"] for r in mine
+                            if r["layer"] == layer])
+            for layer in ("layer_1", "layer_2")
+        }  # fmt: skip
+        gate = "forget" if name.endswith("LSTM") else "update (z)"
+        notes.append(
+            f"{name}: {opened} {gate} gates mostly open and {shut} mostly "
+            f"shut (of {sum(r['units'] for r in forget)}); gates saturated "
+            f"on {share['layer_1']:.0%} of steps in layer_1 and "
+            f"{share['layer_2']:.0%} in layer_2 (mean over units and gates)."
+        )
+    return notes
+
+
 def feature_rows(runs: dict) -> list[dict]:
     rows = []
     for name, run in runs.items():
@@ -236,6 +280,16 @@ def write_page(store, output) -> str:
     if rows:
         lines += [
             "## Gate saturation", "",
+            "Per unit, the share of the held-out steps on which each gate "
+            "is below 0.1 (left-saturated, shut) or above 0.9 (right-"
+            "saturated, open). For the GRU, update is Keras's z: open "
+            "keeps the old state.", "",
+            markdown_table(saturation_rows(runs), [
+                "model", "layer", "gate", "units",
+                "mostly shut (> 50% left)", "mostly open (> 50% right)",
+                "mean share saturated"]),
+            *[f"- {note}" for note in saturation_notes(
+                saturation_rows(runs))], "",
             "![saturation](saturation.png)", "",
             "## Cells that track a feature of the code", "",
             "Pearson r between a unit's cell state (LSTM) or hidden state "

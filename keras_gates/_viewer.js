@@ -40,9 +40,12 @@
   function code(gate, step, unit) {
     return codesOf(state.sequence, gate)[step * units + unit];
   }
-  function valueOf(gate, c) {
+  function rangeOf(gate, unit) {
+    return [data.ranges[gate][0][unit], data.ranges[gate][1][unit]];
+  }
+  function valueOf(gate, c, unit) {
     if (c === data.masked) return NaN;
-    const [low, high] = data.ranges[gate];
+    const [low, high] = rangeOf(gate, unit);
     return low + (c / data.levels) * (high - low);
   }
   function colourAt(scale, position) {
@@ -118,7 +121,7 @@
   const overview = element("canvas", { id: "overview" }, overviewBox);
   element(
     "div",
-    { className: "axis", textContent: "rows: units 0.." + (units - 1) + " (top to bottom); columns: steps; click a row to pick its unit" },
+    { className: "axis", textContent: "rows: units 0.." + (units - 1) + " (top to bottom); columns: steps; candidate, cell and hidden on each unit's own range; click a row to pick its unit" },
     overviewBox
   );
   const matchBox = element("div", { id: "match-box" }, panels);
@@ -180,7 +183,7 @@
     }
   }
   function paintLegend() {
-    const [low, high] = data.ranges[state.gate];
+    const [low, high] = rangeOf(state.gate, state.unit);
     const scale = data.scales[state.gate];
     const context = legendBar.getContext("2d");
     for (let x = 0; x < legendBar.width; x++) {
@@ -290,6 +293,7 @@
     unitBox.value = String(unit);
     remember();
     paintText();
+    paintLegend();
     paintOverview();
   }
   function setSpan(a, b) {
@@ -310,7 +314,7 @@
       "unit " + state.unit,
     ];
     for (const gate of data.gates) {
-      const value = valueOf(gate, code(gate, step, state.unit));
+      const value = valueOf(gate, code(gate, step, state.unit), state.unit);
       lines.push(gate.padEnd(10) + (Number.isNaN(value) ? "masked" : value.toFixed(3)));
     }
     if (data.note) lines.push("", "GRU: " + data.note);
@@ -377,5 +381,9 @@
 
   buildText();
   paint();
-  window.gateViewer = { state: state, ready: true };
+  window.gateViewer = { state: state, ready: true, builtAt: performance.now() };
+  // The first frame with the viewer on screen (for experiments.viewer_speed).
+  requestAnimationFrame(() =>
+    setTimeout(() => (window.gateViewer.shownAt = performance.now()), 0)
+  );
 })();

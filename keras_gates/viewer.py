@@ -7,10 +7,12 @@ unit at that step, click a units x time overview to pick a unit, select a
 span of tokens to rank the units that are on inside it and off outside it
 (LSTMVis's "match", Strobelt et al. 2018), and switch between sequences.
 
-Values are stored as 8-bit codes on a fixed range per gate: 0..254 spread
-evenly over `[low, high]`, 255 for a masked (NaN) step. The sigmoid gates
-use [0, 1]; the other quantities a range symmetric around 0 that covers
-every value. The error is at most `(high - low) / 508`: 0.002 for a gate.
+Values are stored as 8-bit codes on a fixed range per gate and unit: 0..254
+spread evenly over `[low, high]`, 255 for a masked (NaN) step. The sigmoid
+gates use [0, 1]; the other quantities (candidate, cell, hidden) a range
+symmetric around 0 that covers every value of that unit, so a unit whose
+cell state stays small is still drawn in full colour. The error is at most
+`(high - low) / 508`: 0.002 for a gate.
 Sixteen sequences of 500 steps of a 128-unit LSTM's six quantities make a
 page of about 8 MB.
 
@@ -68,33 +70,37 @@ def scale_of(name: str) -> str:
     return "gate" if name in SIGMOID_GATES else "signed"
 
 
-def value_range(name: str, values: np.ndarray) -> tuple[float, float]:
-    """The range a gate's codes cover: [0, 1] for a sigmoid gate whose
-    values lie there, otherwise symmetric around 0 and covering every
-    finite value (at least [-1e-6, 1e-6])."""
-    finite = values[np.isfinite(values)]
-    if name in SIGMOID_GATES and (
-        finite.size == 0 or (finite.min() >= 0.0 and finite.max() <= 1.0)
-    ):
-        return 0.0, 1.0
-    reach = float(np.abs(finite).max()) if finite.size else 1.0
-    reach = max(reach, 1e-6)
+def value_range(name: str, values: np.ndarray) -> tuple[np.ndarray, ...]:
+    """`(low, high)`, one value per unit (the last axis): [0, 1] for a
+    sigmoid gate whose values lie there, otherwise symmetric around 0 and
+    covering every finite value of the unit (at least 1e-6)."""
+    values = np.asarray(values, "float64")
+    units = values.shape[-1]
+    flat = values.reshape(-1, units)
+    finite = np.isfinite(flat)
+    inside = np.where(finite, (flat >= 0.0) & (flat <= 1.0), True).all()
+    if name in SIGMOID_GATES and inside:
+        return np.zeros(units), np.ones(units)
+    reach = np.where(finite, np.abs(flat), 0.0).max(axis=0, initial=0.0)
+    reach = np.where(finite.any(axis=0), reach, 1.0)
+    reach = np.maximum(reach, 1e-6)
     return -reach, reach
 
 
-def quantize(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Values -> uint8 codes: 0..254 over [low, high], 255 for NaN."""
+def quantize(values: np.ndarray, low, high) -> np.ndarray:
+    """Values -> uint8 codes: 0..254 over [low, high] (per unit when they
+    are arrays over the last axis), 255 for NaN."""
     values = np.asarray(values, "float64")
-    codes = np.rint((values - low) / (high - low) * LEVELS)
+    codes = np.rint((values - low) / (np.asarray(high) - low) * LEVELS)
     codes = np.clip(np.nan_to_num(codes, nan=MASKED), 0, LEVELS)
     codes[np.isnan(values)] = MASKED
     return codes.astype("uint8")
 
 
-def dequantize(codes: np.ndarray, low: float, high: float) -> np.ndarray:
+def dequantize(codes: np.ndarray, low, high) -> np.ndarray:
     """uint8 codes -> float values (NaN for 255), as the page reads them."""
     codes = np.asarray(codes)
-    values = low + codes.astype("float64") / LEVELS * (high - low)
+    values = low + codes.astype("float64") / LEVELS * (np.asarray(high) - low)
     return np.where(codes == MASKED, np.nan, values)
 
 
@@ -214,7 +220,10 @@ def page_data(
         "labels": {
             name: GATE_LABELS[name].replace("\n", " ") for name in names
         },
-        "ranges": ranges,
+        "ranges": {
+            name: [[float(v) for v in bound] for bound in ranges[name]]
+            for name in names
+        },
         "scales": {name: scale_of(name) for name in names},
         "stops": SCALES,
         "note": GRU_NOTE if gru else "",

@@ -138,6 +138,18 @@ def test_char_lm_at_toy_size(tmp_path):
     for figure in ("learning_curves", "saturation", "features"):
         assert (out / f"{figure}.png").stat().st_size > 10_000
     assert data["text"]["sha256"] and data["text"]["python"]
+    # --report rewrites the pages from the saved weights.
+    for page in (out / "pages").iterdir():
+        page.unlink()
+    char_lm.main(["--output", str(out), "--report"])
+    pages = sorted(p.name for p in (out / "pages").iterdir())
+    assert pages == [
+        f"{model}_layer_{n}.html"
+        for model in ("GatedGRU", "GatedLSTM")
+        for n in (1, 2)
+    ]
+    html = (out / "pages" / "GatedLSTM_layer_1.html").read_text()
+    assert html.count('"name":') == 2  # the first two excerpts
 
 
 def test_indentation_counts_tabs_as_blanks():

@@ -5,6 +5,7 @@ skip where no browser is installed, except under CI=true, where a missing
 browser is a failure (.ci/run installs it).
 """
 
+import json
 import os
 import re
 import shutil
@@ -49,19 +50,28 @@ def test_codes_cover_the_range_and_mark_masked_steps():
     assert np.isnan(values[3])
 
 
-def test_ranges_are_fixed_for_gates_and_symmetric_otherwise(rng):
+def test_ranges_are_fixed_for_gates_and_symmetric_per_unit_otherwise(rng):
     gates = planted_gates(rng)
-    assert viewer.value_range("forget", gates["forget"]) == (0.0, 1.0)
+    low, high = viewer.value_range("forget", gates["forget"])
+    assert low.tolist() == [0.0] * UNITS and high.tolist() == [1.0] * UNITS
     low, high = viewer.value_range("cell", gates["cell"])
-    assert high == pytest.approx(1.7) and low == -high
-    assert viewer.value_range("input", np.array([0.2, 1.5])) == (-1.5, 1.5)
+    assert high[3] == pytest.approx(1.7) and high[PLANTED_UNIT] == (
+        pytest.approx(0.85)
+    )
+    expected = np.abs(gates["cell"]).max(axis=(0, 1))
+    np.testing.assert_allclose(high, expected, rtol=1e-6)
+    np.testing.assert_array_equal(low, -high)
+    low, high = viewer.value_range("input", np.array([[0.2, 0.1], [1.5, -3]]))
+    assert low.tolist() == [-1.5, -3.0] and high.tolist() == [1.5, 3.0]
+    masked = np.array([[np.nan, 0.5], [np.nan, -0.25]])
+    assert viewer.value_range("cell", masked)[1].tolist() == [1.0, 0.5]
 
 
 def test_quantization_error_is_at_most_half_a_level(rng):
-    values = rng.uniform(-3, 3, 10_000)
+    values = rng.uniform(-3, 3, (1000, 10)) * np.arange(1, 11)
     low, high = viewer.value_range("hidden", values)
     back = viewer.dequantize(viewer.quantize(values, low, high), low, high)
-    assert np.abs(back - values).max() <= (high - low) / 508 + 1e-12
+    assert np.all(np.abs(back - values) <= (high - low) / 508 + 1e-12)
 
 
 def test_the_page_is_one_file_with_nothing_to_fetch(rng, tmp_path):
@@ -235,7 +245,8 @@ def test_a_tokens_colour_is_the_scale_at_its_value(page, gate, unit):
     page.choose("gate", gate)
     page.unit(unit)
     values = page.gates[gate][0, :, unit].astype("float64")
-    low, high = (0.0, 1.0) if gate == "forget" else (-1.7, 1.7)
+    reach = np.abs(page.gates[gate][:, :, unit]).max()  # both sequences
+    low, high = (0.0, 1.0) if gate == "forget" else (-reach, reach)
     scale = "gate" if gate == "forget" else "signed"
     colours = [rgb(c) for c in page.colours()]
     assert len(set(colours)) > TIME // 2  # the unit's values, not one colour
@@ -261,7 +272,7 @@ def test_hover_shows_every_gate_of_the_unit_at_that_step(page):
         assert sorted(shown) == sorted(LSTM_NAMES)
         for name, value in shown.items():
             true = page.gates[name][0, step, 4]
-            reach = 1.7 if name == "cell" else 1.0
+            reach = np.abs(page.gates[name][:, :, 4]).max()
             span = 1.0 if name in ("input", "forget", "output") else 2 * reach
             assert abs(float(value) - true) <= span / 508 + 5e-4, name
     page.errors()
@@ -382,3 +393,19 @@ def test_a_start_that_does_not_exist_is_named(rng, tmp_path):
         viewer.write_html(
             planted_gates(rng), None, tmp_path / "a.html", unit=12
         )
+
+
+def test_the_speed_experiment_at_toy_size(browser, tmp_path):
+    from experiments import viewer_speed
+
+    out = tmp_path / "speed"
+    viewer_speed.main(
+        ["--sequences", "2", "--steps", "30", "--units", "4", "--loads",
+         "2", "--output", str(out)]
+    )  # fmt: skip
+    run = json.loads((out / "results.json").read_text())["runs"][0]
+    assert run["shape"] == "2 x 30 x 4" and run["bytes"] > 1000
+    for name in ("built", "shown", "loaded", "first_paint", "unit", "gate"):
+        assert len(run["times"][name]) == 2
+        assert all(0 < value < 60_000 for value in run["times"][name]), name
+    assert "| first_paint |" in (out / "summary.md").read_text()
