@@ -235,6 +235,48 @@ def feature_figure(rows: list[dict]) -> Figure:
     return figure
 
 
+def against_karpathy(runs: dict) -> list[str]:
+    """Their readings of the LSTM's gates next to ours."""
+    run = runs.get("GatedLSTM")
+    if not run or "saturation" not in run:
+        return []
+    layers = run["saturation"]
+    always_shut = sum(
+        int((np.array(g["forget"]["left"]) > 0.9).sum())
+        for g in layers.values()
+    )
+    often_open = sum(
+        int((np.array(g["forget"]["right"]) > 0.5).sum())
+        for g in layers.values()
+    )
+    share = {
+        layer: np.mean([np.mean(np.array(f["left"]) + np.array(f["right"]))
+                        for f in gates.values()])
+        for layer, gates in layers.items()
+    }  # fmt: skip
+    first, second = share.get("layer_1", 0.0), share.get("layer_2", 0.0)
+    total = sum(len(g["forget"]["left"]) for g in layers.values())
+    return [
+        f"- Karpathy et al.: no forget gate nearly always shut. Here: "
+        f"{always_shut} of the LSTM's {total} forget gates "
+        "are below 0.1 on more than 90% of steps"
+        + (" (agrees)." if always_shut == 0 else " (differs)."),
+        f"- Karpathy et al.: some forget gates open most of the time. "
+        f"Here: {often_open} are above 0.9 on more than half of the steps"
+        + (" (agrees)." if often_open else " (differs)."),
+        f"- Karpathy et al.: first-layer gates rarely saturated. Here: the "
+        f"LSTM's layer_1 gates are saturated on {first:.0%} of steps and "
+        f"layer_2's on {second:.0%}"
+        + (
+            " (agrees)."
+            if first < second / 2
+            else " (differs: here the first layer saturates as much as the "
+            "second; this network is far smaller and trained far shorter "
+            "than theirs, and we have not tested which of these matters)."
+        ),
+    ]
+
+
 def what_it_shows(runs: dict, rows: list[dict], notes: list[str]):
     lines = ["## What this shows", ""] + [f"- {note}" for note in notes]
     tracked = [row for row in rows if row["tracked"] == "yes"]
@@ -250,7 +292,7 @@ def what_it_shows(runs: dict, rows: list[dict], notes: list[str]):
             f"- No feature is tracked by a single unit (|r| >= {TRACKS} "
             f"and at least {MARGIN} above the untrained network's best)."
         )
-    return lines + ["", KARPATHY, ""]
+    return lines + ["", KARPATHY, "", *against_karpathy(runs), ""]
 
 
 def write_page(store, output) -> str:
