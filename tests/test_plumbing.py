@@ -368,5 +368,6 @@ def test_config_says_what_the_builtins_config_says(kind):
     config = gated.get_config()
     del expected["name"]
     assert {key: config[key] for key in expected} == expected
-    assert config["name"] == f"gated_{kind}"
+    assert config["name"] == gated.name
+    assert gated.name.startswith(f"gated_{kind}")
     assert (config["use_cudnn"], config["return_gates"]) == (False, False)
