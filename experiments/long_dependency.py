@@ -1,8 +1,11 @@
 """Long-dependency sweep: models x lengths on one synthetic task.
 
     python -m experiments.long_dependency --task adding --lengths 50 200
+    python -m experiments.long_dependency --task adding --seeds 5
 
-Trains each model at each length with the same seed, data and budget,
+Trains each model at each length with the same data and budget, once per
+seed (`--seeds N`: seeds seed..seed+N-1 change the initial weights, the
+data order and dropout; `--data-seeds` draws a new data set per seed too),
 prints a comparison table as it goes, and writes into the output folder
 (default results/<task>/): results.json, summary.md, <task>_vs_length.png
 (with the task's chance baseline) and, for a GatedLSTM at --figure-length,
@@ -13,12 +16,20 @@ last epoch (keras.callbacks.BackupAndRestore).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from experiments._intervals import (
+    METHOD,
+    Interval,
+    compare,
+    interval,
+    paired,
+)
 from experiments._runner import (
     ResultsStore,
     backup_folder,
@@ -57,17 +68,23 @@ class Config:
     noun_rate: float = 0.2
     figure_length: int = 100
     seed: int = 0
+    seeds: int = 1
+    data_seeds: bool = False
 
 
 def planned_runs(config: Config) -> list[dict]:
+    """Every (model, init, length) once per seed, seed by seed: an
+    interrupted sweep has whole seeds done."""
     plan = []
-    for length in config.lengths:
-        for model in config.models:
-            inits = ["default"] if model == "SimpleRNN" else config.inits
-            plan += [
-                {"model": model, "init": init, "length": length}
-                for init in inits
-            ]
+    for seed in range(config.seed, config.seed + config.seeds):
+        for length in config.lengths:
+            for model in config.models:
+                inits = ["default"] if model == "SimpleRNN" else config.inits
+                plan += [
+                    {"model": model, "init": init, "length": length,
+                     "seed": seed}
+                    for init in inits
+                ]  # fmt: skip
     return plan
 
 
@@ -86,23 +103,29 @@ def run_sweep(
 
     def run_one(keys):
         length = keys["length"]
-        if length not in data_cache:
+        data_seed = keys["seed"] if config.data_seeds else config.seed
+        if (length, data_seed) not in data_cache:
             data_cache.clear()
-            data_cache[length] = make_splits(
+            data_cache[length, data_seed] = make_splits(
                 task,
                 length,
                 (config.train_size, config.validation_size, config.test_size),
-                seed=config.seed,
+                seed=data_seed,
                 **options,
             )
         net, run = train_run(
-            task, keys["model"], data_cache[length], length,
+            task, keys["model"], data_cache[length, data_seed], length,
             epochs=config.epochs, units=config.units, init=keys["init"],
             batch_size=config.batch_size, learning_rate=config.learning_rate,
-            seed=config.seed, backup_dir=backup_folder(output, keys),
+            seed=keys["seed"], backup_dir=backup_folder(output, keys),
             verbose=verbose,
         )  # fmt: skip
-        if keys["model"] == "GatedLSTM" and length == config.figure_length:
+        run["data_seed"] = data_seed
+        if (
+            keys["model"] == "GatedLSTM"
+            and length == config.figure_length
+            and keys["seed"] == config.seed
+        ):
             save_model(net, model_path(output, keys["init"], length))
         return run
 
@@ -127,43 +150,76 @@ def save_model(net, path: Path):
 
 
 COLUMNS = [
-    "model", "init", "length", "metric", "value", "baseline", "params",
-    "seconds_per_epoch", "epochs",
+    "model", "init", "length", "metric", "seeds", "mean", "95% interval",
+    "solved", "baseline", "params", "seconds_per_epoch", "epochs",
 ]  # fmt: skip
 
 
+def by_cell(runs) -> dict:
+    """{(model, init, length): [runs of every seed]}."""
+    cells: dict = {}
+    for run in runs:
+        key = (run["model"], run["init"], run["length"])
+        cells.setdefault(key, []).append(run)
+    return cells
+
+
+def cell_interval(mine) -> Interval:
+    return interval([r["value"] for r in mine])
+
+
 def table(runs) -> str:
-    return markdown_table(
-        sorted(runs, key=lambda r: (r["length"], r["model"], r["init"])),
-        COLUMNS,
-    )
+    """One row per (model, init, length): mean over seeds, its 95%
+    t-interval and how many seeds solved the task."""
+    rows = []
+    for (model, init, length), mine in sorted(
+        by_cell(runs).items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])
+    ):
+        found = cell_interval(mine)
+        rows.append(
+            {
+                "model": model,
+                "init": init,
+                "length": length,
+                "metric": mine[0]["metric"],
+                "seeds": found.n,
+                "mean": found.mean,
+                "95% interval": "n/a (1 seed)"
+                if found.low is None
+                else f"[{found.low:.4g}, {found.high:.4g}]",
+                "solved": f"{sum(solved(r) for r in mine)}/{found.n}",
+                "baseline": mine[0]["baseline"],
+                "params": mine[0]["params"],
+                "seconds_per_epoch": float(
+                    np.mean([r["seconds_per_epoch"] for r in mine])
+                ),
+                "epochs": mine[0]["epochs"],
+            }
+        )
+    return markdown_table(rows, COLUMNS)
 
 
 def twin_gaps(runs) -> list[str]:
-    """Gated layer vs its built-in twin, same init and length."""
+    """Gated layer vs its built-in twin, same init and length, paired by
+    seed (the same seed gives both the same initial weights and data)."""
     lines = []
+    cells = by_cell(runs)
     for gated, builtin in (("GatedLSTM", "LSTM"), ("GatedGRU", "GRU")):
-        for run in runs:
-            if run["model"] != gated:
+        for (model, init, length), mine in sorted(cells.items()):
+            twins = cells.get((builtin, init, length))
+            if model != gated or not twins:
                 continue
-            twin = next(
-                (
-                    r
-                    for r in runs
-                    if r["model"] == builtin
-                    and r["init"] == run["init"]
-                    and r["length"] == run["length"]
-                ),
-                None,
+            theirs = {r["seed"]: r["value"] for r in twins}
+            pairs = [(r["value"], theirs[r["seed"]]) for r in mine
+                     if r["seed"] in theirs]  # fmt: skip
+            if not pairs:
+                continue
+            ours, other = zip(*pairs, strict=True)
+            lines.append(
+                f"- {gated} vs {builtin} ({init}, T={length}): "
+                f"{np.mean(ours):.4f} vs {np.mean(other):.4f}, "
+                + paired([a - b for a, b in pairs])
             )
-            if twin is not None:
-                gap = run["value"] - twin["value"]
-                lines.append(
-                    f"- {gated} vs {builtin} ({run['init']}, "
-                    f"T={run['length']}): {run['value']:.4f} vs "
-                    f"{twin['value']:.4f} "
-                    f"(difference {gap:+.4f})"
-                )
     return lines
 
 
@@ -225,26 +281,42 @@ def solved(run) -> bool:
 
 
 def what_it_shows(runs, config: Config) -> list[str]:
-    """Per model and initialisation: the lengths it solved (as `solved`
-    defines it) and those it did not, from one seed."""
+    """Per model and initialisation, how many seeds solved each length (as
+    `solved` defines it); then, per length, the gated models against each
+    other from their intervals."""
     lines = []
-    for model, init in sorted({(r["model"], r["init"]) for r in runs}):
-        mine = sorted(
-            (r for r in runs if r["model"] == model and r["init"] == init),
-            key=lambda r: r["length"],
-        )
-        good = [str(r["length"]) for r in mine if solved(r)]
-        bad = [str(r["length"]) for r in mine if not solved(r)]
-        lines.append(
-            f"- {model} ({init}): solved T = {', '.join(good) or 'none'}"
-            + (f"; not T = {', '.join(bad)}" if bad else "")
-            + "."
-        )
+    cells = by_cell(runs)
+    for model, init in sorted({(m, i) for m, i, _ in cells}):
+        counts = [
+            f"T = {length}: {sum(solved(r) for r in mine)}/{len(mine)}"
+            for (m, i, length), mine in sorted(
+                cells.items(), key=lambda kv: kv[0][2]
+            )
+            if (m, i) == (model, init)
+        ]
+        lines.append(f"- {model} ({init}) solved {'; '.join(counts)}.")
+    higher = not runs or runs[0]["metric"] == "accuracy"
+    for length in sorted({key[2] for key in cells}):
+        here = {
+            f"{m} ({i})": cell_interval(mine)
+            for (m, i, L), mine in cells.items()
+            if L == length and m in ("GatedLSTM", "GatedGRU", "SimpleRNN")
+        }
+        for a, b in itertools.combinations(sorted(here), 2):
+            lines.append(
+                f"- T = {length}: "
+                + compare(a, here[a], b, here[b], higher=higher)
+                + f" ({here[a].text(4)} vs {here[b].text(4)})."
+            )
+    seeds = max((len(m) for m in cells.values()), default=0)
     lines.append(
-        f"- One seed ({config.seed}) per cell: a single run, not an interval. "
+        f"- {seeds} seed{'s' if seeds != 1 else ''} per cell "
+        f"(seeds {config.seed}..{config.seed + config.seeds - 1}; "
+        + ("a new data set per seed" if config.data_seeds else
+           "one data set") + f"); intervals: {METHOD}. "
         "Solved means accuracy >= 0.9, or a loss at most a tenth (MSE) or "
         "half (copy) of the chance baseline."
-    )
+    )  # fmt: skip
     return lines
 
 

@@ -319,7 +319,9 @@ def metric_vs_length(
 
     Args:
         runs: dicts with "model", "length", "value" and optionally "init";
-            one line per (model, init).
+            one line per (model, init). Several runs of one line at one
+            length (seeds) are drawn as faint dots, the line through their
+            mean.
         metric: y-axis label, e.g. "test accuracy".
         baseline: optional `{length: chance value}`, drawn dashed.
         title: figure title.
@@ -332,15 +334,18 @@ def metric_vs_length(
         label = run["model"]
         if run.get("init") not in (None, "default"):
             label += f" ({run['init']})"
-        lines.setdefault(label, []).append((run["length"], run["value"]))
+        lines.setdefault(label, {}).setdefault(run["length"], []).append(
+            run["value"]
+        )
     markers = "osD^vP*X"
-    for i, (label, points) in enumerate(sorted(lines.items())):
-        points.sort()
-        xs, ys = zip(*points, strict=True)
+    for i, (label, by_length) in enumerate(sorted(lines.items())):
+        xs = sorted(by_length)
+        ys = [float(np.mean(by_length[x])) for x in xs]
+        seeds = max(len(values) for values in by_length.values())
         # Built-in and gated twins often coincide: draw the built-in hollow
         # and dashed under the gated one, so both stay visible.
         gated = label.startswith("Gated")
-        axis.plot(
+        (line,) = axis.plot(
             xs,
             ys,
             marker=markers[i % len(markers)],
@@ -348,9 +353,18 @@ def metric_vs_length(
             markerfacecolor=None if gated else "none",
             linestyle="-" if gated else "--",
             linewidth=1.6 if gated else 2.4,
-            label=label,
+            label=label if seeds == 1 else f"{label}, mean of {seeds} seeds",
             alpha=0.9,
         )
+        if seeds > 1:
+            dots = [(x, v) for x in xs for v in by_length[x]]
+            axis.scatter(
+                *zip(*dots, strict=True),
+                s=14,
+                color=line.get_color(),
+                alpha=0.3,
+                zorder=1,
+            )
     if baseline:
         xs = sorted(baseline)
         axis.plot(

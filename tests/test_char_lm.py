@@ -138,6 +138,18 @@ def test_char_lm_at_toy_size(tmp_path):
     for figure in ("learning_curves", "saturation", "features"):
         assert (out / f"{figure}.png").stat().st_size > 10_000
     assert data["text"]["sha256"] and data["text"]["python"]
+    # Started again on the same folder, nothing trains again.
+    before = (out / "results.json").read_text()
+    char_lm.main(
+        ["--output", str(out), "--steps", "40", "--steps-per-epoch", "20",
+         "--train-chars", "100000", "--validation-chars", "10000",
+         "--test-chars", "10000", "--units", "16", "--analysis-files", "2",
+         "--analysis-chars", "400", "--ngram-orders", "1", "3", "--quiet"]
+    )  # fmt: skip
+    assert (
+        json.loads((out / "results.json").read_text())["runs"]
+        == (json.loads(before)["runs"])
+    )
     # --report rewrites the pages from the saved weights.
     for page in (out / "pages").iterdir():
         page.unlink()

@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from experiments import agreement, equivalence, long_dependency
@@ -263,3 +264,37 @@ def test_a_gated_lstm_beats_chance_on_an_easy_setting(tmp_path):
     )
     (run,) = json.loads((out / "results.json").read_text())["runs"]
     assert run["value"] >= 0.9, run["value"]
+
+
+@pytest.mark.slow
+def test_seeds_give_one_run_each_and_an_interval(tmp_path):
+    out = tmp_path / "seeds"
+    args = ["--task", "temporal_order", "--lengths", "12", "--models",
+            "GatedGRU", "GRU", "--seeds", "3", "--data-seeds",
+            "--output", str(out), *TOY]  # fmt: skip
+    long_dependency.main(args)
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert [(r["model"], r["seed"], r["data_seed"]) for r in runs] == [
+        (model, seed, seed)
+        for seed in (0, 1, 2)
+        for model in ("GatedGRU", "GRU")
+    ]
+    values = [r["value"] for r in runs if r["model"] == "GatedGRU"]
+    assert len(set(values)) > 1  # seeds differ
+    twins = {r["seed"]: r["value"] for r in runs if r["model"] == "GRU"}
+    assert values == [twins[s] for s in (0, 1, 2)]  # the same per seed
+    mean, sd = np.mean(values), np.std(values, ddof=1)
+    half = 4.303 * sd / np.sqrt(3)
+    page = (out / "summary.md").read_text()
+    row = next(line for line in page.splitlines()
+               if line.startswith("| GatedGRU | chrono | 12 |"))  # fmt: skip
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[4:7] == [
+        "3",
+        f"{mean:.4g}",
+        f"[{mean - half:.4g}, {mean + half:.4g}]",
+    ]
+    assert cells[7] == f"{sum(v >= 0.9 for v in values)}/3"
+    assert "GatedGRU vs GRU (chrono, T=12): " in page
+    assert "identical on all 3 seeds" in page
+    assert "3 seeds per cell (seeds 0..2; a new data set per seed)" in page

@@ -177,3 +177,21 @@ def test_unit_trace_follows_one_unit_coloured_by_label(tmp_path):
     assert legend == ["singular", "plural"]
     _, image = png(figure, tmp_path)
     assert image.std() > 10
+
+
+def test_metric_vs_length_draws_every_seed_and_their_mean():
+    runs = [
+        {"model": "GatedGRU", "length": 10, "value": v, "seed": s}
+        for s, v in enumerate((0.6, 0.9, 0.75))
+    ] + [
+        {"model": "GatedGRU", "length": 50, "value": v, "seed": s}
+        for s, v in enumerate((0.5, 0.5, 0.8))
+    ]
+    axis = plots.metric_vs_length(runs, "test accuracy").axes[0]
+    (line,) = axis.get_lines()
+    assert line.get_label() == "GatedGRU, mean of 3 seeds"
+    np.testing.assert_allclose(line.get_ydata(), [0.75, 0.6])
+    (dots,) = axis.collections
+    assert sorted(map(tuple, dots.get_offsets().tolist())) == sorted(
+        (r["length"], r["value"]) for r in runs
+    )
