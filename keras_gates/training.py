@@ -37,6 +37,24 @@ def check_model_names(names) -> list[str]:
     return list(names)
 
 
+def _gain(init: str) -> float:
+    """The recurrent kernel's gain an init name asks for (1 unless
+    "gain:<g>")."""
+    if init in INITS:
+        return 1.0
+    if isinstance(init, str) and init.startswith("gain:"):
+        try:
+            gain = float(init[len("gain:") :])
+        except ValueError:
+            gain = -1.0
+        if gain > 0:
+            return gain
+    raise ValueError(
+        f"init must be one of {INITS} or 'gain:<positive number>', "
+        f"got {init!r}"
+    )
+
+
 def recurrent_layer(
     model: str,
     units: int,
@@ -50,18 +68,21 @@ def recurrent_layer(
     Args:
         model: one of `MODELS`.
         units: int.
-        init: "default" (Keras's initialisers, forget bias 1) or "chrono"
-            (`Chrono(max_timesteps)` on the gate biases; LSTM/GRU only).
+        init: "default" (Keras's initialisers, forget bias 1), "chrono"
+            (`Chrono(max_timesteps)` on the gate biases; LSTM/GRU only) or
+            "gain:<g>" (the recurrent kernel orthogonal times g, e.g.
+            "gain:0.9"; Keras's default is "gain:1").
         max_timesteps: T for chrono.
         seed: seeds the weight initialisers.
         **kwargs: passed to the layer.
     """
     check_model_names([model])
-    if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    gain = _gain(init)
     options = {
         "kernel_initializer": keras.initializers.GlorotUniform(seed),
-        "recurrent_initializer": keras.initializers.Orthogonal(seed=seed + 1),
+        "recurrent_initializer": keras.initializers.Orthogonal(
+            gain=gain, seed=seed + 1
+        ),
         **kwargs,
     }
     if init == "chrono":

@@ -298,3 +298,35 @@ def test_seeds_give_one_run_each_and_an_interval(tmp_path):
     assert "GatedGRU vs GRU (chrono, T=12): " in page
     assert "identical on all 3 seeds" in page
     assert "3 seeds per cell (seeds 0..2; a new data set per seed)" in page
+
+
+@pytest.mark.slow
+def test_gradient_map_at_toy_size(tmp_path):
+    from experiments import gradient_map
+
+    out = tmp_path / "map"
+    gradient_map.main(
+        ["--output", str(out), "--length", "20", "--epochs", "1", "--units",
+         "6", "--train-size", "64", "--probe-size", "16", "--gains", "0.5",
+         "1.5", "--gated-inits", "chrono", "--quiet"]
+    )  # fmt: skip
+    runs = {
+        (r["model"], r["init"]): r
+        for r in json.loads((out / "results.json").read_text())["runs"]
+    }
+    assert sorted(runs) == [("GatedGRU", "chrono"), ("GatedLSTM", "chrono"),
+                            ("SimpleRNN", "gain:0.5"),
+                            ("SimpleRNN", "gain:1.5")]  # fmt: skip
+    for run in runs.values():
+        ratio = np.asarray(run["ratio_init"])
+        assert ratio.shape == (22,) and ratio[0] == 1.0  # T + 2 tokens
+        assert np.all(np.isfinite(ratio)) and np.all(ratio > 0)
+    # An orthogonal kernel times 0.5 with tanh' <= 1: every step at most
+    # halves the gradient, and the predicted factor is at most 0.5.
+    small = runs["SimpleRNN", "gain:0.5"]
+    assert small["article_init"] <= 0.5 + 1e-9
+    assert np.all(np.diff(np.log(small["ratio_init"])) <= np.log(0.5) + 0.2)
+    assert small["measured_init"] < 0.6
+    assert runs["SimpleRNN", "gain:1.5"]["measured_init"] > 1.0
+    for name in ("gradient_map", "factors"):
+        assert (out / f"{name}.png").stat().st_size > 10_000
