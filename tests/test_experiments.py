@@ -321,11 +321,12 @@ def test_gradient_map_at_toy_size(tmp_path):
         ratio = np.asarray(run["ratio_init"])
         assert ratio.shape == (22,) and ratio[0] == 1.0  # T + 2 tokens
         assert np.all(np.isfinite(ratio)) and np.all(ratio > 0)
-    # An orthogonal kernel times 0.5 with tanh' <= 1: every step at most
-    # halves the gradient, and the predicted factor is at most 0.5.
+    # An orthogonal kernel times 0.5 with tanh' <= 1: each step at least
+    # halves the recurrent gradient (the input projection adds a bounded
+    # factor), and the predicted factor is at most 0.5.
     small = runs["SimpleRNN", "gain:0.5"]
     assert small["article_init"] <= 0.5 + 1e-9
-    assert np.all(np.diff(np.log(small["ratio_init"])) <= np.log(0.5) + 0.2)
+    assert np.log(small["ratio_init"][-1]) <= 21 * np.log(0.5) + 2.0
     assert small["measured_init"] < 0.6
     assert runs["SimpleRNN", "gain:1.5"]["measured_init"] > 1.0
     for name in ("gradient_map", "factors"):
