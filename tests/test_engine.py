@@ -627,8 +627,14 @@ def test_implementation_1_dropout_keeps_one_mask_per_gate_on_a_gpu(
         got, to_numpy(builtin(x, training=True)), atol=1e-6
     )
     forced = GATED[kind](4, use_cudnn=True, **options)
-    with pytest.raises(ValueError, match="implementation=1 with dropout=0.4"):
+    with pytest.raises(ValueError) as caught:
         forced(x, training=True)
+    assert (
+        f"{forced.name}: use_cudnn=True cannot run implementation=1 with "
+        "dropout=0.4: it draws one input dropout mask per gate, and the "
+        "fused kernel takes one masked sequence; use implementation=2 or "
+        "use_cudnn='auto'"
+    ) in str(caught.value)
 
 
 def test_without_a_tensor_pytorch_asks_where_keras_puts_tensors(monkeypatch):

@@ -137,11 +137,18 @@ def random_initial_state(kind, batch, units, rng):
 
 
 def twins(layers, shape):
-    """`layers`, built for `shape`, all with the first one's weights."""
+    """`layers`, built for `shape`, all with the same random weights (the
+    biases too: Keras starts GRU biases at 0, where a bias added twice
+    would not show)."""
     for layer in layers:
         layer.build(shape)
-    for layer in layers[1:]:
-        layer.set_weights(layers[0].get_weights())
+    rng = np.random.default_rng(7)
+    weights = [
+        rng.normal(0, 0.4, w.shape).astype("float32")
+        for w in layers[0].get_weights()
+    ]
+    for layer in layers:
+        layer.set_weights(weights)
     return layers
 
 
