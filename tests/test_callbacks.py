@@ -17,6 +17,7 @@ from keras_gates import (
     GateRecorder,
     extract_gates,
     load_gate_history,
+    plots,
 )
 from keras_gates.callbacks import append_gate_arrays
 from keras_gates.stats import log_statistics
@@ -124,39 +125,57 @@ def codes_of(data, sequence, gate):
 
 
 @pytest.mark.slow
-def test_plotter_writes_viewer_pages_of_the_probes_gates(tmp_path):
+def test_plotter_writes_viewer_pages_of_the_probes_gates(tmp_path, monkeypatch):
+    heatmap_tokens = []
+    draw = plots.gate_heatmap
+
+    def recording(gates, tokens=None, **kwargs):
+        heatmap_tokens.append(tokens)
+        return draw(gates, tokens=tokens, **kwargs)
+
+    monkeypatch.setattr(plots, "gate_heatmap", recording)
     model = two_layer_model()
     tokens = [[f"t{v}" for v in row] for row in X[:6]]
+    # From the example on, as many as there are (5 < 8), with tokens; and
+    # two without tokens (step numbers).
     plotter = GatePlotter(
-        X[:6], tmp_path, tokens=tokens, html=True, html_sequences=3, example=1
-    )
-    model.fit(X, Y, epochs=1, verbose=0, callbacks=[plotter])
+        X[:6], tmp_path / "a", tokens=tokens, html=True, html_sequences=8,
+        example=1,
+    )  # fmt: skip
+    short = GatePlotter(X[:6], tmp_path / "b", html=True, html_sequences=2)
+    model.fit(X, Y, epochs=1, verbose=0, callbacks=[plotter, short])
+    assert heatmap_tokens[:3] == [tokens[1]] * 3  # the example's words
     pages = sorted(p for p in plotter.written if p.suffix == ".html")
-    assert [p.relative_to(tmp_path).as_posix() for p in pages] == [
+    assert [p.relative_to(tmp_path / "a").as_posix() for p in pages] == [
         f"{layer}/gates_epoch001.html"
         for layer in ("bi__backward", "bi__forward", "first")
     ]
     expected = extract_gates(model, X[:6])
+    chosen = (1, 2, 3, 4, 5)
     for page in pages:
         data = page_data(page)
         layer = {"first": "first", "bi__forward": "bi/forward"}.get(
             page.parent.name, "bi/backward"
         )
         assert [s["name"] for s in data["sequences"]] == [
-            "probe sequence 1",
-            "probe sequence 2",
-            "probe sequence 3",
+            f"probe sequence {index}" for index in chosen
         ]
-        assert [s["tokens"] for s in data["sequences"]] == tokens[1:4]
+        assert [s["tokens"] for s in data["sequences"]] == tokens[1:6]
         for gate, values in expected[layer].items():
             low, high = (np.array(v) for v in data["ranges"][gate])
-            for position, index in enumerate((1, 2, 3)):
+            for position, index in enumerate(chosen):
                 shown = low + codes_of(data, position, gate) / 254 * (
                     high - low
                 )
                 np.testing.assert_allclose(
                     shown, values[index], atol=(high - low).max() / 508 + 1e-6
                 )
+    data = page_data(tmp_path / "b" / "first" / "gates_epoch001.html")
+    assert [s["name"] for s in data["sequences"]] == [
+        "probe sequence 0",
+        "probe sequence 1",
+    ]
+    assert data["sequences"][0]["tokens"] == [str(t) for t in range(15)]
 
 
 def test_plotter_pages_show_the_example_alone_when_only_it_has_tokens(
@@ -495,3 +514,15 @@ def test_a_failed_write_keeps_the_old_file_and_no_temporary(
         append_gate_arrays(path, 2, {"l": {"input": np.ones((2, 3, 4))}})
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.npz"]
+
+
+def test_gate_archives_are_compressed(tmp_path):
+    path = tmp_path / "gates.npz"
+    append_gate_arrays(path, 1, {"l": {"input": np.zeros((4, 50, 8))}})
+    append_gate_arrays(path, 2, {"l": {"input": np.zeros((4, 50, 8))}})
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+    assert len(members) == 2
+    for member in members:
+        assert member.compress_type == zipfile.ZIP_DEFLATED, member.filename
+        assert member.compress_size < member.file_size / 10
