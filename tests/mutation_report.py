@@ -287,23 +287,34 @@ REASONS = {
         "equivalent: without input masks, training is off or the dropout "
         "rate is 0, so the built-in never reads the rate"
     ),
-    r"_engine\.x_packed_gates__mutmut_(10|13|14|19|24|25|47|55)$": (
-        "equivalent: the plan's gates and kernel flags are overridden "
-        "right after, and the stepped loop returns every step whatever "
-        "`full` says"
+    r"_engine\.x_packed_gates__mutmut_22$": (
+        "equivalent: dropout_masks keeps masks only when training is "
+        "truthy, and None is not"
     ),
-    r"_engine\.x_packed_gates__mutmut_18$": (
-        "equivalent in the extractor: its probe has no fixed time length, "
-        "so no plan takes the mask-free hand-written path"
+    r"_engine\.x_packed_gates__mutmut_(39|57)$": (
+        "equivalent: the kernel branch runs only without a mask (with "
+        "gates and a mask, choose never tries the kernel, on every "
+        "backend)"
     ),
-    r"_engine\.x_(packed_gates__mutmut_(28|29|33|45)|run__mutmut_50|"
-    r"_kernel__mutmut_(14|56|61))$": (
+    r"_engine\.x_packed_gates__mutmut_(40|50)$": (
+        "equivalent: extraction draws no dropout masks, so the view's "
+        "dropout rate is 0 (and recurrent dropout never reaches the "
+        "kernel), and the built-in's training flag changes nothing"
+    ),
+    r"_engine\.x_packed_gates__mutmut_(73|76|77|78|86|94)$": (
+        "equivalent: the stepped loop never tries the kernel and returns "
+        "every step's gates whatever `full` says; recovered gates after it "
+        "equal stepped ones (1e-5)"
+    ),
+    r"_engine\.x_packed_gates__mutmut_(33|52)$": (
         "gap found by this run, closed: "
-        "test_left_padded_sequences_give_the_gates_of_their_tokens, "
-        "test_use_cudnn_true_with_recurrent_dropout_fails_as_the_builtin, "
-        "test_a_mask_reaches_the_kernel_as_the_builtin_hands_it and a "
-        "training case without dropout in "
-        "test_the_kernel_gets_what_the_builtin_gives_it"
+        "test_extraction_recovers_from_the_kernel_on_a_gpu now extracts "
+        "with use_cudnn=False and recover_gates=True (no kernel call) and "
+        "through a refusing kernel (checked by hand on both mutants)"
+    ),
+    r"_engine\.x_run__mutmut_50$": (
+        "gap found by an earlier run, closed: "
+        "test_left_padded_sequences_give_the_gates_of_their_tokens"
     ),
     r"_engine\.x_accelerator__mutmut_(1[0-8])$": (
         "gap found by this run, closed: "

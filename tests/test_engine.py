@@ -679,3 +679,17 @@ def test_extraction_recovers_from_the_kernel_on_a_gpu(
     mask[0, :2] = False
     fast.packed_gates(x, mask=mask)  # a mask: the stepped loop
     assert len(fake.calls) == 1
+    # use_cudnn=False keeps extraction off the kernel, recovering or not.
+    never = GATED[kind](4, use_cudnn=False, recover_gates=True, **options)
+    never.build(x.shape)
+    never.set_weights(fast.get_weights())
+    np.testing.assert_allclose(
+        to_numpy(never.packed_gates(x)), expected, atol=1e-5
+    )
+    assert len(fake.calls) == 1
+    # A kernel that refuses: the stepped loop, same numbers.
+    refusing = fake_gpu(kind, refuse=NotImplementedError())
+    np.testing.assert_allclose(
+        to_numpy(fast.packed_gates(x)), expected, atol=1e-5
+    )
+    assert len(refusing.calls) == 1
