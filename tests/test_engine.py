@@ -582,18 +582,19 @@ def test_outputs_and_states_in_the_policys_dtype(kind, rng):
     built-in's do."""
     keras.config.set_dtype_policy("mixed_float16")
     x = rng.normal(size=(2, 5, 3)).astype("float32")
-    gated, builtin = pair(
-        kind, x.shape, return_sequences=True, return_state=True
-    )
-    got, expected = gated(x), builtin(x)
-    assert [str(t.dtype) for t in got] == [str(t.dtype) for t in expected]
-    assert "float16" in str(got[0].dtype)
-    for a, e in zip(got, expected, strict=True):
-        np.testing.assert_allclose(
-            to_numpy(a).astype("float32"),
-            to_numpy(e).astype("float32"),
-            atol=2e-3,
+    for sequences in (True, False):  # every output, or the last
+        gated, builtin = pair(
+            kind, x.shape, return_sequences=sequences, return_state=True
         )
+        got, expected = gated(x), builtin(x)
+        assert [str(t.dtype) for t in got] == [str(t.dtype) for t in expected]
+        assert "float16" in str(got[0].dtype)
+        for a, e in zip(got, expected, strict=True):
+            np.testing.assert_allclose(
+                to_numpy(a).astype("float32"),
+                to_numpy(e).astype("float32"),
+                atol=2e-3,
+            )
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
