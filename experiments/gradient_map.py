@@ -7,8 +7,9 @@ at step t times k Jacobians, each the product of tanh' values and the
 recurrent weights, so when those factors stay below 1 it vanishes
 geometrically. This measures, on subject-verb agreement with the verb at
 T = 400, the gradient reaching input step T - k relative to the last
-step, for every k back to the subject, for a SimpleRNN whose recurrent kernel is orthogonal times a
-gain (0.5, 0.9, 1.0, 1.1, 1.5) and for GatedLSTM/GatedGRU with Keras's
+step, for every k back to the subject, for a SimpleRNN whose recurrent
+kernel is orthogonal times a gain (0.5, 0.9, 1.0, 1.1, 1.5) and for
+GatedLSTM/GatedGRU with Keras's
 and chrono initialisation, at initialisation and after training; and
 next to it the factor the argument predicts per step:
 
