@@ -69,7 +69,8 @@ def interval(values: Sequence[float]) -> Interval:
 def compare(
     name_a: str, a: Interval, name_b: str, b: Interval, higher=True
 ) -> str:
-    """"A above B" when the intervals are apart, else "not resolved"."""
+    """Says which is better when the intervals are apart, else "not
+    resolved at N seeds"."""
     if a.overlaps(b):
         return (
             f"{name_a} and {name_b} not resolved at {min(a.n, b.n)} "

@@ -50,8 +50,7 @@ def _gain(init: str) -> float:
         if gain > 0:
             return gain
     raise ValueError(
-        f"init must be one of {INITS} or 'gain:<positive number>', "
-        f"got {init!r}"
+        f"init must be one of {INITS} or 'gain:<positive number>', got {init!r}"
     )
 
 

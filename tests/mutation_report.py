@@ -45,8 +45,7 @@ REASONS = {
         "tuple, so zip never meets lists of different lengths"
     ),
     r"_gated_rnn\.xǁGatedRNNǁbuild__mutmut_(6|8)$": (
-        "equivalent: keras.layers.RNN.build never reads "
-        "initial_state_shape"
+        "equivalent: keras.layers.RNN.build never reads initial_state_shape"
     ),
     r"_gated_rnn\.xǁGatedRNNǁget_config__mutmut_([4-7]|10)$": (
         "equivalent: the cell is made with the layer's trainable and dtype, "
