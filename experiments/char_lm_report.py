@@ -295,6 +295,15 @@ def what_it_shows(runs: dict, rows: list[dict], notes: list[str]):
     return lines + ["", KARPATHY, "", *against_karpathy(runs), ""]
 
 
+def _file_counts(files) -> str:
+    if not files:
+        return "files not recorded"
+    return (
+        f"{files['train']} training, {files['validation']} validation and "
+        f"{files['test']} test files"
+    )
+
+
 def write_page(store, output) -> str:
     output = Path(output)
     runs = runs_by_model(store)
@@ -306,7 +315,8 @@ def write_page(store, output) -> str:
     lines += [
         f"Text: the top-level `*.py` files of the Python "
         f"{found.get('python', '?')} standard library, sorted by name; "
-        f"files {found.get('files', '?')} (every tenth held out for test); "
+        + _file_counts(found.get("files"))
+        + " (every tenth file held out for test); "
         f"SHA-256 of the text used {found.get('sha256', '?')}. Training "
         f"windows of {config['length']} characters, {config['steps']} "
         f"batches of {config['batch_size']}; bits per character scored with "
