@@ -108,15 +108,18 @@ def test_the_corpus_is_the_sorted_library_split_by_position(tmp_path):
     )
 
 
+TOY = [
+    "--steps", "40", "--steps-per-epoch", "20", "--train-chars", "100000",
+    "--validation-chars", "10000", "--test-chars", "10000", "--units", "16",
+    "--analysis-files", "2", "--analysis-chars", "400", "--ngram-orders",
+    "1", "3", "--quiet",
+]  # fmt: skip
+
+
 @pytest.mark.slow
 def test_char_lm_at_toy_size(tmp_path):
     out = tmp_path / "char_lm"
-    char_lm.main(
-        ["--output", str(out), "--steps", "40", "--steps-per-epoch", "20",
-         "--train-chars", "100000", "--validation-chars", "10000",
-         "--test-chars", "10000", "--units", "16", "--analysis-files", "2",
-         "--analysis-chars", "400", "--ngram-orders", "1", "3", "--quiet"]
-    )  # fmt: skip
+    char_lm.main(["--output", str(out), *TOY])
     data = json.loads((out / "results.json").read_text())
     runs = {run["model"]: run for run in data["runs"]}
     assert sorted(runs) == ["GatedGRU", "GatedLSTM", "n-gram"]
@@ -140,12 +143,7 @@ def test_char_lm_at_toy_size(tmp_path):
     assert data["text"]["sha256"] and data["text"]["python"]
     # Started again on the same folder, nothing trains again.
     before = (out / "results.json").read_text()
-    char_lm.main(
-        ["--output", str(out), "--steps", "40", "--steps-per-epoch", "20",
-         "--train-chars", "100000", "--validation-chars", "10000",
-         "--test-chars", "10000", "--units", "16", "--analysis-files", "2",
-         "--analysis-chars", "400", "--ngram-orders", "1", "3", "--quiet"]
-    )  # fmt: skip
+    char_lm.main(["--output", str(out), *TOY])
     assert (
         json.loads((out / "results.json").read_text())["runs"]
         == (json.loads(before)["runs"])
