@@ -22,7 +22,8 @@ inputs and the output sequence).
 
 The rules, as `choose` applies them (first matching row wins; `kernel
 wanted` means `use_cudnn` is True, or it is "auto" and Keras sees an
-accelerator, there is no recurrent dropout, no input dropout with
+accelerator, the cell is the standard one (no variant, no peepholes),
+there is no recurrent dropout, no input dropout with
 `implementation=1` (one mask per gate, which a fused function cannot
 apply), the backend has the built-in's fused function for this cell, and,
 on TensorFlow, there is no mask):
@@ -37,15 +38,18 @@ on TensorFlow, there is no mask):
     | on       | "auto"        | otherwise     | (*) gates stepped    |
     | on       | False         | -             | (*) gates stepped    |
 
-    (*) "handwritten" when the backend is in `HANDWRITTEN_BACKENDS` (PyTorch)
-        and the time length is known, there is no mask, no recurrent
+    (*) "handwritten" when the backend is in `HANDWRITTEN_BACKENDS` (PyTorch),
+        the cell is the standard one, the time length is known, there is no mask, no recurrent
         dropout, implementation != 1, tanh/sigmoid activations and (GRU)
         `reset_after`; else "loop".
 
 "kernel, else": the built-in's fused function may still refuse at run time
 (`NotImplementedError` inside the backend); then, as for the built-in,
 `use_cudnn=True` raises the built-in's error and "auto" falls back to (*).
-`use_cudnn=True` with gates stepped is refused when the layer is made.
+`use_cudnn=True` with gates stepped, or with a variant, and
+`recover_gates=True` with a cell whose gates read the previous step's
+cell state or gates (peepholes, fgr; `cell.recoverable`) are refused when
+the layer is made.
 
 The loop's other settings: inputs are projected (`x @ kernel + b`) before
 the loop where `PROJECT_BEFORE_LOOP` says so; on PyTorch Keras's unrolled
@@ -126,6 +130,7 @@ class Facts:
     implementation: int
     default_activations: bool
     reset_after: bool  # always True for the LSTM
+    standard: bool = True  # Keras's equations: no variant, no peepholes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,6 +153,7 @@ def wants_kernel(facts: Facts) -> bool:
         and facts.accelerator
         and not facts.recurrent_dropout
         and not facts.per_gate_dropout
+        and facts.standard
         and facts.kind in BUILTIN_KERNELS.get(facts.backend, ())
         and not (facts.backend == "tensorflow" and facts.mask)
     )
@@ -169,6 +175,7 @@ def choose(facts: Facts) -> Plan:
     )
     handwritten = (
         facts.backend in HANDWRITTEN_BACKENDS
+        and facts.standard
         and facts.known_length
         and not facts.mask
         and not facts.recurrent_dropout
@@ -205,7 +212,8 @@ def builtin_supports_jit(cell, unroll, use_cudnn) -> bool:
     if keras.backend.backend() != "tensorflow" or use_cudnn is False:
         return True
     arguments_allow = (
-        _default_activations(cell)
+        cell.is_standard
+        and _default_activations(cell)
         and not unroll
         and cell.use_bias
         and getattr(cell, "reset_after", True)
@@ -231,6 +239,7 @@ def facts_of(layer, sequences, mask, gates: bool) -> Facts:
         implementation=cell.implementation,
         default_activations=_default_activations(cell),
         reset_after=getattr(cell, "reset_after", True),
+        standard=cell.is_standard,
     )
 
 

@@ -11,28 +11,29 @@ from keras import ops
 from keras_gates import _engine
 from keras_gates import _validation as check
 from keras_gates.gate_layout import (
+    check_variant,
     gate_names,
     join_blocks,
     split_blocks,
+    weight_gates,
 )
 
 
 class GatedCell(keras.layers.Layer):
     """Base of the gated cells: arguments, dropout masks, input projection.
 
-    Subclasses set `kind` ("lstm" or "gru"), `weight_gates` (the gate blocks
-    of the kernel, in Keras's order), build the weights and implement
+    Subclasses set `kind` ("lstm" or "gru"), build the weights and implement
     `recur(x, states, recurrent_masks, x_has_bias) -> (h, new_states,
     gates)`, the pure step, where `x` is the projected input `inputs @
     kernel`, with the input bias when `x_has_bias` (otherwise `recur` adds
     it where Keras does), `recover` (every step's gates from the output
     sequence, for `recover_gates`) and `fused` (the whole sequence with a
     hand-written backward pass). Which of them runs is decided in
-    `_engine`, never here.
+    `_engine`, never here. `weight_gates`, the gate blocks of the kernel in
+    Keras's order, come from `gate_layout` for the cell's `variant`.
     """
 
     kind: str = ""
-    weight_gates: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -54,9 +55,18 @@ class GatedCell(keras.layers.Layer):
         seed,
         return_gates,
         implementation,
+        variant="standard",
+        peepholes=False,
         **kwargs,
     ):
         units = check.positive_int("units", units)
+        variant = check_variant(self.kind, variant)
+        check.boolean("peepholes", peepholes)
+        if peepholes and self.kind != "lstm":
+            raise ValueError(
+                f"peepholes=True is for the LSTM (they read its cell state); "
+                f"a {self.kind.upper()} has none"
+            )
         activation = check.activation("activation", activation)
         recurrent_activation = check.activation(
             "recurrent_activation", recurrent_activation
@@ -97,6 +107,22 @@ class GatedCell(keras.layers.Layer):
         self.output_size = (
             units * len(gate_names(self.kind)) if return_gates else units
         )
+        self.variant = variant
+        self.peepholes = peepholes
+        self.weight_gates = weight_gates(self.kind, variant)
+
+    @property
+    def is_standard(self) -> bool:
+        """Whether these are Keras's equations: the variant the built-in's
+        fused kernel and the hand-written backward pass compute."""
+        return self.variant == "standard" and not self.peepholes
+
+    @property
+    def recoverable(self) -> bool:
+        """Whether every step's gates follow from the inputs and the output
+        sequence alone (`recover`): not when a gate reads the previous
+        step's cell state (peepholes) or gates (fgr)."""
+        return not self.peepholes and self.variant != "fgr"
 
     # -- pieces the wrapper uses -------------------------------------------
 
@@ -267,6 +293,11 @@ class GatedCell(keras.layers.Layer):
             "return_gates": self.return_gates,
             "implementation": self.implementation,
         }
+        # Only when set: the standard layer's config stays Keras's own.
+        if self.variant != "standard":
+            config["variant"] = self.variant
+        if self.peepholes:
+            config["peepholes"] = True
         return {**super().get_config(), **config}
 
 
@@ -310,6 +341,21 @@ class GatedRNN(keras.layers.RNN):
             check.boolean(name, value)
         check.one_of("recover_gates", recover_gates, ("auto", True, False))
         check.one_of("use_cudnn", use_cudnn, ("auto", True, False))
+        if use_cudnn is True and not cell.is_standard:
+            raise ValueError(
+                f"use_cudnn=True runs the built-in's fused kernel, which "
+                f"computes the standard cell only; got "
+                f"variant={cell.variant!r}, peepholes={cell.peepholes}: "
+                "pass use_cudnn='auto' or False"
+            )
+        if recover_gates is True and not cell.recoverable:
+            raise ValueError(
+                f"recover_gates=True computes the gates from the output "
+                f"sequence, but with variant={cell.variant!r}, "
+                f"peepholes={cell.peepholes} a gate reads the previous "
+                "step's cell state or gates; pass recover_gates='auto' or "
+                "False (gates stepped)"
+            )
         if use_cudnn is True and cell.return_gates and recover_gates is False:
             raise ValueError(
                 "use_cudnn=True runs the fused kernel, which cannot emit "
@@ -420,7 +466,9 @@ class GatedRNN(keras.layers.RNN):
         )
         result = [output]
         if self.return_state:
-            result += [(batch, units)] * len(self.state_size)
+            sizes = self.cell.state_size
+            sizes = [sizes] if isinstance(sizes, int) else sizes
+            result += [(batch, size) for size in sizes]
         if self.return_gates:
             result.append(
                 {
@@ -467,3 +515,5 @@ class GatedRNN(keras.layers.RNN):
     recurrent_dropout = _cell_property("recurrent_dropout")
     seed = _cell_property("seed")
     implementation = _cell_property("implementation")
+    variant = _cell_property("variant")
+    peepholes = _cell_property("peepholes")

@@ -59,6 +59,66 @@ GATE_LABELS = {
 }
 
 
+# Variants (Greff et al. 2017, "LSTM: A Search Space Odyssey"; Zhou et al.
+# 2016, the minimal gated unit). Each maps to the weight blocks it keeps,
+# in Keras's order; a gate without a block is returned as a constant or
+# as a function of another gate (`TIED_GATES`). "standard" is Keras's
+# layer: Greff's "NP" (no peepholes); his "vanilla" is standard with
+# `peepholes=True`.
+LSTM_VARIANTS = {
+    "standard": LSTM_WEIGHT_GATES,
+    "nig": ("forget", "candidate", "output"),  # no input gate: i = 1
+    "nfg": ("input", "candidate", "output"),  # no forget gate: f = 1
+    "nog": ("input", "forget", "candidate"),  # no output gate: o = 1
+    "niaf": LSTM_WEIGHT_GATES,  # no input activation: g linear
+    "noaf": LSTM_WEIGHT_GATES,  # no output activation: h = o * c
+    "cifg": ("input", "candidate", "output"),  # forget = 1 - input
+    "fgr": LSTM_WEIGHT_GATES,  # full gate recurrence: i, f, o <- i, f, o
+}
+GRU_VARIANTS = {
+    "standard": GRU_WEIGHT_GATES,
+    # The minimal gated unit: one gate. Its block is Keras's update gate z
+    # (the share of the old state kept); the reset gate is tied to it,
+    # r = 1 - z, which is Zhou et al.'s forget gate f (the article's
+    # update gate, the share of new information let in).
+    "mgu": ("update", "candidate"),
+}
+VARIANTS = {"lstm": LSTM_VARIANTS, "gru": GRU_VARIANTS}
+
+# Gates a variant has no block for but computes from another gate:
+# (variant, gate) -> the gate it is `1 - ` of.
+TIED_GATES = {("cifg", "forget"): "input", ("mgu", "reset"): "update"}
+
+# The LSTM's sigmoid gates: those a peephole (Gers & Schmidhuber 2000)
+# or the full gate recurrence (fgr) feeds, in this order.
+LSTM_SIGMOID_GATES = ("input", "forget", "output")
+
+
+def check_variant(kind: str, variant) -> str:
+    """`variant` if `kind` has it, else a ValueError naming the choices."""
+    choices = VARIANTS[kind]
+    if not isinstance(variant, str) or variant not in choices:
+        raise ValueError(
+            f"variant must be one of {sorted(choices)} for a "
+            f"{kind.upper()}, got {variant!r}"
+        )
+    return variant
+
+
+def weight_gates(kind: str, variant: str = "standard") -> tuple[str, ...]:
+    """The gate blocks of `kernel`, `recurrent_kernel` and `bias`, in
+    order, for `kind`'s `variant`."""
+    return VARIANTS[kind][check_variant(kind, variant)]
+
+
+def peephole_gates(variant: str) -> tuple[str, ...]:
+    """The LSTM gates that get a peephole weight with `peepholes=True`:
+    the sigmoid gates the variant computes (a tied or constant gate has
+    none), in the order of the `peephole` weight's blocks."""
+    blocks = weight_gates("lstm", variant)
+    return tuple(gate for gate in LSTM_SIGMOID_GATES if gate in blocks)
+
+
 def gate_names(kind: str) -> tuple[str, ...]:
     """Recorded gate names for `kind` (`"lstm"` or `"gru"`)."""
     if kind == "lstm":

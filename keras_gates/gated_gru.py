@@ -7,7 +7,13 @@ from keras import ops
 
 from keras_gates import _fused
 from keras_gates._gated_rnn import GatedCell, GatedRNN
-from keras_gates.gate_layout import GRU_WEIGHT_GATES, split_blocks
+from keras_gates.gate_layout import (
+    GRU_WEIGHT_GATES,
+    TIED_GATES,
+    join_blocks,
+    split_blocks,
+)
+from keras_gates.initializers import Chrono
 
 
 @keras.saving.register_keras_serializable(package="keras_gates")
@@ -51,6 +57,13 @@ class GatedGRUCell(GatedCell):
         return_gates: bool, default False. If True the step's output is
             `[z | r | hh | h]` packed along the last axis (see
             `keras_gates.gate_layout`) instead of `h`.
+        variant: `"standard"` (default, the equations above) or `"mgu"`,
+            the minimal gated unit (Zhou et al. 2016): one gate, whose
+            weights are the update gate's (blocks z, h), and the reset gate
+            tied to it, `r = 1 - z`; `1 - z` is Zhou et al.'s forget gate
+            f, so `h = (1 - f) * h_tm1 + f * hh` and the candidate reads
+            `f * (h_tm1 U_h + b'_h)` (`reset_after`) or `(f * h_tm1) U_h`.
+            `Chrono` sets the update block, as for the GRU.
 
     Call arguments:
         inputs: `(batch, features)`.
@@ -96,6 +109,7 @@ class GatedGRUCell(GatedCell):
         seed=None,
         return_gates=False,
         implementation=2,
+        variant="standard",
         **kwargs,
     ):  # pragma: no mutate block (Keras reads __init__'s argspec)
         if not isinstance(reset_after, bool):
@@ -121,6 +135,7 @@ class GatedGRUCell(GatedCell):
             seed,
             return_gates,
             implementation,
+            variant=variant,
             **kwargs,
         )
         self.reset_after = reset_after
@@ -128,15 +143,16 @@ class GatedGRUCell(GatedCell):
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
+        width = len(self.weight_gates) * self.units
         self.kernel = self.add_weight(
-            shape=(input_dim, 3 * self.units),
+            shape=(input_dim, width),
             name="kernel",
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
         self.recurrent_kernel = self.add_weight(
-            shape=(self.units, 3 * self.units),
+            shape=(self.units, width),
             name="recurrent_kernel",
             initializer=self.recurrent_initializer,
             regularizer=self.recurrent_regularizer,
@@ -144,16 +160,28 @@ class GatedGRUCell(GatedCell):
         )
         if self.use_bias:
             self.bias = self.add_weight(
-                shape=(2, 3 * self.units)
-                if self.reset_after
-                else (3 * self.units,),
+                shape=(2, width) if self.reset_after else (width,),
                 name="bias",
-                initializer=self.bias_initializer,
+                initializer=self._bias_initializer(),
                 regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint,
             )
         else:
             self.bias = None
+
+    def _bias_initializer(self):
+        """As given, except Chrono for a variant with fewer blocks: drawn
+        for the standard layout and cut to the blocks kept."""
+        base, gates = self.bias_initializer, self.weight_gates
+        if gates == GRU_WEIGHT_GATES or not isinstance(base, Chrono):
+            return base
+        full_width = len(GRU_WEIGHT_GATES) * self.units
+
+        def initializer(shape, *args, **kwargs):
+            full = base((*shape[:-1], full_width), *args, **kwargs)
+            return join_blocks(split_blocks(full, GRU_WEIGHT_GATES), gates)
+
+        return initializer
 
     # The biases are added in `recur`, split once per step as Keras splits
     # them, so that their gradients sum in the same order.
@@ -189,23 +217,22 @@ class GatedGRUCell(GatedCell):
         input_bias, recurrent_bias = self._biases()
         if input_bias is not None and not x_has_bias:
             x = ops.add(x, input_bias)  # as Keras: see GatedLSTMCell.recur
-        x = split_blocks(x, GRU_WEIGHT_GATES)
+        blocks = self.weight_gates
+        gated = tuple(gate for gate in blocks if gate != "candidate")
+        x = split_blocks(x, blocks)
         if self.reset_after:
             inner = self.recurrent_projection(h_tm1, recurrent_masks)
             if recurrent_bias is not None:
                 inner = inner + recurrent_bias  # `+=` in Keras
-            inner = split_blocks(inner, GRU_WEIGHT_GATES)
-            z = self.recurrent_activation(x["update"] + inner["update"])
-            r = self.recurrent_activation(x["reset"] + inner["reset"])
+            inner = split_blocks(inner, blocks)
+            z, r = self._update_reset(x, inner)
             hh = self.activation(x["candidate"] + r * inner["candidate"])
         else:
-            zr_gates = ("update", "reset")
-            inner = self.recurrent_projection(h_tm1, recurrent_masks, zr_gates)
-            inner = split_blocks(inner, zr_gates)
-            kernels = split_blocks(self.recurrent_kernel, GRU_WEIGHT_GATES)
-            z = self.recurrent_activation(x["update"] + inner["update"])
-            r = self.recurrent_activation(x["reset"] + inner["reset"])
-            h_c = h_tm1 * recurrent_masks[2] if recurrent_masks else h_tm1
+            inner = self.recurrent_projection(h_tm1, recurrent_masks, gated)
+            inner = split_blocks(inner, gated)
+            kernels = split_blocks(self.recurrent_kernel, blocks)
+            z, r = self._update_reset(x, inner)
+            h_c = h_tm1 * recurrent_masks[-1] if recurrent_masks else h_tm1
             hh = self.activation(
                 x["candidate"] + ops.matmul(r * h_c, kernels["candidate"])
             )
@@ -213,6 +240,15 @@ class GatedGRUCell(GatedCell):
         gates = {"update": z, "reset": r, "candidate": hh, "hidden": h}
         new_states = [h] if isinstance(states, (list, tuple)) else h
         return h, new_states, gates
+
+    def _update_reset(self, x, inner):
+        """z and r from the projected input and recurrent blocks; a gate
+        without a block is tied to the other (`gate_layout.TIED_GATES`)."""
+        sigma = self.recurrent_activation
+        z = sigma(x["update"] + inner["update"])
+        if "reset" in x:
+            return z, sigma(x["reset"] + inner["reset"])
+        return z, 1.0 - z
 
     def recover(self, x, h_prev, initial_state, valid, recurrent_masks):
         """Every step's gates at once, given every step's previous output
@@ -253,6 +289,10 @@ class GatedGRU(GatedRNN):
         use_cudnn: "auto" (default), True or False: as `GatedLSTM`.
         return_gates: bool, default False: also return the gates.
         recover_gates: "auto" (default), True or False: as `GatedLSTM`.
+        variant: `"standard"` (default: exactly `keras.layers.GRU`) or
+            `"mgu"`, the minimal gated unit (see `GatedGRUCell`): its
+            `reset` gate is returned as `1 - update`. It runs Keras's loop,
+            not the fused kernel or the hand-written backward pass.
         zero_output_for_mask, implementation: as `keras.layers.GRU`.
 
     Call arguments:
@@ -310,6 +350,7 @@ class GatedGRU(GatedRNN):
         reset_after=True,
         use_cudnn="auto",
         return_gates=False,
+        variant="standard",
         **kwargs,
     ):  # pragma: no mutate block (Keras reads __init__'s argspec)
         cell = GatedGRUCell(
@@ -331,6 +372,7 @@ class GatedGRU(GatedRNN):
             reset_after=reset_after,
             seed=seed,
             return_gates=return_gates,
+            variant=variant,
             implementation=kwargs.pop("implementation", 2),
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),

@@ -7,7 +7,14 @@ from keras import ops
 
 from keras_gates import _fused
 from keras_gates._gated_rnn import GatedCell, GatedRNN
-from keras_gates.gate_layout import LSTM_WEIGHT_GATES, split_blocks
+from keras_gates.gate_layout import (
+    LSTM_SIGMOID_GATES,
+    LSTM_WEIGHT_GATES,
+    TIED_GATES,
+    join_blocks,
+    peephole_gates,
+    split_blocks,
+)
 from keras_gates.initializers import Chrono
 
 
@@ -46,10 +53,35 @@ class GatedLSTMCell(GatedCell):
         return_gates: bool, default False. If True the step's output is
             `[i | f | g | o | c | h]` packed along the last axis (see
             `keras_gates.gate_layout`) instead of `h`.
+        variant: `"standard"` (default, the equations above) or one of
+            Greff et al.'s variants; a gate it removes has no weights and
+            is returned as its constant value:
+            `"nig"` no input gate (i = 1); `"nfg"` no forget gate (f = 1);
+            `"nog"` no output gate (o = 1); `"niaf"` no input activation
+            (g = x W_g + h_tm1 U_g + b_g, linear); `"noaf"` no output
+            activation (h = o * c); `"cifg"` coupled input and forget gates
+            (f = 1 - i, no forget weights); `"fgr"` full gate recurrence
+            (i, f and o each also get `[i | f | o]` of the previous step
+            through a `gate_kernel` of shape `(3 * units, 3 * units)`,
+            initialised to zeros; the previous gates are a third state).
+        peepholes: bool, default False. If True the sigmoid gates also see
+            the cell state (Gers & Schmidhuber 2000): `p_i * c_tm1` and
+            `p_f * c_tm1` are added inside i and f, `p_o * c` inside o,
+            with a `peephole` weight of one block per gate the variant
+            computes (`gate_layout.peephole_gates`), initialised to zeros.
+            Greff's "vanilla" LSTM is `peepholes=True`; his "NP" is the
+            default. `recurrent_regularizer` and `recurrent_constraint`
+            also apply to `gate_kernel` and `peephole`.
+
+    With `unit_forget_bias`, the forget block's bias starts at 1; with
+    `"cifg"` the input block's starts at -1 instead (so that f = 1 - i
+    starts where the standard forget gate does). `Chrono` sets, for a
+    variant with fewer blocks, the blocks the variant keeps.
 
     Call arguments:
         inputs: `(batch, features)`.
-        states: `[h_tm1, c_tm1]`, each `(batch, units)`.
+        states: `[h_tm1, c_tm1]`, each `(batch, units)` (with `"fgr"`
+            also the previous `[i | f | o]`, `(batch, 3 * units)`).
         training: bool, whether dropout is applied.
 
     Returns:
@@ -95,6 +127,8 @@ class GatedLSTMCell(GatedCell):
         seed=None,
         return_gates=False,
         implementation=2,
+        variant="standard",
+        peepholes=False,
         **kwargs,
     ):  # pragma: no mutate block (Keras reads __init__'s argspec)
         if not isinstance(unit_forget_bias, bool):
@@ -121,6 +155,8 @@ class GatedLSTMCell(GatedCell):
             seed,
             return_gates,
             implementation,
+            variant=variant,
+            peepholes=peepholes,
             **kwargs,
         )
         if unit_forget_bias and isinstance(self.bias_initializer, Chrono):
@@ -130,18 +166,21 @@ class GatedLSTMCell(GatedCell):
             )
         self.unit_forget_bias = unit_forget_bias
         self.state_size = [self.units, self.units]
+        if self.variant == "fgr":
+            self.state_size.append(len(LSTM_SIGMOID_GATES) * self.units)
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
+        blocks = len(self.weight_gates)
         self.kernel = self.add_weight(
-            shape=(input_dim, 4 * self.units),
+            shape=(input_dim, blocks * self.units),
             name="kernel",
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
         self.recurrent_kernel = self.add_weight(
-            shape=(self.units, 4 * self.units),
+            shape=(self.units, blocks * self.units),
             name="recurrent_kernel",
             initializer=self.recurrent_initializer,
             regularizer=self.recurrent_regularizer,
@@ -149,7 +188,7 @@ class GatedLSTMCell(GatedCell):
         )
         if self.use_bias:
             self.bias = self.add_weight(
-                shape=(4 * self.units,),
+                shape=(blocks * self.units,),
                 name="bias",
                 initializer=self._bias_initializer(),
                 regularizer=self.bias_regularizer,
@@ -157,8 +196,28 @@ class GatedLSTMCell(GatedCell):
             )
         else:
             self.bias = None
+        self.peephole = self.gate_kernel = None
+        if self.peepholes:
+            self.peephole = self.add_weight(
+                shape=(len(peephole_gates(self.variant)) * self.units,),
+                name="peephole",
+                initializer="zeros",
+                regularizer=self.recurrent_regularizer,
+                constraint=self.recurrent_constraint,
+            )
+        if self.variant == "fgr":
+            size = len(LSTM_SIGMOID_GATES) * self.units
+            self.gate_kernel = self.add_weight(
+                shape=(size, size),
+                name="gate_kernel",
+                initializer="zeros",
+                regularizer=self.recurrent_regularizer,
+                constraint=self.recurrent_constraint,
+            )
 
     def _bias_initializer(self):
+        if self.weight_gates != LSTM_WEIGHT_GATES:
+            return self._variant_bias_initializer()
         if not self.unit_forget_bias:
             return self.bias_initializer
         units, base = self.units, self.bias_initializer
@@ -175,16 +234,52 @@ class GatedLSTMCell(GatedCell):
 
         return initializer
 
+    def _variant_bias_initializer(self):
+        """The bias of a variant with fewer blocks: Chrono drawn for the
+        standard layout and cut to the blocks kept; otherwise block by
+        block, the forget block (or, for cifg, the input block) set by
+        `unit_forget_bias`."""
+        units, base, gates = self.units, self.bias_initializer, self.weight_gates
+        if isinstance(base, Chrono):
+
+            def initializer(_, *args, **kwargs):
+                full = base((4 * units,), *args, **kwargs)
+                blocks = split_blocks(full, LSTM_WEIGHT_GATES)
+                return join_blocks(blocks, gates)
+
+            return initializer
+        tied_to = TIED_GATES.get((self.variant, "forget"))
+
+        def block(gate, *args, **kwargs):
+            if self.unit_forget_bias and gate == "forget":
+                return keras.initializers.Ones()((units,), *args, **kwargs)
+            if self.unit_forget_bias and gate == tied_to:
+                # f = 1 - i starts at sigmoid(1), as a standard forget gate.
+                ones = keras.initializers.Ones()((units,), *args, **kwargs)
+                return -ones
+            return base((units,), *args, **kwargs)
+
+        def initializer(_, *args, **kwargs):
+            return ops.concatenate(
+                [block(gate, *args, **kwargs) for gate in gates]
+            )
+
+        return initializer
+
     @property
     def projection_has_bias(self):
         # Keras adds the bias to the input term only in implementation 1.
         return self.implementation == 1
 
     def recur(self, x, states, recurrent_masks, x_has_bias):
-        h_tm1, c_tm1 = states
-        i, f, g, o = self._gate_blocks(x, h_tm1, recurrent_masks, x_has_bias)
+        h_tm1, c_tm1 = states[0], states[1]
+        z = self._preactivations(x, h_tm1, recurrent_masks, x_has_bias)
+        if self.variant == "fgr":
+            z = self._add_gate_recurrence(z, states[2])
+        i, f, g = self._input_side(z, c_tm1)
         c = f * c_tm1 + i * g
-        h = o * self.activation(c)
+        o = self._output_gate(z, c)
+        h = o * (c if self.variant == "noaf" else self.activation(c))
         gates = {
             "input": i,
             "forget": f,
@@ -193,7 +288,10 @@ class GatedLSTMCell(GatedCell):
             "cell": c,
             "hidden": h,
         }
-        return h, [h, c], gates
+        new_states = [h, c]
+        if self.variant == "fgr":
+            new_states.append(join_blocks(gates, LSTM_SIGMOID_GATES))
+        return h, new_states, gates
 
     def fused(self, x, states, with_gates):
         h0, c0 = states
@@ -207,28 +305,67 @@ class GatedLSTMCell(GatedCell):
             ]
         return packed[:, :-1], [packed[:, -2], packed[:, -1]]
 
-    def _gate_blocks(self, x, h_tm1, recurrent_masks, x_has_bias):
-        """i, f, g, o from the projected input (with the input bias when
-        `x_has_bias`) and the previous output: one step `(batch, units)`,
-        or every step at once `(batch, time, units)` (see `recover`)."""
+    def _preactivations(self, x, h_tm1, recurrent_masks, x_has_bias):
+        """`{block: x W + h_tm1 U + b}` for the variant's blocks, from the
+        projected input (with the input bias when `x_has_bias`) and the
+        previous output: one step `(batch, units)`, or every step at once
+        `(batch, time, units)` (see `recover`)."""
         # ops.add, as Keras writes it: `tensor + variable` reads the bias
         # through another path and its gradient rounds differently.
         z = ops.add(x, self.recurrent_projection(h_tm1, recurrent_masks))
         if self.use_bias and not x_has_bias:
             z = ops.add(z, self.bias)
-        z = split_blocks(z, LSTM_WEIGHT_GATES)
-        return (
-            self.recurrent_activation(z["input"]),
-            self.recurrent_activation(z["forget"]),
-            self.activation(z["candidate"]),
-            self.recurrent_activation(z["output"]),
+        return split_blocks(z, self.weight_gates)
+
+    def _add_gate_recurrence(self, z, gates_tm1):
+        """fgr: `[i | f | o]` of the previous step, through `gate_kernel`,
+        added inside i, f and o."""
+        extra = split_blocks(
+            ops.matmul(gates_tm1, self.gate_kernel), LSTM_SIGMOID_GATES
         )
+        return {
+            gate: z[gate] + extra[gate] if gate in extra else z[gate]
+            for gate in z
+        }
+
+    def _peepholes(self):
+        return split_blocks(self.peephole, peephole_gates(self.variant))
+
+    def _input_side(self, z, c_tm1):
+        """i, f and g of the variant (peepholes read `c_tm1`)."""
+        if self.peepholes:
+            weights = self._peepholes()
+            z = dict(z)
+            for gate in ("input", "forget"):
+                if gate in weights:
+                    z[gate] = z[gate] + weights[gate] * c_tm1
+        sigma = self.recurrent_activation
+        g = z["candidate"]
+        if self.variant != "niaf":
+            g = self.activation(g)
+        i = sigma(z["input"]) if "input" in z else ops.ones_like(g)
+        if "forget" in z:
+            f = sigma(z["forget"])
+        elif TIED_GATES.get((self.variant, "forget")) == "input":
+            f = 1.0 - i
+        else:
+            f = ops.ones_like(g)
+        return i, f, g
+
+    def _output_gate(self, z, c):
+        """o of the variant (a peephole reads the new cell state `c`)."""
+        if "output" not in z:
+            return ops.ones_like(c)
+        pre = z["output"]
+        if self.peepholes:
+            pre = pre + self._peepholes()["output"] * c
+        return self.recurrent_activation(pre)
 
     def recover(self, x, h_prev, initial_state, valid, recurrent_masks):
         """Every step's gates at once, given every step's previous output.
 
         Args:
-            x: `(batch, time, 4 * units)`, the projected inputs.
+            x: `(batch, time, n * units)`, the projected inputs.
             h_prev: `(batch, time, units)`, the output before each step.
             initial_state: `[h0, c0]`.
             valid: None, or `(batch, time, 1)` bool, False at masked steps
@@ -238,11 +375,13 @@ class GatedLSTMCell(GatedCell):
         Returns:
             The gates of `gate_names("lstm")` except `hidden`. The cell state
             is the linear recurrence `c_t = f_t c_(t-1) + i_t g_t`, solved
-            by `_affine_scan`.
+            by `_affine_scan`. Not for peepholes or fgr, whose gates read
+            the previous step's cell state or gates (`recoverable`).
         """
-        i, f, g, o = self._gate_blocks(
+        z = self._preactivations(
             x, h_prev, recurrent_masks, self.projection_has_bias
         )
+        i, f, g = self._input_side(z, None)
         written = i * g
         if valid is not None:
             f_kept = ops.where(valid, f, ops.ones_like(f))
@@ -251,6 +390,7 @@ class GatedLSTMCell(GatedCell):
             f_kept = f
         kept, added = _affine_scan(f_kept, written)
         c = kept * ops.expand_dims(initial_state[1], 1) + added
+        o = self._output_gate(z, c)
         return {"input": i, "forget": f, "candidate": g, "output": o, "cell": c}
 
     def get_config(self):
@@ -338,11 +478,22 @@ class GatedLSTM(GatedRNN):
             TensorFlow) and the only way gates come with the fused kernel
             on a GPU; slower elsewhere. "auto" recovers when the fused
             kernel runs the gates-off pass and steps otherwise.
+        variant: `"standard"` (default: exactly `keras.layers.LSTM`) or
+            one of Greff et al.'s variants `"nig"`, `"nfg"`, `"nog"`,
+            `"niaf"`, `"noaf"`, `"cifg"`, `"fgr"` (see `GatedLSTMCell`).
+            A removed gate has no weights and is returned as its constant
+            (1 for nig/nfg/nog; 1 - input for cifg's forget gate).
+        peepholes: bool, default False: add peephole connections (see
+            `GatedLSTMCell`). Variants and peepholes run Keras's loop, not
+            the fused kernel or the hand-written backward pass, and their
+            gates are stepped unless they can be recovered (not with
+            peepholes or fgr).
         zero_output_for_mask, implementation: as `keras.layers.LSTM`.
 
     Call arguments:
         sequences: `(batch, time, features)`.
-        initial_state: optional `[h_0, c_0]`, each `(batch, units)`.
+        initial_state: optional `[h_0, c_0]`, each `(batch, units)` (with
+            `variant="fgr"` also the previous `[i | f | o]`).
         mask: optional `(batch, time)` booleans; False steps are skipped
             (states carried over), as Keras.
         training: bool.
@@ -399,6 +550,8 @@ class GatedLSTM(GatedRNN):
         unroll=False,
         use_cudnn="auto",
         return_gates=False,
+        variant="standard",
+        peepholes=False,
         **kwargs,
     ):  # pragma: no mutate block (Keras reads __init__'s argspec)
         cell = GatedLSTMCell(
@@ -420,6 +573,8 @@ class GatedLSTM(GatedRNN):
             recurrent_dropout=recurrent_dropout,
             seed=seed,
             return_gates=return_gates,
+            variant=variant,
+            peepholes=peepholes,
             implementation=kwargs.pop("implementation", 2),
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),
