@@ -38,10 +38,10 @@ on TensorFlow, there is no mask):
     | on       | "auto"        | otherwise     | (*) gates stepped    |
     | on       | False         | -             | (*) gates stepped    |
 
-    (*) "handwritten" when the backend is in `HANDWRITTEN_BACKENDS` (PyTorch),
-        the cell is the standard one, the time length is known, there is no mask, no recurrent
-        dropout, implementation != 1, tanh/sigmoid activations and (GRU)
-        `reset_after`; else "loop".
+    (*) "handwritten" when the backend is in `HANDWRITTEN_BACKENDS`
+        (PyTorch), the cell is the standard one, the time length is known,
+        there is no mask, no recurrent dropout, implementation != 1,
+        tanh/sigmoid activations and (GRU) `reset_after`; else "loop".
 
 "kernel, else": the built-in's fused function may still refuse at run time
 (`NotImplementedError` inside the backend); then, as for the built-in,

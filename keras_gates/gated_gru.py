@@ -9,7 +9,6 @@ from keras_gates import _fused
 from keras_gates._gated_rnn import GatedCell, GatedRNN
 from keras_gates.gate_layout import (
     GRU_WEIGHT_GATES,
-    TIED_GATES,
     join_blocks,
     split_blocks,
 )

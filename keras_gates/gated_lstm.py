@@ -239,7 +239,11 @@ class GatedLSTMCell(GatedCell):
         standard layout and cut to the blocks kept; otherwise block by
         block, the forget block (or, for cifg, the input block) set by
         `unit_forget_bias`."""
-        units, base, gates = self.units, self.bias_initializer, self.weight_gates
+        units, base, gates = (
+            self.units,
+            self.bias_initializer,
+            self.weight_gates,
+        )
         if isinstance(base, Chrono):
 
             def initializer(_, *args, **kwargs):

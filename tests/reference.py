@@ -158,3 +158,82 @@ def golden_weights(kind, features=2, units=2, reset_after=True):
 def arange_inputs(batch=1, time=3, features=2):
     size = batch * time * features
     return np.arange(size, dtype="float32").reshape(batch, time, features) / 10
+
+
+# -- variants (Greff et al. 2017; Zhou et al. 2016) -------------------------
+
+
+def lstm_variant(
+    x, W, R, b, variant="standard", peephole=None, gate_R=None, state=None
+):
+    """Greff et al.'s LSTM variants, from their equations.
+
+    `W`, `R`, `b`: `{gate: matrix}` for the gates the variant has weights
+    for (`input`, `forget`, `candidate`, `output`); `peephole`:
+    `{gate: (units,)}` or None; `gate_R`: fgr's `(3 units, 3 units)` from
+    the previous `[i | f | o]` to this step's. Returns `(gates, (h, c))`.
+    """
+    x = np.asarray(x, "float64")
+    batch, time, _ = x.shape
+    units = R["candidate"].shape[0]
+    p = peephole or {}
+    one = np.ones((batch, units))
+    h = np.zeros((batch, units)) if state is None else state[0]
+    c = np.zeros((batch, units)) if state is None else state[1]
+    previous = np.zeros((batch, 3 * units))
+    names = ("input", "forget", "candidate", "output", "cell", "hidden")
+    gates = {name: np.zeros((batch, time, units)) for name in names}
+    for t in range(time):
+        a = {gate: x[:, t] @ W[gate] + h @ R[gate] + b[gate] for gate in W}
+        if variant == "fgr":
+            extra = np.split(previous @ gate_R, 3, axis=-1)
+            for gate, term in zip(
+                ("input", "forget", "output"), extra, strict=True
+            ):
+                a[gate] = a[gate] + term
+        if "input" in p:
+            a["input"] = a["input"] + p["input"] * c
+        if "forget" in p:
+            a["forget"] = a["forget"] + p["forget"] * c
+        i = sigmoid(a["input"]) if "input" in a else one
+        if "forget" in a:
+            f = sigmoid(a["forget"])
+        else:
+            f = 1.0 - i if variant == "cifg" else one
+        g = a["candidate"] if variant == "niaf" else np.tanh(a["candidate"])
+        c = f * c + i * g
+        if "output" in a:
+            o = sigmoid(a["output"] + p.get("output", 0.0) * c)
+        else:
+            o = one
+        h = o * c if variant == "noaf" else o * np.tanh(c)
+        previous = np.concatenate([i, f, o], axis=-1)
+        for name, value in zip(names, (i, f, g, o, c, h), strict=True):
+            gates[name][:, t] = value
+    return gates, (h, c)
+
+
+def mgu(x, W_f, U_f, b_f, W_h, U_h, b_h, rb_f=0.0, rb_h=0.0, reset_after=True):
+    """Zhou et al. 2016's minimal gated unit, in their form:
+
+        f  = sigmoid(x W_f + b_f + h U_f + b'_f)
+        hh = tanh(x W_h + b_h + f * (h U_h + b'_h))    (reset_after)
+           = tanh(x W_h + b_h + (f * h) U_h)           (otherwise)
+        h  = (1 - f) * h + f * hh
+
+    Returns `(f, hh, h)`, each `(batch, time, units)`.
+    """
+    x = np.asarray(x, "float64")
+    batch, time, _ = x.shape
+    h = np.zeros((batch, U_f.shape[0]))
+    out = {name: [] for name in ("f", "hh", "h")}
+    for t in range(time):
+        f = sigmoid(x[:, t] @ W_f + b_f + h @ U_f + rb_f)
+        if reset_after:
+            hh = np.tanh(x[:, t] @ W_h + b_h + f * (h @ U_h + rb_h))
+        else:
+            hh = np.tanh(x[:, t] @ W_h + b_h + (f * h) @ U_h)
+        h = (1.0 - f) * h + f * hh
+        for name, value in zip(("f", "hh", "h"), (f, hh, h), strict=True):
+            out[name].append(value)
+    return tuple(np.stack(out[name], axis=1) for name in ("f", "hh", "h"))

@@ -19,6 +19,7 @@ LAYER_TESTS = [
     "tests/test_gated_gru.py",
     "tests/test_gates_out.py",
     "tests/test_extract.py",
+    "tests/test_variants.py",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 
