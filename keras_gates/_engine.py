@@ -130,7 +130,7 @@ class Facts:
     implementation: int
     default_activations: bool
     reset_after: bool  # always True for the LSTM
-    standard: bool = True  # Keras's equations: no variant, no peepholes
+    standard: bool  # Keras's equations: no variant, no peepholes
 
 
 @dataclasses.dataclass(frozen=True)

@@ -45,6 +45,7 @@ BASE = _engine.Facts(
     implementation=2,
     default_activations=True,
     reset_after=True,
+    standard=True,
 )
 K, H, L = _engine.KERNEL, _engine.HANDWRITTEN, _engine.LOOP
 N, S, R = _engine.NONE, _engine.STEPPED, _engine.RECOVERED
@@ -53,6 +54,9 @@ N, S, R = _engine.NONE, _engine.STEPPED, _engine.RECOVERED
 # the engine's docstring table, then the conditions of each rule.
 TABLE = [
     ({}, (True, L, N)),
+    ({"standard": False}, (False, L, N)),  # a variant or peepholes
+    ({"standard": False, "gates": True}, (False, L, S)),
+    ({"standard": False, "backend": "torch"}, (False, L, N)),
     ({"accelerator": False}, (False, L, N)),
     ({"use_cudnn": False}, (False, L, N)),
     ({"use_cudnn": True, "accelerator": False}, (True, L, N)),

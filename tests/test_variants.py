@@ -14,6 +14,7 @@ from keras_gates import (
     GatedGRU,
     GatedGRUCell,
     GatedLSTM,
+    _engine,
     extract_gates,
 )
 from tests import reference
@@ -338,6 +339,25 @@ def test_recovered_gates_equal_stepped_gates_with_a_mask(variant):
 )
 def test_variants_save_reload_and_train(make, tmp_path):
     check_layer(make, inputs(), tmp_path)
+
+
+def test_variants_run_the_loop_where_the_standard_cell_runs_the_kernel(
+    monkeypatch,
+):
+    monkeypatch.setattr(_engine, "accelerator", lambda like=None: True)
+    x = inputs()
+    standard = GatedLSTM(UNITS, return_gates=True)
+    assert standard.sequence_plan(x).startswith("kernel, else")
+    for layer in (
+        GatedLSTM(UNITS, variant="cifg", return_gates=True),
+        GatedLSTM(UNITS, peepholes=True, return_gates=True),
+        GatedGRU(UNITS, variant="mgu", return_gates=True),
+    ):
+        assert layer.sequence_plan(x) == "loop; gates stepped"
+    recovering = GatedLSTM(
+        UNITS, variant="nig", return_gates=True, recover_gates=True
+    )
+    assert recovering.sequence_plan(x) == "loop; gates recovered"
 
 
 def test_default_config_has_no_variant_keys():
