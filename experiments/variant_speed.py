@@ -1,0 +1,230 @@
+"""Training-step time of the LSTM variants and the MGU against the standard
+gated layers.
+
+    python -m experiments.variant_speed [--repeats 10] [--quick]
+    KERAS_BACKEND=torch python -m experiments.variant_speed
+
+For one shape (batch 64, 200 steps, 128 inputs, 64 units by default) it
+builds a small model (layer -> Dense(1), MSE, Adam) around every variant of
+`GatedLSTM` (Greff et al.'s nig, nfg, nog, niaf, noaf, cifg, fgr, and
+"vanilla": peepholes on), `GatedGRU(variant="mgu")`, and the standard
+gated layers, with gates off and with gates on (every gate in the loss),
+and times a training step (`train_on_batch`), the candidates taken in
+turn, the median after warm-up. The standard layers are timed twice: as
+"auto" runs them (on PyTorch the hand-written backward pass; on a GPU the
+built-in's fused kernel) and with `use_cudnn=False` (Keras's loop, except
+on PyTorch, where the hand-written pass still runs), since the variants
+always run Keras's loop. JAX runs with `jit_compile=True`, the others
+without.
+
+Writes results/variant_speed/<backend>/: results.json, summary.md and
+variant_speed.png.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+from matplotlib.figure import Figure
+
+from experiments._runner import (
+    markdown_table,
+    open_store,
+    page_opening,
+    parser,
+    save_page,
+)
+from experiments.benchmark import build, time_interleaved
+from keras_gates import GatedGRU, GatedLSTM
+
+LSTM_VARIANTS = ("nig", "nfg", "nog", "niaf", "noaf", "cifg", "fgr")
+TARGET = 1.25  # a variant's step against the standard gated layer's
+
+
+@dataclass
+class Config:
+    shape: list = field(default_factory=lambda: [64, 200, 128, 64])
+    repeats: int = 10
+    warmup: int = 3
+    seed: int = 0
+
+
+QUICK = Config(shape=[4, 12, 5, 6], repeats=2, warmup=1)
+
+
+def layers(kind: str, units: int, gates: bool) -> dict:
+    """{name: layer}: the standard gated layer ("auto" and
+    `use_cudnn=False`) and every variant of `kind`."""
+    on = {"return_gates": True} if gates else {}
+    cls = GatedLSTM if kind == "LSTM" else GatedGRU
+    found = {
+        "standard": cls(units, **on),
+        "standard, use_cudnn=False": cls(units, use_cudnn=False, **on),
+    }
+    if kind == "LSTM":
+        found["vanilla (peepholes)"] = GatedLSTM(units, peepholes=True, **on)
+        for variant in LSTM_VARIANTS:
+            found[variant] = GatedLSTM(units, variant=variant, **on)
+    else:
+        found["mgu"] = GatedGRU(units, variant="mgu", **on)
+    return found
+
+
+def measure(config: Config, store) -> None:
+    batch, steps, features, units = config.shape
+    rng = np.random.default_rng(config.seed)
+    x = rng.normal(size=(batch, steps, features)).astype("float32")
+    y = np.zeros((batch, 1), "float32")
+    jit = keras.backend.backend() == "jax"
+    for kind in ("LSTM", "GRU"):
+        for gates in (False, True):
+            if store.find(kind=kind, gates=gates):
+                continue
+            found = layers(kind, units, gates)
+            paths = {n: layer.sequence_plan(x) for n, layer in found.items()}
+            models = {
+                n: build(layer, config.shape, jit) for n, layer in found.items()
+            }
+            params = {
+                n: int(layer.count_params()) for n, layer in found.items()
+            }
+            steps_of = {
+                n: (lambda m=m: m.train_on_batch(x, y))
+                for n, m in models.items()
+            }
+            times = time_interleaved(steps_of, config.repeats, config.warmup)
+            rows = []
+            for name, ms in times.items():
+                rows.append({
+                    "candidate": name, "ms": ms, "path": paths[name],
+                    "params": params[name],
+                    "to_standard": ms / times["standard"],
+                    "to_loop": ms / times["standard, use_cudnn=False"],
+                })  # fmt: skip
+                print(f"  {kind} gates={'on' if gates else 'off':3s} "
+                      f"{name:27s} {ms:8.1f} ms "
+                      f"({ms / times['standard']:.2f}x standard) "
+                      f"[{paths[name]}]", flush=True)  # fmt: skip
+            store.add({
+                "kind": kind, "gates": gates, "jit_compile": jit,
+                "shape": list(config.shape), "rows": rows,
+            })  # fmt: skip
+
+
+def chart(store) -> Figure:
+    figure = Figure(figsize=(8.5, 6.2), layout="constrained")
+    axes = figure.subplots(1, 2, sharey=False)
+    for ax, gates in zip(axes, (False, True), strict=True):
+        labels, values, colours = [], [], []
+        for kind, colour in (("LSTM", "tab:blue"), ("GRU", "tab:orange")):
+            run = store.find(kind=kind, gates=gates)
+            if run is None:
+                continue
+            for row in run["rows"]:
+                if row["candidate"] == "standard":
+                    continue
+                labels.append(f"{kind} {row['candidate']}")
+                values.append(row["to_standard"])
+                colours.append(colour)
+        positions = np.arange(len(labels))[::-1]
+        ax.barh(positions, values, color=colours)
+        ax.axvline(1.0, color="black", linewidth=1)
+        ax.axvline(TARGET, color="tab:red", linestyle="--", linewidth=1)
+        ax.set_yticks(positions, labels, fontsize=9)
+        ax.set_xlabel("training step / standard gated layer's")
+        ax.set_title(f"gates {'on' if gates else 'off'}")
+        for position, value in zip(positions, values, strict=True):
+            ax.text(value, position, f" {value:.2f}", va="center", fontsize=8)
+        ax.set_xlim(0, max(values + [TARGET]) * 1.2)
+    backend = store.data.get("versions", {}).get("backend", "?")
+    figure.suptitle(
+        f"Variants' training step against the standard layer ({backend}, "
+        f"{store.data.get('device', '?')}); dashed: {TARGET}x"
+    )
+    return figure
+
+
+def write_page(store, output: Path) -> str:
+    lines = page_opening("Speed of the variants", store.data)
+    shape = store.config["shape"]
+    lines += [
+        f"Training step (`train_on_batch`, median of "
+        f"{store.config['repeats']} after {store.config['warmup']} warm-up "
+        f"steps, taken in turn) at batch {shape[0]}, {shape[1]} steps, "
+        f"{shape[2]} inputs, {shape[3]} units. `to standard`: against the "
+        "standard gated layer as 'auto' runs it; `to loop`: against the "
+        "standard layer with `use_cudnn=False` (Keras's loop, the path the "
+        "variants take, except on PyTorch, where the standard layer keeps "
+        "its hand-written backward pass).",
+        "",
+    ]
+    slow = []
+    for run in store.runs:
+        rows = [
+            {**row, "ms": f"{row['ms']:.1f}",
+             "to standard": f"{row['to_standard']:.2f}",
+             "to loop": f"{row['to_loop']:.2f}"}
+            for row in run["rows"]
+        ]  # fmt: skip
+        lines += [
+            f"## {run['kind']}, gates {'on' if run['gates'] else 'off'}",
+            "",
+            markdown_table(
+                rows,
+                ["candidate", "params", "ms", "to standard", "to loop", "path"],
+            ),
+        ]
+        slow += [
+            f"{run['kind']} {row['candidate']} (gates "
+            f"{'on' if run['gates'] else 'off'}): "
+            f"{row['to_standard']:.2f}x"
+            for row in run["rows"]
+            if row["to_standard"] > TARGET
+            and "standard" not in row["candidate"]
+        ]
+    within = "every variant within" if not slow else "over"
+    lines += [
+        "## What this shows",
+        "",
+        f"- Against {TARGET}x the standard gated layer's step: {within}"
+        + (": " + "; ".join(slow) if slow else "")
+        + ".",
+        "",
+        "![variant speed](variant_speed.png)",
+        "",
+    ]
+    chart(store).savefig(output / "variant_speed.png", dpi=120)
+    return save_page(output / "summary.md", lines)
+
+
+def command_parser(defaults):
+    backend = keras.backend.backend()
+    arguments = parser(
+        defaults,
+        "Training-step time of the variants",
+        f"results/variant_speed/{backend}",
+    )
+    arguments.add_argument("--quick", action="store_true", help="toy size")
+    return arguments
+
+
+def main(argv=None):
+    args = command_parser(Config()).parse_args(argv)
+    defaults = QUICK if args.quick else Config()
+    args = command_parser(defaults).parse_args(argv)
+    # Timings are not resumable: a run starts over.
+    store, config = open_store(
+        args, defaults, "variant_speed", argv, fresh=True
+    )
+    if not args.report:
+        print(f"variant_speed on {store.data['device']}, backend "
+              f"{keras.backend.backend()}")  # fmt: skip
+        measure(config, store)
+    print(write_page(store, Path(args.output)))
+
+
+if __name__ == "__main__":
+    main()
