@@ -115,34 +115,44 @@ def measure(config: Config, store) -> None:
 
 
 def chart(store) -> Figure:
-    figure = Figure(figsize=(8.5, 6.2), layout="constrained")
-    axes = figure.subplots(1, 2, sharey=False)
-    for ax, gates in zip(axes, (False, True), strict=True):
-        labels, values, colours = [], [], []
-        for kind, colour in (("LSTM", "tab:blue"), ("GRU", "tab:orange")):
-            run = store.find(kind=kind, gates=gates)
-            if run is None:
+    """One bar per candidate and gates setting: its step over the standard
+    gated layer's (as "auto" runs it), with the 1.25x line."""
+    labels, off, on = [], [], []
+    for kind in ("LSTM", "GRU"):
+        runs = [store.find(kind=kind, gates=g) for g in (False, True)]
+        if None in runs:
+            continue
+        for row_off, row_on in zip(
+            runs[0]["rows"], runs[1]["rows"], strict=True
+        ):
+            if row_off["candidate"] == "standard":
                 continue
-            for row in run["rows"]:
-                if row["candidate"] == "standard":
-                    continue
-                labels.append(f"{kind} {row['candidate']}")
-                values.append(row["to_standard"])
-                colours.append(colour)
-        positions = np.arange(len(labels))[::-1]
-        ax.barh(positions, values, color=colours)
-        ax.axvline(1.0, color="black", linewidth=1)
-        ax.axvline(TARGET, color="tab:red", linestyle="--", linewidth=1)
-        ax.set_yticks(positions, labels, fontsize=9)
-        ax.set_xlabel("training step / standard gated layer's")
-        ax.set_title(f"gates {'on' if gates else 'off'}")
+            labels.append(f"{kind} {row_off['candidate']}")
+            off.append(row_off["to_standard"])
+            on.append(row_on["to_standard"])
+    figure = Figure(figsize=(8, 0.42 * len(labels) + 1.6), layout="constrained")
+    ax = figure.subplots()
+    positions = np.arange(len(labels))[::-1]
+    height = 0.38
+    for shift, values, name, colour in (
+        (height / 2, off, "gates off", "tab:blue"),
+        (-height / 2, on, "gates on", "tab:orange"),
+    ):
+        ax.barh(positions + shift, values, height, label=name, color=colour)
         for position, value in zip(positions, values, strict=True):
-            ax.text(value, position, f" {value:.2f}", va="center", fontsize=8)
-        ax.set_xlim(0, max(values + [TARGET]) * 1.2)
+            ax.text(value, position + shift, f" {value:.2f}", va="center",
+                    fontsize=8)  # fmt: skip
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.axvline(TARGET, color="tab:red", linestyle="--", linewidth=1,
+               label=f"{TARGET}x")  # fmt: skip
+    ax.set_yticks(positions, labels)
+    ax.set_xlabel("training step / the standard gated layer's (auto path)")
+    ax.set_xlim(0, max(off + on + [TARGET]) * 1.15)
+    ax.legend(loc="lower right")
     backend = store.data.get("versions", {}).get("backend", "?")
-    figure.suptitle(
-        f"Variants' training step against the standard layer ({backend}, "
-        f"{store.data.get('device', '?')}); dashed: {TARGET}x"
+    ax.set_title(
+        f"Variants' training step against the standard layer\n"
+        f"{backend} on {store.data.get('device', '?')}"
     )
     return figure
 

@@ -67,11 +67,13 @@ class GatedLSTMCell(GatedCell):
         peepholes: bool, default False. If True the sigmoid gates also see
             the cell state (Gers & Schmidhuber 2000): `p_i * c_tm1` and
             `p_f * c_tm1` are added inside i and f, `p_o * c` inside o,
-            with a `peephole` weight of one block per gate the variant
-            computes (`gate_layout.peephole_gates`), initialised to zeros.
+            with one weight of shape `(units,)` per sigmoid gate the
+            variant computes (`gate_layout.peephole_gates`), named
+            `input_peephole`, `forget_peephole` and `output_peephole` as in
+            TensorFlow's `PeepholeLSTMCell`, initialised to zeros.
             Greff's "vanilla" LSTM is `peepholes=True`; his "NP" is the
             default. `recurrent_regularizer` and `recurrent_constraint`
-            also apply to `gate_kernel` and `peephole`.
+            also apply to `gate_kernel` and the peepholes.
 
     With `unit_forget_bias`, the forget block's bias starts at 1; with
     `"cifg"` the input block's starts at -1 instead (so that f = 1 - i
@@ -196,15 +198,19 @@ class GatedLSTMCell(GatedCell):
             )
         else:
             self.bias = None
-        self.peephole = self.gate_kernel = None
-        if self.peepholes:
-            self.peephole = self.add_weight(
-                shape=(len(peephole_gates(self.variant)) * self.units,),
-                name="peephole",
+        self.gate_kernel = None
+        # One weight per gate, not one split at every step: on PyTorch every
+        # op in the loop costs a Python dispatch.
+        self.peephole_weights = {
+            gate: self.add_weight(
+                shape=(self.units,),
+                name=f"{gate}_peephole",
                 initializer="zeros",
                 regularizer=self.recurrent_regularizer,
                 constraint=self.recurrent_constraint,
             )
+            for gate in (peephole_gates(self.variant) if self.peepholes else ())
+        }
         if self.variant == "fgr":
             size = len(LSTM_SIGMOID_GATES) * self.units
             self.gate_kernel = self.add_weight(
@@ -332,13 +338,10 @@ class GatedLSTMCell(GatedCell):
             for gate in z
         }
 
-    def _peepholes(self):
-        return split_blocks(self.peephole, peephole_gates(self.variant))
-
     def _input_side(self, z, c_tm1):
         """i, f and g of the variant (peepholes read `c_tm1`)."""
         if self.peepholes:
-            weights = self._peepholes()
+            weights = self.peephole_weights
             z = dict(z)
             for gate in ("input", "forget"):
                 if gate in weights:
@@ -362,7 +365,7 @@ class GatedLSTMCell(GatedCell):
             return ops.ones_like(c)
         pre = z["output"]
         if self.peepholes:
-            pre = pre + self._peepholes()["output"] * c
+            pre = pre + self.peephole_weights["output"] * c
         return self.recurrent_activation(pre)
 
     def recover(self, x, h_prev, initial_state, valid, recurrent_masks):

@@ -55,8 +55,9 @@ def randomise(layer, seed=3):
 
 def lstm_reference(variant, peepholes, weights, x):
     """(gates, (h, c)) of `reference.lstm_variant` for the layer's weights
-    in their documented order: kernel, recurrent kernel, bias, then the
-    peephole (one block per computed sigmoid gate) and fgr's gate kernel."""
+    in their documented order: kernel, recurrent kernel, bias, then one
+    peephole per computed sigmoid gate (i, f, o order) and fgr's gate
+    kernel."""
     weights = [np.asarray(w, "float64") for w in weights]
     blocks = LSTM_BLOCKS[variant]
 
@@ -70,13 +71,7 @@ def lstm_reference(variant, peepholes, weights, x):
         sigmoid_gates = [
             g for g in ("input", "forget", "output") if g in blocks
         ]
-        peephole = dict(
-            zip(
-                sigmoid_gates,
-                np.split(rest.pop(0), len(sigmoid_gates)),
-                strict=True,
-            )
-        )
+        peephole = {gate: rest.pop(0) for gate in sigmoid_gates}
     gate_R = rest.pop(0) if variant == "fgr" else None
     return reference.lstm_variant(x, W, R, b, variant, peephole, gate_R)
 
