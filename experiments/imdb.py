@@ -83,10 +83,12 @@ def build_model(
     learning_rate=1e-3,
     seed: int = 0,
     recurrent_dropout: float = 0.0,
+    layer_options: dict | None = None,
 ) -> keras.Model:
     """Embedding (masked) -> dropout -> one recurrent layer -> Dense.
 
-    `learning_rate` is a float or a `keras.optimizers.schedules` schedule.
+    `learning_rate` is a float or a `keras.optimizers.schedules` schedule;
+    `layer_options` go to the recurrent layer.
     """
     check_model_names([model])
     inputs = keras.Input((text.length,), dtype="int32", name="tokens")
@@ -97,7 +99,7 @@ def build_model(
     options = {"dropout": dropout, "seed": seed, "name": "recurrent"}
     if recurrent_dropout:
         options["recurrent_dropout"] = recurrent_dropout
-    x = MODELS[model](units, **options)(x)
+    x = MODELS[model](units, **options, **(layer_options or {}))(x)
     outputs = keras.layers.Dense(1, "sigmoid", name="sentiment")(x)
     net = keras.Model(inputs, outputs, name=f"imdb_{model}")
     net.compile(

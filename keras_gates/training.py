@@ -107,8 +107,12 @@ def build_model(
     max_timesteps: int | None = None,
     learning_rate: float = 3e-3,
     seed: int = 0,
+    layer_options: dict | None = None,
 ) -> keras.Model:
-    """Input -> (Embedding) -> recurrent layer named "recurrent" -> head."""
+    """Input -> (Embedding) -> recurrent layer named "recurrent" -> head.
+
+    `layer_options` go to the recurrent layer (e.g. `{"variant": "cifg"}`
+    for a GatedLSTM)."""
     task = get_task(task) if isinstance(task, str) else task
     if task.vocabulary:
         inputs = keras.Input((None,), dtype="int32", name="tokens")
@@ -131,6 +135,7 @@ def build_model(
         seed=seed,
         return_sequences=sequence_out,
         name="recurrent",
+        **(layer_options or {}),
     )
     x = layer(x)
     dense_init = keras.initializers.GlorotUniform(seed + 3)
@@ -196,8 +201,11 @@ def train_run(
     backup_dir: str | Path | None = None,
     callbacks=(),
     verbose: int | str = "auto",
+    layer_options: dict | None = None,
 ):
     """Trains one model on one task and length; returns (model, run dict).
+
+    `layer_options` go to the recurrent layer (see `build_model`).
 
     With `backup_dir`, `keras.callbacks.BackupAndRestore` keeps the run's
     state there so an interrupted run resumes from its last epoch; the
@@ -213,6 +221,7 @@ def train_run(
         max_timesteps=length,
         learning_rate=learning_rate,
         seed=seed,
+        layer_options=layer_options,
     )
     timer = EpochTimer()
     all_callbacks = [timer, *callbacks]

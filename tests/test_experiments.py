@@ -331,3 +331,97 @@ def test_gradient_map_at_toy_size(tmp_path):
     assert runs["SimpleRNN", "gain:1.5"]["measured_init"] > 1.0
     for name in ("gradient_map", "factors"):
         assert (out / f"{name}.png").stat().st_size > 10_000
+
+
+VARIANT_TOY = [
+    "--tasks", "agreement", "adding", "--models", "LSTM", "cifg", "MGU",
+    "--seeds", "2", "--agreement-length", "12", "--adding-length", "10",
+    *TOY,
+]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_variants_at_toy_size(tmp_path):
+    from experiments import variants
+
+    out = tmp_path / "variants"
+    variants.main([*VARIANT_TOY, "--output", str(out)])
+    data = json.loads((out / "results.json").read_text())
+    assert set(data) == SCHEMA
+    runs = data["runs"]
+    # Seed by seed, task by task, model by model.
+    assert [(r["seed"], r["task"], r["model"]) for r in runs] == [
+        (seed, task, model)
+        for seed in (0, 1)
+        for task in ("agreement", "adding")
+        for model in ("LSTM", "cifg", "MGU")
+    ]
+    for run in runs:
+        assert RUN_KEYS <= set(run)
+        assert_sane(run)
+        assert run["metric"] == METRICS[run["task"]]
+        assert run["baseline"] == pytest.approx(CHANCE[run["task"]])
+    # Parameters from the equations: 4 units, embedding 16 (agreement) or
+    # 2 inputs (adding); cifg keeps 3 of the LSTM's 4 blocks, the MGU 2 of
+    # the GRU's 3 (with its two bias rows).
+    params = {(r["task"], r["model"]): r["params"] for r in runs}
+    assert params["agreement", "LSTM"] == 4 * (16 * 4 + 4 * 4 + 4)
+    assert params["agreement", "cifg"] == 3 * (16 * 4 + 4 * 4 + 4)
+    assert params["adding", "MGU"] == 2 * (2 * 4 + 4 * 4 + 2 * 4)
+    page = (out / "summary.md").read_text()
+    assert "## Against Greff et al. 2017" in page and "**cifg**" in page
+    assert "not resolved at 2 seeds" in page or "better" in page
+    for name in ("variants.png", "gates.png"):
+        assert (out / name).stat().st_size > 20_000
+    # Resumed: nothing is trained again.
+    variants.main([*VARIANT_TOY, "--output", str(out)])
+    assert json.loads((out / "results.json").read_text())["runs"] == runs
+
+
+def test_variant_verdicts_come_from_paired_intervals():
+    from experiments import variants
+
+    def runs(values):
+        return {s: {"value": v} for s, v in enumerate(values)}
+
+    base = runs([0.80, 0.70, 0.90])
+    worse = runs([0.70, 0.61, 0.79])
+    assert variants.change(worse, base, higher=True)[1] == "worse"
+    assert variants.change(worse, base, higher=False)[1] == "better"
+    mixed = runs([0.90, 0.60, 0.91])
+    assert variants.change(mixed, base, True)[1] == "not resolved at 3 seeds"
+    found = variants.greff_lines({
+        "agreement": {"nfg": (None, "worse"), "cifg": (None, "worse"),
+                      "nig": (None, "not resolved at 3 seeds"),
+                      "noaf": (None, "better")},
+    })  # fmt: skip
+    text = "\n".join(found)
+    assert "**nfg**" in text and "Agrees: worse here on agreement" in text
+    assert "**cifg**" in text and "Differs: worse here on agreement" in text
+    assert "**nig**" in text and "Not resolved" in text
+    assert "**noaf**" in text and "Differs: no task worse here" in text
+
+
+def test_variant_speed_at_toy_size(tmp_path):
+    from experiments import variant_speed
+
+    variant_speed.main(["--quick", "--output", str(tmp_path)])
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert {(r["kind"], r["gates"]) for r in data["runs"]} == {
+        ("LSTM", False), ("LSTM", True), ("GRU", False), ("GRU", True),
+    }  # fmt: skip
+    for run in data["runs"]:
+        rows = {row["candidate"]: row for row in run["rows"]}
+        expected = {"standard", "standard, use_cudnn=False"} | (
+            {"vanilla (peepholes)", *variant_speed.LSTM_VARIANTS}
+            if run["kind"] == "LSTM"
+            else {"mgu"}
+        )
+        assert set(rows) == expected
+        standard = rows["standard"]["ms"]
+        for row in rows.values():
+            assert row["ms"] > 0
+            assert row["to_standard"] == pytest.approx(row["ms"] / standard)
+            assert row["path"].startswith(("loop", "handwritten"))
+        assert rows["standard"]["to_standard"] == 1.0
+    assert (tmp_path / "variant_speed.png").stat().st_size > 20_000
