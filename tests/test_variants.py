@@ -15,6 +15,7 @@ from keras_gates import (
     GatedGRUCell,
     GatedLSTM,
     _engine,
+    convert,
     extract_gates,
 )
 from tests import reference
@@ -378,6 +379,28 @@ def test_extract_gates_reads_a_model_with_a_variant(variant):
     expected, _ = lstm_reference(variant, True, model.get_weights(), x)
     for name, value in expected.items():
         np.testing.assert_allclose(read[name], value, atol=1e-5, err_msg=name)
+
+
+def test_convert_keeps_a_variant_and_its_weights():
+    x = inputs()
+    model = keras.Sequential(
+        [
+            keras.Input((TIME, FEATURES)),
+            GatedGRU(UNITS, variant="mgu", name="mgu"),
+            keras.layers.Dense(1),
+        ]
+    )
+    randomise(model.get_layer("mgu"))
+    copy = convert(model)
+    layer = copy.get_layer("mgu")
+    assert layer.variant == "mgu" and layer.cell.weight_gates == (
+        "update",
+        "candidate",
+    )
+    np.testing.assert_allclose(to_numpy(copy(x)), to_numpy(model(x)), atol=1e-6)
+    f, _, _ = mgu_reference(model.get_layer("mgu").get_weights(), x, True)
+    read = extract_gates(copy, x)["mgu"]
+    np.testing.assert_allclose(read["reset"], f, atol=1e-5)
 
 
 def test_bad_variant_arguments_are_refused_by_name():
