@@ -23,7 +23,7 @@ MODELS = {
     "GRU": keras.layers.GRU,
     "SimpleRNN": keras.layers.SimpleRNN,
 }
-INITS = ("default", "chrono")
+INITS = ("default", "chrono", "forget0")
 _LSTM_FAMILY = ("GatedLSTM", "LSTM")
 _GRU_FAMILY = ("GatedGRU", "GRU")
 
@@ -68,7 +68,10 @@ def recurrent_layer(
         model: one of `MODELS`.
         units: int.
         init: "default" (Keras's initialisers, forget bias 1), "chrono"
-            (`Chrono(max_timesteps)` on the gate biases; LSTM/GRU only) or
+            (`Chrono(max_timesteps)` on the gate biases; LSTM/GRU only),
+            "forget0" (every bias 0, the forget gate's too: the LSTM
+            before Gers et al. and Jozefowicz et al.'s bias of 1; LSTM
+            only) or
             "gain:<g>" (the recurrent kernel orthogonal times g, e.g.
             "gain:0.9"; Keras's default is "gain:1").
         max_timesteps: T for chrono.
@@ -84,6 +87,13 @@ def recurrent_layer(
         ),
         **kwargs,
     }
+    if init == "forget0":
+        if model not in _LSTM_FAMILY:
+            raise ValueError(
+                f"init='forget0' sets an LSTM's forget bias to 0; {model} "
+                "has no forget gate"
+            )
+        options["unit_forget_bias"] = False
     if init == "chrono":
         if model == "SimpleRNN":
             raise ValueError(
