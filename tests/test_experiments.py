@@ -425,3 +425,59 @@ def test_variant_speed_at_toy_size(tmp_path):
             assert row["path"].startswith(("loop", "handwritten"))
         assert rows["standard"]["to_standard"] == 1.0
     assert (tmp_path / "variant_speed.png").stat().st_size > 20_000
+
+
+@pytest.mark.slow
+def test_forget_bias_at_toy_size(tmp_path):
+    from experiments import forget_bias
+
+    out = tmp_path / "forget_bias"
+    args = ["--adding-length", "10", "--agreement-length", "12", "--seeds",
+            "2", "--output", str(out), *TOY]  # fmt: skip
+    forget_bias.main(args)
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert [(r["seed"], r["task"], r["model"], r["init"]) for r in runs] == [
+        (seed, task, model, init)
+        for seed in (0, 1)
+        for task in ("adding", "agreement")
+        for model, init in forget_bias.SETTINGS
+    ]
+    for run in runs:
+        assert_sane(run)
+        assert run["baseline"] == pytest.approx(CHANCE[run["task"]])
+    page = (out / "summary.md").read_text()
+    assert page.count("- the LSTM with forget bias 1 against the GRU") == 2
+    assert "## Against the paper" in page
+
+
+def test_forget_bias_gap_verdicts():
+    from experiments import forget_bias
+
+    def runs(task, values):
+        return [
+            {"task": task, "model": model, "init": init, "seed": seed,
+             "value": value}
+            for (model, init), row in zip(forget_bias.SETTINGS, values,
+                                          strict=True)
+            for seed, value in enumerate(row)
+        ]  # fmt: skip
+
+    # agreement (accuracy): bias 0 clearly below the GRU, bias 1 level.
+    closing = runs(
+        "agreement",
+        [[0.50, 0.52, 0.51], [0.97, 0.99, 0.95], [0.99, 0.99, 0.98],
+         [0.98, 0.97, 0.97]],
+    )  # fmt: skip
+    found = forget_bias.gaps(closing, "agreement")
+    assert forget_bias.gap_verdict(found).startswith("the gap closes")
+    # adding (MSE, lower is better): the LSTM worse with either bias.
+    staying = runs(
+        "adding",
+        [[0.17, 0.16, 0.17], [0.16, 0.17, 0.15], [0.01, 0.02, 0.01],
+         [0.01, 0.01, 0.02]],
+    )  # fmt: skip
+    found = forget_bias.gaps(staying, "adding")
+    assert forget_bias.gap_verdict(found).startswith("the gap stays")
+    lines = "\n".join(forget_bias.gap_lines(found))
+    assert "chrono against the forget bias of 1" in lines
+    assert "GatedLSTM (chrono) better" in lines
