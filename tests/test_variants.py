@@ -356,6 +356,30 @@ def test_variants_run_the_loop_where_the_standard_cell_runs_the_kernel(
     assert recovering.sequence_plan(x) == "loop; gates recovered"
 
 
+@pytest.mark.parametrize("variant", ["cifg", "fgr", "mgu"])
+def test_dropout_masks_reach_a_variant(variant):
+    """Training with dropout changes the outputs, inference does not (same
+    weights as a layer without dropout); implementation 1 (forced by
+    recurrent dropout) draws one mask per block the variant has."""
+    x = inputs()
+    if variant == "mgu":
+        plain = make_mgu(True)
+        dropped = make_mgu(True, dropout=0.3, recurrent_dropout=0.3, seed=1)
+    else:
+        plain = make_lstm(variant, False)
+        dropped = make_lstm(
+            variant, False, dropout=0.3, recurrent_dropout=0.3, seed=1
+        )
+    dropped.set_weights(plain.get_weights())
+    expected = to_numpy(plain(x)[0])
+    np.testing.assert_allclose(to_numpy(dropped(x)[0]), expected, atol=1e-6)
+    trained = to_numpy(dropped(x, training=True)[0])
+    assert np.abs(trained - expected).max() > 1e-3
+    masks = dropped.cell.draw_dropout_masks(x[:, 0], np.zeros((BATCH, UNITS)))
+    blocks = 2 if variant == "mgu" else len(LSTM_BLOCKS[variant])
+    assert [len(m) for m in masks] == [blocks, blocks]
+
+
 def test_default_config_has_no_variant_keys():
     for layer in (GatedLSTM(4), GatedGRU(4)):
         config = layer.get_config()
