@@ -351,7 +351,7 @@ def greff_lines(verdicts_by_task: dict) -> list[str]:
         elif hurt_there:
             outcome = "Differs: no task worse here"
         else:
-            outcome = "Agrees: no task worse here"
+            outcome = "Agrees: no task resolved worse here"
         found = "; ".join(
             f"{task}: {verdict}" for task, verdict in ours.items()
         )
