@@ -17,6 +17,7 @@ from keras_gates import (
     _engine,
     convert,
     extract_gates,
+    gate_layout,
 )
 from tests import reference
 from tests.helpers import check_layer, to_numpy, value_and_gradients
@@ -380,6 +381,16 @@ def test_dropout_masks_reach_a_variant(variant):
     assert [len(m) for m in masks] == [blocks, blocks]
 
 
+def test_gate_layout_names_each_variants_blocks():
+    for variant, blocks in LSTM_BLOCKS.items():
+        assert gate_layout.weight_gates("lstm", variant) == blocks
+    assert gate_layout.weight_gates("lstm") == LSTM_BLOCKS["standard"]
+    assert gate_layout.weight_gates("gru") == ("update", "reset", "candidate")
+    assert gate_layout.weight_gates("gru", "mgu") == ("update", "candidate")
+    assert gate_layout.peephole_gates("cifg") == ("input", "output")
+    assert gate_layout.peephole_gates("fgr") == ("input", "forget", "output")
+
+
 def test_default_config_has_no_variant_keys():
     for layer in (GatedLSTM(4), GatedGRU(4)):
         config = layer.get_config()
@@ -429,7 +440,7 @@ def test_convert_keeps_a_variant_and_its_weights():
 
 def test_bad_variant_arguments_are_refused_by_name():
     with pytest.raises(
-        ValueError, match=r"variant must be one of .*'cifg'.*'x'"
+        ValueError, match=r"variant must be one of .*'cifg'.* LSTM, got 'x'"
     ):
         GatedLSTM(4, variant="x")
     with pytest.raises(
@@ -482,6 +493,7 @@ def test_chrono_sets_the_blocks_a_variant_keeps():
             bias_initializer=Chrono(horizon, seed=1),
         )
         layer.build((None, None, 1))
+        assert to_numpy(layer.cell.bias).shape == (3 * units,)
         blocks = dict(
             zip(
                 LSTM_BLOCKS[variant],
@@ -505,3 +517,25 @@ def test_chrono_sets_the_blocks_a_variant_keeps():
     update = rows[0, :units]
     assert np.exp(update).min() >= 1 and np.exp(update).max() <= horizon - 1
     assert np.all(rows[0, units:] == 0) and np.all(rows[1] == 0)
+    # Cho et al.'s form: one bias row.
+    single = GatedGRU(
+        units,
+        variant="mgu",
+        reset_after=False,
+        bias_initializer=Chrono(horizon, "gru"),
+    )
+    single.build((None, None, 1))
+    row = to_numpy(single.cell.bias)
+    assert row.shape == (2 * units,)
+    assert np.exp(row[:units]).min() >= 1 and np.all(row[units:] == 0)
+
+
+def test_other_bias_initializers_draw_the_variant_shape_directly():
+    """Only Chrono is drawn for the standard layout and cut; any other
+    initializer is called with the variant's own shape."""
+    units = 5
+    draw = keras.initializers.RandomNormal(seed=5)
+    mgu = GatedGRU(units, variant="mgu", bias_initializer=draw)
+    mgu.build((None, None, 2))
+    expected = keras.initializers.RandomNormal(seed=5)((2, 2 * units))
+    np.testing.assert_array_equal(to_numpy(mgu.cell.bias), to_numpy(expected))
