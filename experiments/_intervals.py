@@ -97,3 +97,18 @@ def paired(differences: Sequence[float]) -> str:
         f"difference {found.mean:+.4f} [{found.low:+.4f}, "
         f"{found.high:+.4f}] over {found.n} seeds: {verdict}"
     )
+
+
+def paired_verdict(differences: Sequence[float], higher: bool = True):
+    """(interval of the per-seed differences a - b, verdict for a): "better"
+    or "worse" (by `higher`) only when the interval excludes 0; otherwise
+    "identical on N seeds", "1 seed: +d, not resolved" or "not resolved
+    at N seeds"."""
+    found = interval(differences)
+    if all(d == 0.0 for d in differences):
+        return found, f"identical on {found.n} seeds"
+    if found.low is None:
+        return found, f"1 seed: {found.mean:+.4f}, not resolved"
+    if found.low <= 0.0 <= found.high:
+        return found, f"not resolved at {found.n} seeds"
+    return found, "better" if (found.mean > 0) == higher else "worse"

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from experiments._intervals import METHOD, interval, paired
+from experiments._intervals import METHOD, paired, paired_verdict
 from experiments._runner import (
     backup_folder,
     open_store,
@@ -127,10 +127,9 @@ def gaps(runs, task: str) -> list[tuple]:
         if not seeds:
             continue
         differences = [a[s] - b[s] for s in seeds]
-        spread = interval(differences)
-        verdict = "not resolved"
-        if spread.low is not None and not spread.low <= 0 <= spread.high:
-            verdict = "better" if (spread.mean > 0) == higher else "worse"
+        _, verdict = paired_verdict(differences, higher)
+        if verdict not in ("better", "worse"):
+            verdict = "not resolved"
         found.append((first, second, what, differences, verdict))
     return found
 

@@ -32,7 +32,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from experiments import imdb as imdb_experiment
-from experiments._intervals import METHOD, interval
+from experiments._intervals import METHOD, interval, paired_verdict
 from experiments._runner import (
     backup_folder,
     markdown_table,
@@ -278,15 +278,7 @@ def change(mine: dict, base: dict, higher: bool):
     differences = [mine[s]["value"] - base[s]["value"] for s in seeds]
     if not differences:
         return None, "no paired seeds"
-    found = interval(differences)
-    if all(d == 0.0 for d in differences):
-        return found, f"identical on {found.n} seeds"
-    if found.low is None:
-        return found, f"1 seed: {found.mean:+.4f}, not resolved"
-    if found.low <= 0.0 <= found.high:
-        return found, f"not resolved at {found.n} seeds"
-    better = (found.mean > 0) == higher
-    return found, "better" if better else "worse"
+    return paired_verdict(differences, higher)
 
 
 def epoch_seconds(mine: dict) -> float:

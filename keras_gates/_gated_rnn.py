@@ -19,6 +19,21 @@ from keras_gates.gate_layout import (
 )
 
 
+def cut_to_blocks(initializer, units, standard, kept):
+    """An initializer that draws `initializer` for the standard layout
+    (`standard` blocks of `units` along the last axis) and keeps the
+    `kept` blocks: how a variant with fewer blocks takes a whole-bias
+    initializer such as Chrono."""
+
+    def cut(shape, *args, **kwargs):
+        full = initializer(
+            (*shape[:-1], len(standard) * units), *args, **kwargs
+        )
+        return join_blocks(split_blocks(full, standard), kept)
+
+    return cut
+
+
 class GatedCell(keras.layers.Layer):
     """Base of the gated cells: arguments, dropout masks, input projection.
 

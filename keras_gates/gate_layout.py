@@ -114,7 +114,7 @@ def weight_gates(kind: str, variant: str = "standard") -> tuple[str, ...]:
 def peephole_gates(variant: str) -> tuple[str, ...]:
     """The LSTM gates that get a peephole weight with `peepholes=True`:
     the sigmoid gates the variant computes (a tied or constant gate has
-    none), in the order of the `peephole` weight's blocks."""
+    none), in the order the cell creates their weights."""
     blocks = weight_gates("lstm", variant)
     return tuple(gate for gate in LSTM_SIGMOID_GATES if gate in blocks)
 

@@ -6,10 +6,9 @@ import keras
 from keras import ops
 
 from keras_gates import _fused
-from keras_gates._gated_rnn import GatedCell, GatedRNN
+from keras_gates._gated_rnn import GatedCell, GatedRNN, cut_to_blocks
 from keras_gates.gate_layout import (
     GRU_WEIGHT_GATES,
-    join_blocks,
     split_blocks,
 )
 from keras_gates.initializers import Chrono
@@ -174,13 +173,7 @@ class GatedGRUCell(GatedCell):
         base, gates = self.bias_initializer, self.weight_gates
         if gates == GRU_WEIGHT_GATES or not isinstance(base, Chrono):
             return base
-        full_width = len(GRU_WEIGHT_GATES) * self.units
-
-        def initializer(shape, *args, **kwargs):
-            full = base((*shape[:-1], full_width), *args, **kwargs)
-            return join_blocks(split_blocks(full, GRU_WEIGHT_GATES), gates)
-
-        return initializer
+        return cut_to_blocks(base, self.units, GRU_WEIGHT_GATES, gates)
 
     # The biases are added in `recur`, split once per step as Keras splits
     # them, so that their gradients sum in the same order.

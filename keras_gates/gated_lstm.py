@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from keras_gates import _fused
-from keras_gates._gated_rnn import GatedCell, GatedRNN
+from keras_gates._gated_rnn import GatedCell, GatedRNN, cut_to_blocks
 from keras_gates.gate_layout import (
     LSTM_SIGMOID_GATES,
     LSTM_WEIGHT_GATES,
@@ -251,13 +251,7 @@ class GatedLSTMCell(GatedCell):
             self.weight_gates,
         )
         if isinstance(base, Chrono):
-
-            def initializer(_, *args, **kwargs):
-                full = base((4 * units,), *args, **kwargs)
-                blocks = split_blocks(full, LSTM_WEIGHT_GATES)
-                return join_blocks(blocks, gates)
-
-            return initializer
+            return cut_to_blocks(base, units, LSTM_WEIGHT_GATES, gates)
         tied_to = TIED_GATES.get((self.variant, "forget"))
 
         def block(gate, *args, **kwargs):
