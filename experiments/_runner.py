@@ -224,6 +224,14 @@ def device() -> str:
 # -- results -------------------------------------------------------------
 
 
+def _without_seeds(config):
+    """A config without its number of seeds: more or fewer seeds extend or
+    narrow a sweep without invalidating the runs recorded."""
+    if not isinstance(config, dict):
+        return config
+    return {k: v for k, v in config.items() if k != "seeds"}
+
+
 class ResultsStore:
     """results.json for one experiment folder, rewritten after every run.
 
@@ -231,7 +239,8 @@ class ResultsStore:
         folder: output folder.
         experiment: its name.
         config: a dataclass; a folder holding results of another config is
-            refused (use a new folder, or `fresh=True` to start over).
+            refused (use a new folder, or `fresh=True` to start over),
+            except when only `seeds` differs: the recorded runs are kept.
         fresh: ignore what the folder holds.
         command: the command of this invocation, recorded with the date
             when it adds a run.
@@ -260,13 +269,21 @@ class ResultsStore:
             shutil.rmtree(self.folder / "backup", ignore_errors=True)
         if self.path.exists() and not fresh:
             previous = json.loads(self.path.read_text())
-            if previous.get("config") != self.config:
+            if _without_seeds(previous.get("config")) != _without_seeds(
+                self.config
+            ):
                 raise ValueError(
                     f"{self.path} holds results of another configuration "
                     f"({previous.get('config')}); pass a new --output folder "
                     "or --fresh to overwrite it"
                 )
-            self.data = {**previous, "runs": previous.get("runs", [])}
+            # Only the number of seeds changed: the recorded runs stay and
+            # the folder now describes this invocation's seeds.
+            self.data = {
+                **previous,
+                "config": self.config,
+                "runs": previous.get("runs", []),
+            }
 
     @classmethod
     def load(cls, folder) -> ResultsStore:

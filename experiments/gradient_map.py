@@ -21,8 +21,12 @@ next to it the factor the argument predicts per step:
   the old state kept).
 
 The measured factor per step is exp(slope) of a least-squares line
-through log(ratio) against k. Writes results/gradient_map/: results.json,
-summary.md, gradient_map.png, factors.png.
+through log(ratio) against k. Each setting runs once per seed (`--seeds
+N`: seeds seed..seed+N-1 change the initial weights and the data order,
+on one data set); tables give the mean factor and its 95% t-interval, and
+a verdict says the gradient vanishes only when the interval lies below 1.
+Writes results/gradient_map/: results.json, summary.md, gradient_map.png,
+factors.png.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
+from experiments._intervals import METHOD, Interval, interval
 from experiments._runner import (
     backup_folder,
     markdown_table,
@@ -62,14 +67,20 @@ class Config:
     gains: list = field(default_factory=lambda: [0.5, 0.9, 1.0, 1.1, 1.5])
     gated_inits: list = field(default_factory=lambda: ["default", "chrono"])
     seed: int = 0
+    seeds: int = 1
 
 
 def plan_of(config: Config) -> list[dict]:
-    plan = [{"model": "SimpleRNN", "init": f"gain:{g}"} for g in config.gains]
-    return plan + [
-        {"model": model, "init": init}
+    """Every setting, seed by seed."""
+    settings = [("SimpleRNN", f"gain:{g}") for g in config.gains] + [
+        (model, init)
         for model in ("GatedLSTM", "GatedGRU")
         for init in config.gated_inits
+    ]
+    return [
+        {"model": model, "init": init, "seed": seed}
+        for seed in range(config.seed, config.seed + config.seeds)
+        for model, init in settings
     ]
 
 
@@ -111,21 +122,21 @@ def article_factor(net, x) -> float:
 
 def measure(config: Config, output: Path, data, keys, quiet) -> dict:
     x, y = data["test"]
-    model, init = keys["model"], keys["init"]
-    keras.utils.set_random_seed(config.seed)
+    model, init, seed = keys["model"], keys["init"], keys["seed"]
+    keras.utils.set_random_seed(seed)
     fresh = build_model(
         "agreement",
         model,
         units=config.units,
         init=init,
         max_timesteps=config.length,
-        seed=config.seed,
+        seed=seed,
     )
     at_init = relative(input_gradients(fresh, x, y))
     factor_init = article_factor(fresh, x)
     net, run = train_run(
         "agreement", model, data, config.length, config.epochs,
-        units=config.units, init=init, seed=config.seed,
+        units=config.units, init=init, seed=seed,
         backup_dir=backup_folder(output, keys),
         verbose=0 if quiet else "auto",
     )  # fmt: skip
@@ -152,21 +163,51 @@ def vanishing_distance(ratio) -> str:
     return str(int(below[0])) if below.size else f"> {len(ratio) - 1}"
 
 
+def by_setting(runs) -> dict:
+    """{label: the setting's runs, one per seed}, in the order run."""
+    found: dict = {}
+    for run in runs:
+        found.setdefault(label(run), []).append(run)
+    return found
+
+
+def mean_curve(mine, stage: str) -> np.ndarray:
+    """The geometric mean over seeds of the ratio curves."""
+    curves = np.log(np.asarray([r[f"ratio_{stage}"] for r in mine], "float64"))
+    return np.exp(curves.mean(axis=0))
+
+
+def factor_verdict(found: Interval) -> str:
+    """ "vanishes" / "grows" when the interval lies below / above 1."""
+    if found.low is None:
+        return "vanishes (1 seed)" if found.mean < 1 else "grows (1 seed)"
+    if found.high < 1.0:
+        return "vanishes"
+    if found.low > 1.0:
+        return "grows"
+    return f"not resolved at {found.n} seeds"
+
+
 def rows_of(runs) -> list[dict]:
     rows = []
-    for run in runs:
+    for name, mine in by_setting(runs).items():
         for stage in ("init", "trained"):
-            ratio = np.asarray(run[f"ratio_{stage}"])
+            ratio = mean_curve(mine, stage)
+            measured = interval([r[f"measured_{stage}"] for r in mine])
             rows.append({
-                "setting": label(run),
+                "setting": name,
                 "stage": "at initialisation" if stage == "init" else (
                     "after training"),
-                "article's factor": run[f"article_{stage}"],
-                "measured factor": run[f"measured_{stage}"],
+                "seeds": measured.n,
+                "article's factor": interval(
+                    [r[f"article_{stage}"] for r in mine]).text(3),
+                "measured factor": measured.text(3),
+                "gradient": factor_verdict(measured),
                 "ratio at k=100": float(ratio[min(100, len(ratio) - 1)]),
                 "ratio at k=T-1": float(ratio[-1]),
                 f"first k below {VANISHED:g}": vanishing_distance(ratio),
-                "test accuracy": run["value"] if stage == "trained" else None,
+                "test accuracy": float(np.mean([r["value"] for r in mine]))
+                if stage == "trained" else None,
             })  # fmt: skip
     return rows
 
@@ -174,17 +215,24 @@ def rows_of(runs) -> list[dict]:
 def curves_figure(runs, config: Config) -> Figure:
     figure = Figure(figsize=(13, 5.2), layout="constrained")
     left, right = figure.subplots(1, 2, sharey=True)
-    for axes, chosen in (
-        (left, [r for r in runs if r["model"] == "SimpleRNN"]),
-        (right, [r for r in runs if r["model"] != "SimpleRNN"]),
+    settings = by_setting(runs)
+    seeds = max(len(mine) for mine in settings.values())
+    for axes, names in (
+        (left, [n for n in settings if n.startswith("SimpleRNN")]),
+        (right, [n for n in settings if not n.startswith("SimpleRNN")]),
     ):
-        for i, run in enumerate(chosen):
-            colour = f"C{i}"
-            k = np.arange(len(run["ratio_init"]))
-            axes.plot(k, run["ratio_init"], color=colour, ls=":")
-            axes.plot(k, run["ratio_trained"], color=colour,
-                      label=label(run))  # fmt: skip
-            predicted = run["article_init"] ** k.astype("float64")
+        for i, name in enumerate(names):
+            mine, colour = settings[name], f"C{i}"
+            k = np.arange(len(mine[0]["ratio_init"]))
+            axes.plot(k, mean_curve(mine, "init"), color=colour, ls=":")
+            axes.plot(k, mean_curve(mine, "trained"), color=colour,
+                      label=name)  # fmt: skip
+            if len(mine) > 1:
+                for run in mine:
+                    axes.plot(k, run["ratio_trained"], color=colour,
+                              lw=0.6, alpha=0.25)  # fmt: skip
+            factor = float(np.mean([r["article_init"] for r in mine]))
+            predicted = factor ** k.astype("float64")
             axes.plot(k, np.clip(predicted, 1e-30, None), color=colour,
                       ls="--", lw=0.8, alpha=0.7)  # fmt: skip
         axes.plot([], [], color="0.3", ls=":", label="at initialisation")
@@ -200,22 +248,34 @@ def curves_figure(runs, config: Config) -> Figure:
     left.set_ylabel("||dLoss/dx_{T-k}|| / ||dLoss/dx_T|| (log scale)")
     left.set_title("SimpleRNN, recurrent kernel = gain x orthogonal")
     right.set_title("Gated layers, Keras's and chrono initialisation")
+    what = (
+        "one seed"
+        if seeds == 1
+        else (
+            f"geometric mean of {seeds} seeds; faint: each seed after training"
+        )
+    )
     figure.suptitle(f"Gradient reaching step T - k (agreement, T = "
-                    f"{config.length})")  # fmt: skip
+                    f"{config.length}; {what})")  # fmt: skip
     return figure
 
 
 def factors_figure(runs) -> Figure:
     figure = Figure(figsize=(7.5, 6), layout="constrained")
     axes = figure.subplots()
-    for i, run in enumerate(runs):
+    for i, (name, mine) in enumerate(by_setting(runs).items()):
         for stage, marker in (("init", "o"), ("trained", "s")):
+            xs = [r[f"article_{stage}"] for r in mine]
+            ys = [r[f"measured_{stage}"] for r in mine]
             axes.scatter(
-                run[f"article_{stage}"], run[f"measured_{stage}"],
+                np.mean(xs), np.mean(ys),
                 marker=marker, s=60, color=f"C{i}",
                 facecolor="none" if stage == "init" else f"C{i}",
-                label=label(run) if stage == "init" else None,
+                label=name if stage == "init" else None,
             )  # fmt: skip
+            if len(mine) > 1:
+                axes.scatter(xs, ys, marker=marker, s=10, color=f"C{i}",
+                             alpha=0.35)  # fmt: skip
     reach = [0.0, 1.6]
     axes.plot(reach, reach, color="grey", lw=0.8, label="measured = predicted")
     axes.axvline(1.0, color="black", lw=0.6)
@@ -228,8 +288,11 @@ def factors_figure(runs) -> Figure:
         label="factor < 1: the article predicts vanishing",
     )
     axes.scatter([], [], marker="o", facecolor="none", color="0.3",
-                 label="at initialisation")  # fmt: skip
-    axes.scatter([], [], marker="s", color="0.3", label="after training")
+                 label="at initialisation (mean)")  # fmt: skip
+    axes.scatter([], [], marker="s", color="0.3",
+                 label="after training (mean)")  # fmt: skip
+    axes.scatter([], [], marker="s", s=10, color="0.3", alpha=0.35,
+                 label="one seed")  # fmt: skip
     axes.set_xlim(0.0, 1.6)
     axes.set_xlabel("article's factor per step (tanh' x weights; f or z)")
     axes.set_ylabel("measured factor per step (exp of the fitted slope)")
@@ -241,22 +304,28 @@ def factors_figure(runs) -> Figure:
 
 def what_it_shows(runs) -> list[str]:
     lines = []
-    for run in runs:
+    for name, mine in by_setting(runs).items():
         for stage, words in (("init", "at initialisation"),
                              ("trained", "after training")):  # fmt: skip
-            predicted = run[f"article_{stage}"]
-            measured = run[f"measured_{stage}"]
-            agrees = (predicted < 1) == (measured < 1)
+            predicted = interval([r[f"article_{stage}"] for r in mine])
+            measured = interval([r[f"measured_{stage}"] for r in mine])
+            said, found = factor_verdict(predicted), factor_verdict(measured)
+            if "not resolved" in said + found:
+                outcome = "; not both resolved."
+            elif said.split()[0] == found.split()[0]:
+                outcome = "; they agree."
+            else:
+                outcome = "; they disagree."
             lines.append(
-                f"- {label(run)}, {words}: predicted {predicted:.3f} per "
-                f"step, measured {measured:.3f}; the gradient "
-                + ("vanishes" if measured < 1 else "does not vanish")
-                + (", as the argument predicts." if agrees else
-                   ", against the argument's prediction.")
-            )  # fmt: skip
+                f"- {name}, {words}: predicted {predicted.text(3)} per "
+                f"step ({said}), measured {measured.text(3)} ({found})"
+                + outcome
+            )
+    seeds = max(len(mine) for mine in by_setting(runs).values())
     return lines + [
-        "- One seed per setting: the factors are single measurements, not "
-        "intervals.",
+        f"- {seeds} seed{'s' if seeds > 1 else ''} per setting; {METHOD}. "
+        "A gradient vanishes (grows) when the interval of the measured "
+        "factor lies below (above) 1."
     ]
 
 
@@ -264,8 +333,9 @@ def write_page(store, config: Config, output: Path) -> str:
     runs = store.runs
     plots.save_figure(curves_figure(runs, config), output / "gradient_map.png")
     plots.save_figure(factors_figure(runs), output / "factors.png")
-    columns = ["setting", "stage", "article's factor", "measured factor",
-               "ratio at k=100", "ratio at k=T-1",
+    columns = ["setting", "stage", "seeds", "article's factor",
+               "measured factor", "gradient", "ratio at k=100",
+               "ratio at k=T-1",
                f"first k below {VANISHED:g}", "test accuracy"]  # fmt: skip
     lines = page_opening("Where the vanishing gradient holds", store.data)
     lines += [

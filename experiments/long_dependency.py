@@ -44,8 +44,13 @@ from experiments._runner import (
 from keras_gates import extract_gates, plots
 from keras_gates.files import atomic_path
 from keras_gates.stats import class_separation
-from keras_gates.tasks import agreement_tokens, get_task, make_splits
-from keras_gates.training import INITS, check_model_names, train_run
+from keras_gates.tasks import (
+    agreement_attractors,
+    agreement_tokens,
+    get_task,
+    make_splits,
+)
+from keras_gates.training import INITS, check_model_names, headline, train_run
 
 ALL_MODELS = ("GatedLSTM", "GatedGRU", "LSTM", "GRU", "SimpleRNN")
 
@@ -70,13 +75,20 @@ class Config:
     seed: int = 0
     seeds: int = 1
     data_seeds: bool = False
+    # Agreement only: after training, the accuracy on test sentences with
+    # exactly k attractors, for each k here (Linzen et al. 2016), on
+    # `attractor_size` sentences per k.
+    attractors: list = field(default_factory=list)
+    attractor_size: int = 500
 
 
-def planned_runs(config: Config) -> list[dict]:
+def planned_runs(config: Config, only_seed: int | None = None) -> list[dict]:
     """Every (model, init, length) once per seed, seed by seed: an
-    interrupted sweep has whole seeds done."""
+    interrupted sweep has whole seeds done. With `only_seed`, that seed's
+    runs alone."""
     plan = []
-    for seed in range(config.seed, config.seed + config.seeds):
+    seeds = range(config.seed, config.seed + config.seeds)
+    for seed in seeds if only_seed is None else [only_seed]:
         for length in config.lengths:
             for model in config.models:
                 inits = ["default"] if model == "SimpleRNN" else config.inits
@@ -89,9 +101,15 @@ def planned_runs(config: Config) -> list[dict]:
 
 
 def run_sweep(
-    config: Config, output: Path, fresh=False, verbose="auto", command=""
+    config: Config,
+    output: Path,
+    fresh=False,
+    verbose="auto",
+    command="",
+    only_seed=None,
 ):
-    """Trains every planned run not yet in output/results.json."""
+    """Trains every planned run (of `only_seed` alone, if given) not yet in
+    output/results.json."""
     task = get_task(config.task)
     store = ResultsStore(
         output, f"long_dependency/{task.name}", config, fresh, command
@@ -121,6 +139,10 @@ def run_sweep(
             verbose=verbose,
         )  # fmt: skip
         run["data_seed"] = data_seed
+        if config.attractors and task.name == "agreement":
+            run["attractors"] = attractor_accuracy(
+                net, length, config, data_seed
+            )
         if (
             keys["model"] == "GatedLSTM"
             and length == config.figure_length
@@ -136,8 +158,23 @@ def run_sweep(
         )
 
     print(f"{task.name} on {store.data['device']}", flush=True)
-    run_plan(store, planned_runs(config), run_one, describe)
+    run_plan(store, planned_runs(config, only_seed), run_one, describe)
     return store
+
+
+def attractor_accuracy(net, length: int, config: Config, data_seed: int):
+    """{k (as text, for JSON): accuracy on `config.attractor_size`
+    sentences with exactly k attractors}, from test sets drawn apart from
+    the training data."""
+    task = get_task("agreement")
+    found = {}
+    for k in map(int, config.attractors):
+        rng = np.random.default_rng([data_seed, length, k, 1016])
+        x, y = agreement_attractors(
+            config.attractor_size, length, rng, k, config.noun_rate
+        )
+        found[str(k)] = headline(task, net, x, y)
+    return found
 
 
 def model_path(output: Path, init: str, length: int) -> Path:
@@ -223,15 +260,109 @@ def twin_gaps(runs) -> list[str]:
     return lines
 
 
+def attractor_cells(runs) -> dict:
+    """{(model, init, length): {k: accuracies over seeds}} for the runs
+    measured on attractor sentences (built-in twins left out: they match
+    the gated layers)."""
+    found: dict = {}
+    for run in runs:
+        if "attractors" not in run or run["model"] in ("LSTM", "GRU"):
+            continue
+        key = (run["model"], run["init"], run["length"])
+        for k, value in run["attractors"].items():
+            found.setdefault(key, {}).setdefault(int(k), []).append(value)
+    return found
+
+
+def attractor_lines(runs) -> list[str]:
+    """A table per length: accuracy (mean and 95% interval over seeds)
+    against the number of attractors."""
+    cells = attractor_cells(runs)
+    lines = []
+    for length in sorted({key[2] for key in cells}):
+        here = {key: v for key, v in cells.items() if key[2] == length}
+        ks = sorted({k for by_k in here.values() for k in by_k})
+        lines += [
+            f"T = {length}:",
+            "",
+            "| model | " + " | ".join(f"{k} attractors" for k in ks) + " |",
+            "|---|" + "---|" * len(ks),
+        ]
+        for (model, init, _), by_k in sorted(here.items()):
+            lines.append(
+                f"| {model} ({init}) | "
+                + " | ".join(interval(by_k[k]).text(3) for k in ks)
+                + " |"
+            )
+        lines.append("")
+    return lines
+
+
+def attractor_figure(runs, config: Config, output: Path) -> Path:
+    """Accuracy against the number of attractors, a panel per length, a
+    line per model through the mean of the seeds (each seed a faint dot),
+    with chance and the most-recent-noun heuristic."""
+    from matplotlib.figure import Figure
+
+    cells = attractor_cells(runs)
+    lengths = sorted({key[2] for key in cells})
+    names = sorted({(m, i) for m, i, _ in cells})
+    figure = Figure(figsize=(4.2 * len(lengths) + 1.5, 4.4),
+                    layout="constrained")  # fmt: skip
+    axes = np.atleast_1d(figure.subplots(1, len(lengths), sharey=True))
+    colors = {name: f"C{i}" for i, name in enumerate(names)}
+    for axis, length in zip(axes, lengths, strict=True):
+        for name in names:
+            by_k = cells.get((*name, length))
+            if not by_k:
+                continue
+            ks = sorted(by_k)
+            label = name[0] + ("" if name[1] == "default" else f" ({name[1]})")
+            axis.plot(ks, [np.mean(by_k[k]) for k in ks], marker="o",
+                      color=colors[name], label=label)  # fmt: skip
+            dots = [(k, v) for k in ks for v in by_k[k]]
+            axis.scatter(*zip(*dots, strict=True), s=12, alpha=0.3,
+                         color=colors[name])  # fmt: skip
+        ks = sorted({k for key, v in cells.items() if key[2] == length
+                     for k in v})  # fmt: skip
+        axis.axhline(0.5, color="grey", linestyle=":", label="chance")
+        axis.plot(ks, [1.0 if k == 0 else 0.0 for k in ks], color="grey",
+                  linestyle="--", label="most recent noun")  # fmt: skip
+        axis.set_title(f"clause of T = {length} tokens")
+        axis.set_xticks(ks)
+        axis.grid(alpha=0.3)
+    figure.supxlabel(
+        "attractors: clause nouns of the other number than the subject, "
+        "nearest the verb"
+    )
+    axes[0].set_ylabel("test accuracy at the verb")
+    axes[0].set_ylim(-0.03, 1.03)
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside right center", fontsize=9)
+    seeds = max((len(v) for by_k in cells.values() for v in by_k.values()),
+                default=0)  # fmt: skip
+    figure.suptitle(
+        "Agreement with attractors (Linzen et al. 2016): accuracy against "
+        f"the number of attractors, mean of {seeds} seeds"
+    )
+    path = output / "agreement_attractors.png"
+    plots.save_figure(figure, path)
+    return path
+
+
 def write_outputs(store: ResultsStore, config: Config, output: Path) -> tuple:
     """summary.md, the metric-vs-length figure and, for agreement, the gate
     figures. Returns (figure paths, gate facts)."""
     figures = [length_figure(store.runs, config, output)]
     notes, facts = [], {}
+    attractors = []
     if get_task(config.task).name == "agreement":
         more, facts = agreement_gate_figures(config, output, store)
         figures += more
         notes = carrier_notes(facts) if facts else []
+        if attractor_cells(store.runs):
+            figures.append(attractor_figure(store.runs, config, output))
+            attractors = attractor_lines(store.runs)
     lines = page_opening(
         f"{config.task}: models against dependency length", store.data
     )
@@ -248,6 +379,16 @@ def write_outputs(store: ResultsStore, config: Config, output: Path) -> tuple:
         *what_it_shows(store.runs, config),
         "",
     ]
+    if attractors:
+        lines += [
+            "## Attractors",
+            "",
+            "Accuracy on test sentences whose last k clause nouns have the "
+            "other number than the subject (the others its number); "
+            f"{config.attractor_size} sentences per k; {METHOD}.",
+            "",
+            *attractors,
+        ]
     if notes:
         lines += ["## What the gates show", "", *notes, ""]
     lines += ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in figures]

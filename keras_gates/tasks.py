@@ -73,6 +73,49 @@ def agreement(n: int, length: int, rng, noun_rate: float = 0.2):
     return x.astype("int32"), plural.astype("float32")
 
 
+def agreement_attractors(
+    n: int, length: int, rng, attractors: int, noun_rate: float = 0.2
+):
+    """Agreement sentences with exactly `attractors` attractors.
+
+    An attractor (Linzen, Dupoux & Goldberg 2016) is a noun between the
+    subject and the verb whose number differs from the subject's. Here the
+    attractors are the last `attractors` nouns of the clause, the ones
+    nearest the verb, and every other clause noun has the subject's number:
+    a model that follows the most recent noun is right with 0 attractors
+    and wrong with any. Nouns appear at `noun_rate` as in `agreement`;
+    a sentence with fewer nouns than attractors gets more, at random
+    clause positions.
+
+    Returns:
+        x: int32 `(n, length + 2)`: subject, clause, `<verb>`.
+        y: float32 `(n,)`: 1 if the subject is plural.
+    """
+    if not 0 <= attractors <= length:
+        raise ValueError(
+            f"attractors must be between 0 and the length ({length}), got "
+            f"{attractors}"
+        )
+    x, y = agreement(n, length, rng, noun_rate)
+    plural = y.astype(bool)
+    is_noun = np.isin(x[:, 1:-1], _SINGULAR) | np.isin(x[:, 1:-1], _PLURAL)
+    for row in range(n):
+        missing = attractors - int(is_noun[row].sum())
+        if missing > 0:
+            free = np.flatnonzero(~is_noun[row])
+            is_noun[row, rng.choice(free, missing, replace=False)] = True
+        positions = np.flatnonzero(is_noun[row])
+        number = np.full(len(positions), plural[row])
+        number[len(positions) - attractors :] = not plural[row]
+        words = np.where(
+            number,
+            rng.choice(_PLURAL, len(positions)),
+            rng.choice(_SINGULAR, len(positions)),
+        )
+        x[row, 1 + positions] = words
+    return x, y
+
+
 def agreement_tokens(sequence) -> list[str]:
     """The words of one agreement sequence."""
     return [AGREEMENT_VOCABULARY[int(t)] for t in sequence]

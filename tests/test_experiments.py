@@ -155,27 +155,136 @@ def test_equivalence_experiment_runs(tmp_path, monkeypatch):
 def test_claims_report_at_toy_size(tmp_path):
     from experiments import claims
 
-    claims.main(["--quick", "--quiet", "--output", str(tmp_path)])
+    claims.main(["--quick", "--quiet", "--seeds", "2", "--output",
+                 str(tmp_path)])  # fmt: skip
     report = (tmp_path / "REPORT.md").read_text()
-    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5."):
+    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.",
+                    "## 7."):  # fmt: skip
         assert heading in report
-    assert report.count("**Verdict:**") == 5
-    assert (tmp_path / "gradient_flow" / "gradient_flow.png").exists()
-    flow = json.loads((tmp_path / "gradient_flow" / "results.json").read_text())
-    assert len(flow["runs"]) == 5
-    assert all(len(r["gradient_init"]) == 14 for r in flow["runs"])
-    for run in flow["runs"]:
-        norms = run["gradient_init"]
-        assert all(math.isfinite(v) and v >= 0 for v in norms)
-    for task in ("adding", "agreement", "copy", "temporal_order"):
+    assert report.count("**Verdict:**") == 7
+    assert "2 seeds per cell" in report
+    # Every sweep ran each planned run once per seed, with sane values and
+    # the task's chance level.
+    sizes = {"agreement": 10, "twins": 4, "adding": 10, "temporal_order": 10}
+    for task, runs_per_seed in sizes.items():
         runs = json.loads((tmp_path / task / "results.json").read_text())
-        for run in runs["runs"]:
-            assert math.isfinite(run["value"]), (task, run["model"])
-            assert run["baseline"] == pytest.approx(
-                CHANCE[task]
-                if task != "copy"
-                else 10 * math.log(8) / (run["length"] + 20)
-            )
+        runs = runs["runs"]
+        assert len(runs) == 2 * runs_per_seed, task
+        assert sorted({r["seed"] for r in runs}) == [0, 1]
+        for run in runs:
+            assert_sane(run)
+            assert run["baseline"] == pytest.approx(CHANCE[run["task"]])
+    # Agreement runs carry their accuracy on 0..4 attractors.
+    agreement_runs = json.loads(
+        (tmp_path / "agreement" / "results.json").read_text()
+    )["runs"]
+    for run in agreement_runs:
+        assert sorted(run["attractors"]) == ["0", "1", "2", "3", "4"]
+        assert all(0.0 <= v <= 1.0 for v in run["attractors"].values())
+    # The twins are identical to the gated layers, seed by seed.
+    assert report.count("identical on all 2 seeds") == 4
+    gradient = json.loads(
+        (tmp_path / "gradient_map" / "results.json").read_text()
+    )["runs"]
+    assert len(gradient) == 2 * 7
+    copy = json.loads((tmp_path / "chrono_copy" / "results.json").read_text())
+    assert len(copy["runs"]) == 2 * 2
+    for run in copy["runs"]:
+        assert run["baseline"] == pytest.approx(10 * math.log(8) / 40)
+        assert run["steps"] == [0, 3, 6]
+    for figure in ("agreement/agreement_attractors.png",
+                   "gradient_map/gradient_map.png",
+                   "chrono_copy/chrono_copy.png"):  # fmt: skip
+        assert (tmp_path / figure).stat().st_size > 10_000
+    minutes = float((tmp_path / "timing.txt").read_text())
+    assert 0 < minutes < 30
+    # --report rewrites the report from the records, the same.
+    claims.main(["--quick", "--report", "--seeds", "2", "--output",
+                 str(tmp_path)])  # fmt: skip
+    assert (tmp_path / "REPORT.md").read_text() == report
+
+
+def _cell(task, model, init, length, values, metric="accuracy", base=0.5):
+    return [
+        {"task": task, "model": model, "init": init, "length": length,
+         "value": v, "metric": metric, "baseline": base, "seed": seed}
+        for seed, v in enumerate(values)
+    ]  # fmt: skip
+
+
+def test_claim_verdicts_come_from_intervals():
+    from experiments import claims
+
+    results = {
+        "agreement": (
+            _cell("agreement", "GatedLSTM", "chrono", 50,
+                  [0.99, 0.98, 0.99, 1.0, 0.97])
+            + _cell("agreement", "GatedLSTM", "default", 50,
+                    [0.5, 0.51, 0.49, 0.5, 0.52])
+            + _cell("agreement", "GatedGRU", "chrono", 50,
+                    [0.6, 0.95, 0.5, 0.99, 0.7])
+            + _cell("agreement", "GatedGRU", "default", 50,
+                    [0.5, 0.5, 0.5, 0.5, 0.5])
+            + _cell("agreement", "SimpleRNN", "default", 50,
+                    [0.5, 0.49, 0.51, 0.5, 0.5])
+        ),
+        "adding": (
+            _cell("adding", "GatedLSTM", "default", 50,
+                  [0.01, 0.012, 0.011, 0.009, 0.01], "mse", 1 / 6)
+            + _cell("adding", "GatedGRU", "default", 50,
+                    [0.003, 0.002, 0.004, 0.003, 0.002], "mse", 1 / 6)
+            + _cell("adding", "SimpleRNN", "default", 50,
+                    [0.003, 0.002, 0.004, 0.003, 0.002], "mse", 1 / 6)
+        ),
+    }  # fmt: skip
+    rows, outcome = claims.plain_rnn_outcomes(results)
+    # Agreement: the chrono LSTM's interval lies far above the SimpleRNN's;
+    # adding: the SimpleRNN equals the best gated layer (no difference).
+    assert outcome == {"worse": ["agreement T=50"],
+                       "unresolved": ["adding T=50"], "better": []}  # fmt: skip
+    verdict = claims.claim_plain_rnn_forgets(results, []).verdict
+    assert verdict.startswith(
+        "holds partly. A gated layer beat the SimpleRNN (intervals apart) on "
+        "agreement T=50; no difference resolved on adding T=50"
+    )
+    # mean 0.986, sd sqrt(520e-6 / 4) = 0.0114, t(0.975, 4) = 2.776:
+    # half-width 2.776 * 0.0114 / sqrt(5) = 0.0142.
+    assert "0.986 [0.972, 1.000] (GatedLSTM, chrono) | 5/5" in rows[2]
+    section = claims.claim_comparable(results)
+    # LSTM - GRU on agreement: [0.99-0.6, ...] paired; its interval holds
+    # 0 (the GRU's seeds spread), so not resolved; on adding the GRU's MSE
+    # is lower on every seed: the GRU is ahead.
+    assert "no difference resolved on agreement T=50;" in section.verdict
+    assert "adding T=50 (GatedGRU ahead by 0.0076)" in section.verdict
+
+
+def test_a_store_takes_more_seeds_but_no_other_change(tmp_path):
+    from experiments._runner import ResultsStore
+
+    config = long_dependency.Config(seeds=1)
+    store = ResultsStore(tmp_path, "x", config)
+    store.add({"model": "m", "seed": 0, "value": 1.0})
+    grown = ResultsStore(tmp_path, "x", long_dependency.Config(seeds=5))
+    assert grown.runs == [{"model": "m", "seed": 0, "value": 1.0}]
+    assert grown.data["config"]["seeds"] == 5
+    with pytest.raises(ValueError, match="another configuration"):
+        ResultsStore(tmp_path, "x", long_dependency.Config(seeds=5, units=3))
+
+
+def test_attractor_tables_give_the_mean_and_interval_per_k():
+    runs = [
+        {"model": "GatedLSTM", "init": "chrono", "length": 50, "seed": s,
+         "attractors": {"0": a, "4": b}}
+        for s, (a, b) in enumerate([(1.0, 0.8), (0.9, 0.6), (0.95, 0.7)])
+    ] + [{"model": "LSTM", "init": "chrono", "length": 50, "seed": 0,
+          "attractors": {"0": 0.1, "4": 0.1}}]  # fmt: skip
+    lines = long_dependency.attractor_lines(runs)
+    # Mean 0.95, sd 0.05, t(0.975, 2) = 4.303: half-width 0.124; the
+    # built-in twin is left out.
+    assert lines[4] == (
+        "| GatedLSTM (chrono) | 0.950 [0.826, 1.074] | 0.700 [0.452, 0.948] |"
+    )
+    assert not any("LSTM (chrono) | 0.100" in line for line in lines)
 
 
 @pytest.mark.slow
@@ -481,3 +590,64 @@ def test_forget_bias_gap_verdicts():
     lines = "\n".join(forget_bias.gap_lines(found))
     assert "chrono against the forget bias of 1" in lines
     assert "GatedLSTM (chrono) better" in lines
+
+
+def test_gradient_map_verdicts_need_the_interval_off_one():
+    from experiments import gradient_map
+    from experiments._intervals import interval
+
+    assert gradient_map.factor_verdict(interval([0.5, 0.52, 0.49])) == (
+        "vanishes"
+    )
+    assert gradient_map.factor_verdict(interval([1.2, 1.3, 1.25])) == "grows"
+    assert gradient_map.factor_verdict(interval([0.9, 1.1, 1.0])) == (
+        "not resolved at 3 seeds"
+    )
+    assert gradient_map.factor_verdict(interval([0.9])) == "vanishes (1 seed)"
+    # Two seeds of one setting: the curve is their geometric mean.
+    runs = [
+        {"model": "SimpleRNN", "init": "gain:0.5", "seed": s, "value": 0.5,
+         "ratio_init": [1.0, a], "ratio_trained": [1.0, a],
+         "article_init": 0.5, "article_trained": 0.5,
+         "measured_init": 0.5 + s / 100, "measured_trained": 0.5}
+        for s, a in enumerate([1e-2, 1e-4])
+    ]  # fmt: skip
+    np.testing.assert_allclose(
+        gradient_map.mean_curve(runs, "init"), [1.0, 1e-3]
+    )
+    (init_row, _) = gradient_map.rows_of(runs)
+    assert init_row["setting"] == "SimpleRNN, gain 0.5"
+    assert init_row["seeds"] == 2
+    assert init_row["first k below 0.001"] == "> 1"
+    # 0.50 and 0.51: mean 0.505, sd 0.00707, t(0.975, 1) = 12.706:
+    # half-width 0.0635.
+    assert init_row["measured factor"] == "0.505 [0.441, 0.569]"
+
+
+@pytest.mark.slow
+def test_chrono_copy_at_toy_size(tmp_path):
+    from experiments import chrono_copy
+
+    out = tmp_path / "copy"
+    args = ["--output", str(out), "--length", "10", "--units", "8",
+            "--batch-size", "16", "--iterations", "60", "--eval-every",
+            "20", "--eval-size", "64", "--seeds", "2", "--quiet"]  # fmt: skip
+    chrono_copy.main(args)
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert sorted((r["init"], r["seed"]) for r in runs) == [
+        ("chrono", 0), ("chrono", 1), ("default", 0), ("default", 1)
+    ]  # fmt: skip
+    for run in runs:
+        assert run["steps"] == [0, 20, 40, 60]
+        assert run["baseline"] == pytest.approx(10 * math.log(8) / 30)
+        # An untrained softmax over 10 classes: ln 10 nats per step; 60
+        # RMSprop steps learn at least to predict the blanks.
+        assert run["loss"][0] == pytest.approx(math.log(10), abs=0.05)
+        assert run["loss"][-1] < run["loss"][0] - 0.3
+        assert run["final"] == run["loss"][-1]
+        assert run["seconds_per_iteration"] > 0
+    page = (out / "summary.md").read_text()
+    assert "Chrono minus standard, final loss paired by seed" in page
+    assert (out / "chrono_copy.png").stat().st_size > 10_000
+    with pytest.raises(ValueError, match="iterations must be at least 1"):
+        chrono_copy.main([*args[:8], "--iterations", "0"])

@@ -78,3 +78,47 @@ def test_unknown_task_lists_the_valid_ones():
         ValueError, match="valid tasks: adding, agreement, copy"
     ):
         tasks.get_task("parity")
+
+
+def _numbers(x):
+    """Per clause token: 1 plural noun, 0 singular noun, -1 not a noun
+    (from the vocabulary's words, not the package's id ranges)."""
+    words = np.array(tasks.AGREEMENT_VOCABULARY)[x]
+    singular = np.isin(words, tasks.SINGULAR_NOUNS)
+    plural = np.isin(words, tasks.PLURAL_NOUNS)
+    return np.where(plural, 1, np.where(singular, 0, -1))
+
+
+@pytest.mark.parametrize("k", [0, 1, 3, 6])
+def test_attractor_sentences_have_exactly_k_attractors_nearest_the_verb(k):
+    rng = np.random.default_rng(k)
+    x, y = tasks.agreement_attractors(400, 40, rng, k, noun_rate=0.2)
+    assert x.shape == (400, 42) and x.dtype == np.int32
+    numbers = _numbers(x)
+    # The subject opens the sentence and gives the label; <verb> ends it.
+    assert np.array_equal(numbers[:, 0], y.astype(int))
+    assert np.all(x[:, -1] == tasks.VERB)
+    for row, label in zip(numbers[:, 1:-1], y.astype(int), strict=True):
+        nouns = row[row >= 0]
+        assert np.sum(nouns != label) == k
+        # The attractors are the last k nouns: after them, none agrees.
+        assert np.all(nouns[len(nouns) - k :] != label)
+        assert np.all(nouns[: len(nouns) - k] == label)
+    # Both numbers of subject appear; guessing the last noun is right
+    # exactly when there is no attractor.
+    assert 0.4 < y.mean() < 0.6
+    assert tasks.most_recent_noun_accuracy(x, y) == (1.0 if k == 0 else 0.0)
+
+
+def test_attractor_sentences_get_nouns_when_the_clause_has_too_few():
+    rng = np.random.default_rng(0)
+    x, y = tasks.agreement_attractors(50, 12, rng, 3, noun_rate=0.0)
+    numbers = _numbers(x)[:, 1:-1]
+    assert np.all((numbers >= 0).sum(axis=1) == 3)
+    assert np.all(numbers[numbers >= 0].reshape(50, 3) != y[:, None])
+
+
+@pytest.mark.parametrize("k", [-1, 13])
+def test_attractor_count_outside_the_clause_is_refused(k):
+    with pytest.raises(ValueError, match=f"attractors must be .* got {k}"):
+        tasks.agreement_attractors(4, 12, np.random.default_rng(0), k)
