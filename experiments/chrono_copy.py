@@ -194,12 +194,11 @@ def verdict_lines(runs, config: Config) -> list[str]:
             if r["seed"] in theirs
         ]
         found, said = paired_verdict(differences, higher=False)
+        words = {"better": "chrono lower", "worse": "chrono higher"}
         lines.append(
-            f"- Chrono minus standard, final loss paired by seed: "
-            f"{found.text(4)}: chrono "
-            + ("lower" if said == "better" else "higher" if said == "worse"
-               else said) + "."
-        )  # fmt: skip
+            "- Chrono minus standard, final loss paired by seed: "
+            f"{found.text(4)}: {words.get(said, said)}."
+        )
     seconds = np.mean([r["seconds_per_iteration"] for r in runs])
     lines.append(
         f"- Budget: {config.iterations} iterations per run "

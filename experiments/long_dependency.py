@@ -285,7 +285,7 @@ def attractor_lines(runs) -> list[str]:
         lines += [
             f"T = {length}:",
             "",
-            "| model | " + " | ".join(f"{k} attractors" for k in ks) + " |",
+            "| model | " + " | ".join(f"k = {k}" for k in ks) + " |",
             "|---|" + "---|" * len(ks),
         ]
         for (model, init, _), by_k in sorted(here.items()):
@@ -383,7 +383,8 @@ def write_outputs(store: ResultsStore, config: Config, output: Path) -> tuple:
         lines += [
             "## Attractors",
             "",
-            "Accuracy on test sentences whose last k clause nouns have the "
+            "Accuracy on test sentences whose last k clause nouns (k "
+            "attractors) have the "
             "other number than the subject (the others its number); "
             f"{config.attractor_size} sentences per k; {METHOD}.",
             "",

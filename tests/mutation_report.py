@@ -114,6 +114,26 @@ REASONS = {
         "accepted: Keras passes only dtype, by keyword; without it a "
         "float64 layer's bias is drawn in float32 and cast"
     ),
+    r"gated_lstm\.xǁGatedLSTMCellǁ_variant_bias_initializer__mutmut_"
+    r"(20|21|27|28|32|33|37|38)$": (
+        "accepted: drops the dtype Keras passes by keyword (the *args are "
+        "always empty); float32 and mixed-precision weights are float32 "
+        "anyway, and a float64 layer's variable casts the value (Ones and "
+        "Zeros exactly, random draws as their float32 rounding)"
+    ),
+    r"_gated_rnn\.x_cut_to_blocks__mutmut_(4|5)$": (
+        "accepted: drops the dtype Keras passes by keyword; as for the "
+        "variant bias initialiser, only a float64 layer could tell"
+    ),
+    r"gated_gru\.xǁGatedGRUCellǁrecur__mutmut_(18|19)$": (
+        "equivalent: with reset_after=False the candidate's recurrent "
+        "block is then projected too, and never read (z and r read their "
+        "own blocks; the candidate uses r * h)"
+    ),
+    r"gated_gru\.xǁGatedGRUCellǁrecur__mutmut_108$": (
+        "equivalent: keras.layers.RNN and the engine always hand the cell "
+        "its states as a list"
+    ),
     r"gated_lstm\.x__affine_scan__mutmut_[1-6]$": (
         "equivalent: both scans compute the same prefix (tested against "
         "the loop one by one); the associative one runs only for an "
