@@ -255,7 +255,10 @@ def test_claim_verdicts_come_from_intervals():
     # 0 (the GRU's seeds spread), so not resolved; on adding the GRU's MSE
     # is lower on every seed: the GRU is ahead.
     assert "no difference resolved on agreement T=50;" in section.verdict
-    assert "adding T=50 (GatedGRU ahead by 0.0076)" in section.verdict
+    assert (
+        "adding T=50 (GatedGRU ahead by 0.0076; both solved on every seed)"
+        in section.verdict
+    )
 
 
 def test_a_store_takes_more_seeds_but_no_other_change(tmp_path):
