@@ -578,8 +578,12 @@ def attractor_section(agreement: list) -> Section:
 
 def copy_section(copy_runs: list, config) -> Section:
     if not copy_runs:
-        return Section("7. Tallec & Ollivier (2018): chrono on the copy task",
-                       [], "not measured.")  # fmt: skip
+        return Section(
+            "7. Tallec & Ollivier (2018): chrono on the copy task",
+            [],
+            "not measured: a one-seed pass skips the copy task (7.5 min for "
+            "two runs that give no interval); run with `--seeds 3` or more.",
+        )
     lines = chrono_copy.verdict_lines(copy_runs, config)
     groups = chrono_copy.by_init(copy_runs)
     base = chrono_copy.baseline(config.length)
@@ -740,7 +744,7 @@ def run_all(output: Path, options: Options, quiet: bool, report: bool,
                     mapping, folders["gradient_map"], map_data, keys, quiet
                 ),
             )
-            if seed < copying.seeds:
+            if seed < copying.seeds and options.seeds > 1:
                 print("--- chrono_copy", flush=True)
                 run_plan(
                     copy_store,
@@ -764,10 +768,12 @@ def run_all(output: Path, options: Options, quiet: bool, report: bool,
     gradient_map.write_page(store, gradient_map.Config(**store.config),
                             folders["gradient_map"])  # fmt: skip
     parts["gradient_map"] = store.runs
-    store = ResultsStore.load(folders["chrono_copy"])
-    parts["copy_config"] = chrono_copy.Config(**store.config)
-    chrono_copy.write_page(store, parts["copy_config"], folders["chrono_copy"])
-    parts["chrono_copy"] = store.runs
+    if (folders["chrono_copy"] / "results.json").exists():
+        store = ResultsStore.load(folders["chrono_copy"])
+        parts["copy_config"] = chrono_copy.Config(**store.config)
+        chrono_copy.write_page(store, parts["copy_config"],
+                               folders["chrono_copy"])  # fmt: skip
+        parts["chrono_copy"] = store.runs
     timing = output / "timing.txt"
     spent = float(timing.read_text()) if timing.exists() else 0.0
     if not report:

@@ -654,3 +654,11 @@ def test_chrono_copy_at_toy_size(tmp_path):
     assert (out / "chrono_copy.png").stat().st_size > 10_000
     with pytest.raises(ValueError, match="iterations must be at least 1"):
         chrono_copy.main([*args[:8], "--iterations", "0"])
+
+
+def test_a_one_seed_pass_says_it_skipped_the_copy_task():
+    from experiments import claims
+
+    section = claims.copy_section([], None)
+    assert section.verdict.startswith("not measured: a one-seed pass skips")
+    assert "--seeds 3" in section.verdict
