@@ -313,7 +313,12 @@ def claim_plain_rnn_forgets(results: dict, map_runs: list) -> Section:
     more, sentence = gradient_evidence(map_runs)
     worse, unresolved, ahead = (outcome[k] for k in
                                 ("worse", "unresolved", "better"))  # fmt: skip
-    if not worse:
+    if not worse and not ahead:
+        verdict = (
+            "not resolved: on no cell are the SimpleRNN's and the best gated "
+            "layer's intervals apart."
+        )
+    elif not worse:
         verdict = (
             "does not hold here: on no cell is a gated layer's interval "
             "above the SimpleRNN's (no difference resolved on "
@@ -495,7 +500,10 @@ def claim_comparable(results: dict) -> Section:
             )
         else:
             same.append(cell)
-    if not differ:
+    seeds = {r["seed"] for runs in results.values() for r in runs}
+    if not differ and len(seeds) == 1:
+        verdict = "not resolved at 1 seed: no intervals."
+    elif not differ:
         verdict = (
             "holds: no difference between the best LSTM and the best GRU is "
             "resolved on any task and length."
