@@ -174,6 +174,19 @@ def curves_figure(runs, config: Config) -> Figure:
     return figure
 
 
+def chrono_gap(runs):
+    """(interval, verdict) of chrono's final loss minus the standard
+    LSTM's, paired by seed ("better" means chrono's loss is lower)."""
+    groups = by_init(runs)
+    theirs = {r["seed"]: r["final"] for r in groups.get("default", [])}
+    differences = [
+        r["final"] - theirs[r["seed"]]
+        for r in groups.get("chrono", [])
+        if r["seed"] in theirs
+    ]
+    return paired_verdict(differences, higher=False)
+
+
 def verdict_lines(runs, config: Config) -> list[str]:
     groups = by_init(runs)
     line = baseline(config.length)
@@ -187,13 +200,7 @@ def verdict_lines(runs, config: Config) -> list[str]:
             "below it."
         )
     if {"default", "chrono"} <= set(groups):
-        theirs = {r["seed"]: r["final"] for r in groups["default"]}
-        differences = [
-            r["final"] - theirs[r["seed"]]
-            for r in groups["chrono"]
-            if r["seed"] in theirs
-        ]
-        found, said = paired_verdict(differences, higher=False)
+        found, said = chrono_gap(runs)
         words = {"better": "chrono lower", "worse": "chrono higher"}
         lines.append(
             "- Chrono minus standard, final loss paired by seed: "

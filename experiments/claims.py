@@ -52,7 +52,6 @@ from experiments.long_dependency import (
     twin_gaps,
     write_outputs,
 )
-from keras_gates.tasks import make_splits
 
 GATED_AND_RNN = ["GatedLSTM", "GatedGRU", "SimpleRNN"]
 BOTH_INITS = ["default", "chrono"]
@@ -610,11 +609,7 @@ def copy_section(copy_runs: list, config) -> Section:
         "",
         *lines,
     ]
-    theirs = {r["seed"]: r["final"] for r in groups.get("default", [])}
-    _, said = paired_verdict(
-        [r["final"] - theirs[r["seed"]] for r in groups.get("chrono", [])
-         if r["seed"] in theirs], higher=False,
-    )  # fmt: skip
+    _, said = chrono_copy.chrono_gap(copy_runs)
     if below.get("chrono", 0) and not below.get("default", 0):
         verdict = "agrees with the paper within this budget."
     elif not any(below.values()) and said == "worse":
@@ -734,10 +729,7 @@ def run_all(output: Path, options: Options, quiet: bool, report: bool,
                                  mapping, command=command)  # fmt: skip
         copy_store = ResultsStore(folders["chrono_copy"], "chrono_copy",
                                   copying, command=command)  # fmt: skip
-        map_data = make_splits(
-            "agreement", mapping.length,
-            (mapping.train_size, 200, mapping.probe_size), seed=mapping.seed,
-        )  # fmt: skip
+        map_data = gradient_map.probe_data(mapping)
         for seed in range(options.seeds):
             print(f"=== seed {seed}", flush=True)
             for name, config in plans.items():

@@ -120,6 +120,14 @@ def article_factor(net, x) -> float:
     return float(np.exp(np.log(np.clip(keep, 1e-12, 1.0)).mean()))
 
 
+def probe_data(config: Config) -> dict:
+    """The agreement data every setting and seed trains and is probed on."""
+    return make_splits(
+        "agreement", config.length,
+        (config.train_size, 200, config.probe_size), seed=config.seed,
+    )  # fmt: skip
+
+
 def measure(config: Config, output: Path, data, keys, quiet) -> dict:
     x, y = data["test"]
     model, init, seed = keys["model"], keys["init"], keys["seed"]
@@ -354,10 +362,7 @@ def main(argv=None):
     output = Path(args.output)
     store, config = open_store(args, Config(), "gradient_map", argv)
     if not args.report:
-        data = make_splits(
-            "agreement", config.length,
-            (config.train_size, 200, config.probe_size), seed=config.seed,
-        )  # fmt: skip
+        data = probe_data(config)
         run_plan(
             store,
             plan_of(config),

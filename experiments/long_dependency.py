@@ -22,6 +22,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from matplotlib.figure import Figure
 
 from experiments._intervals import (
     METHOD,
@@ -302,8 +303,6 @@ def attractor_figure(runs, config: Config, output: Path) -> Path:
     """Accuracy against the number of attractors, a panel per length, a
     line per model through the mean of the seeds (each seed a faint dot),
     with chance and the most-recent-noun heuristic."""
-    from matplotlib.figure import Figure
-
     cells = attractor_cells(runs)
     lengths = sorted({key[2] for key in cells})
     names = sorted({(m, i) for m, i, _ in cells})
