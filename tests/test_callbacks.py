@@ -3,6 +3,7 @@
 import base64
 import io
 import json
+import re
 import zipfile
 
 import keras
@@ -216,12 +217,25 @@ def test_a_failing_figure_is_reported_once_and_training_goes_on(
 
     monkeypatch.setattr(plots, "saturation", broken)
     model = two_layer_model()
-    plotter = GatePlotter(X[:4], tmp_path)
-    with pytest.warns(UserWarning, match="RuntimeError: no ink") as caught:
+    folder = tmp_path / "not" / "yet"  # made, parents included
+    plotter = GatePlotter(X[:4], folder)
+    failed = folder / "first" / "saturation_epoch001.png"
+    with pytest.warns(
+        UserWarning,
+        match=f"^GatePlotter could not write {re.escape(str(failed))}: "
+        "RuntimeError: no ink. Training goes on; further failures are not "
+        "reported.$",
+    ) as caught:
         history = model.fit(X, Y, epochs=2, verbose=0, callbacks=[plotter])
     assert len([w for w in caught if "no ink" in str(w.message)]) == 1
     assert len(history.history["loss"]) == 2
-    assert (tmp_path / "first" / "heatmap_epoch002.png").exists()
+    assert (folder / "first" / "heatmap_epoch002.png").exists()
+
+
+class ShapeOnly:
+    """Has a shape but no dtype: not an array."""
+
+    shape = (4, 15)
 
 
 @pytest.mark.parametrize(
@@ -234,7 +248,12 @@ def test_a_failing_figure_is_reported_once_and_training_goes_on(
         (lambda d: GateRecorder(X[:4].astype("float32")), "pass integer ids"),
         (
             lambda d: GateRecorder("text"),
-            "^GateRecorder: probe must be an array",
+            r"^GateRecorder: probe must be an array \(batch, time, \.\.\.\), "
+            "got str$",
+        ),
+        (
+            lambda d: GateRecorder(ShapeOnly()),
+            "^GateRecorder: probe must be an array .*got ShapeOnly$",
         ),
         (
             lambda d: GateRecorder(X[:4], path="/proc/no/such/g.npz"),
@@ -242,16 +261,19 @@ def test_a_failing_figure_is_reported_once_and_training_goes_on(
         ),
         (
             lambda d: GatePlotter(X[:4, :10], d),
-            r"^GatePlotter: probe has shape \(4, 10\)",
+            r"^GatePlotter: probe has shape \(4, 10\), but the model takes "
+            r"inputs of shape \(None, 15\); pass a slice of the training "
+            r"inputs, e\.g\. x\[:64\]$",
         ),
         (
             lambda d: GatePlotter(X[:4], d, tokens=["a"]),
             "tokens has 1 entries for the example sequence but the probe "
-            "sequences have 15 timesteps",
+            "sequences have 15 timesteps; pass one token per step$",
         ),
         (
             lambda d: GatePlotter(X[:4], d, tokens=[["a"] * 15] * 3),
-            "tokens has 3 lists but the probe has 4 sequences",
+            "tokens has 3 lists but the probe has 4 sequences; pass one "
+            "list for the example sequence or one per probe sequence$",
         ),
         (
             lambda d: GatePlotter(
@@ -274,7 +296,16 @@ def test_a_failing_figure_is_reported_once_and_training_goes_on(
         ),
         (
             lambda d: GatePlotter(X[:4], "/proc/no/such/place"),
-            "cannot be written",
+            "^GatePlotter: directory '/proc/no/such/place' cannot be written "
+            r"\(.+\); pass a folder you can write to$",
+        ),
+        (  # a folder that exists and that nobody, root included, writes to
+            lambda d: GatePlotter(X[:4], "/proc"),
+            "^GatePlotter: directory '/proc' cannot be written",
+        ),
+        (
+            lambda d: GatePlotter(X[:4], d, every=0),
+            "^every must be a positive integer, got 0",
         ),
     ],
 )
@@ -310,6 +341,87 @@ def test_model_without_recurrent_layer_is_refused_at_train_begin():
             verbose=0,
             callbacks=[GateRecorder(X[:4].astype("float32"))],
         )
+
+
+def test_a_probe_that_is_not_numbers_is_refused_by_a_float_model():
+    model = keras.Sequential(
+        [keras.Input((15, 1)), GatedGRU(3, name="g"), keras.layers.Dense(1)]
+    )
+    model.compile("adam", "mse")
+    with pytest.raises(
+        ValueError,
+        match="^GateRecorder: probe has dtype bool, the model takes float32$",
+    ):
+        model.fit(
+            X[..., None].astype("float32"),
+            Y,
+            epochs=1,
+            verbose=0,
+            callbacks=[GateRecorder(np.ones((4, 15, 1), bool))],
+        )
+
+
+def test_callbacks_on_one_probe_share_each_read(tmp_path, monkeypatch):
+    from keras_gates import callbacks
+
+    reads = []
+    make_extractor = callbacks._extractor
+
+    def counting(model):
+        extractor = make_extractor(model)
+
+        def read(probe):
+            reads.append(len(probe))
+            return extractor(probe)
+
+        return read
+
+    monkeypatch.setattr(callbacks, "_extractor", counting)
+    model = two_layer_model()
+    model.fit(
+        X,
+        Y,
+        epochs=1,
+        verbose=0,
+        callbacks=[GateRecorder(X[:4]), GatePlotter(X[:4], tmp_path)],
+    )
+    assert reads == [4, 4]  # at train begin, then at the epoch's end
+
+
+def test_callbacks_on_other_probes_record_their_own_gates(tmp_path):
+    model = two_layer_model()
+    probes = {"a.npz": X[:4], "b.npz": X[4:8]}  # same shape and dtype
+    recorders = [GateRecorder(p, path=tmp_path / n) for n, p in probes.items()]
+    model.fit(X, Y, epochs=1, verbose=0, callbacks=recorders)
+    for name, probe in probes.items():
+        np.testing.assert_allclose(
+            load_gate_history(tmp_path / name).gates["first"]["input"][0],
+            extract_gates(model, probe)["first"]["input"],
+            atol=1e-6,
+        )
+
+
+def test_tensorboard_dir_off_tensorflow_warns_and_writes_the_pngs(
+    tmp_path, monkeypatch
+):
+    if keras.backend.backend() == "tensorflow":  # as the other backends
+        monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    model = keras.Sequential(
+        [keras.Input((15, 1)), GatedGRU(3, name="g"), keras.layers.Dense(1)]
+    )
+    model.compile("adam", "mse")
+    x = X[..., None].astype("float32") / 12
+    folder = tmp_path / "figs"
+    plotter = GatePlotter(x[:4], folder, tensorboard_dir=tmp_path / "tb")
+    with pytest.warns(
+        UserWarning,
+        match=r"^GatePlotter: tensorboard_dir needs the TensorFlow backend "
+        rf"\(this is {keras.backend.backend()}\); the figures are written "
+        f"to {re.escape(repr(str(folder)))} only$",
+    ):
+        model.fit(x, Y, epochs=1, verbose=0, callbacks=[plotter])
+    assert not (tmp_path / "tb").exists()
+    assert (folder / "g" / "heatmap_epoch001.png").exists()
 
 
 def test_gru_model_records_update_gate(tmp_path):
@@ -465,7 +577,7 @@ def test_plotter_keeps_a_fixed_sample_for_the_evolution(tmp_path, monkeypatch):
     monkeypatch.setattr(GatePlotter, "evolution_sample", 50)
     model = two_layer_model()
     plotter = GatePlotter(X[:4], tmp_path)
-    assert plotter.example == 0  # the documented default
+    assert plotter.example == 0 and plotter.html_sequences == 8  # defaults
     model.fit(X, Y, epochs=2, verbose=0, callbacks=[plotter])
     gates = extract_gates(model, X[:4])["first"]
     for gate, samples in plotter._samples["first"].items():
