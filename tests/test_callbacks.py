@@ -158,6 +158,7 @@ def test_plotter_writes_viewer_pages_of_the_probes_gates(tmp_path, monkeypatch):
         layer = {"first": "first", "bi__forward": "bi/forward"}.get(
             page.parent.name, "bi/backward"
         )
+        assert data["title"] == f"{layer}: gates after epoch 1"
         assert [s["name"] for s in data["sequences"]] == [
             f"probe sequence {index}" for index in chosen
         ]
