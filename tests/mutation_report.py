@@ -492,7 +492,24 @@ def reason(name: str) -> str:
     return "gap: not explained yet"
 
 
-def report(rows) -> str:
+def change(name: str, width: int = 70) -> str:
+    """What the mutant changed: its removed and added lines, shortened."""
+    from mutmut.__main__ import find_mutant, get_diff_for_mutant
+
+    diff = get_diff_for_mutant(name, path=find_mutant(name).path)
+    sides = {"-": [], "+": []}
+    for line in diff.splitlines():
+        if line[:1] in sides and line[:3] not in ("---", "+++"):
+            sides[line[0]].append(line[1:].strip())
+
+    def short(lines):
+        text = " ".join(lines) or "(nothing)"
+        return text if len(text) <= width else text[: width - 3] + "..."
+
+    return f"``{short(sides['-'])}`` → ``{short(sides['+'])}``"
+
+
+def report(rows, diffs=True) -> str:
     counts = collections.defaultdict(collections.Counter)
     survivors = collections.defaultdict(list)
     for name, status in rows:
@@ -540,7 +557,8 @@ def report(rows) -> str:
         lines.append("")
         for name in survivors[module]:
             short = name.split(".", 2)[-1]
-            lines.append(f"- `{short}`: {reason(name)}")
+            shown = f" ({change(name)})" if diffs else ""
+            lines.append(f"- `{short}`{shown}: {reason(name)}")
         lines.append("")
     return "\n".join(lines)
 

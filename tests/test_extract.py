@@ -1,5 +1,6 @@
 """extract_gates, GateExtractor and convert on built-in and gated models."""
 
+import re
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from keras_gates import (
     convert,
     extract_gates,
 )
+from keras_gates.extract import gated_twin
 from tests.helpers import to_numpy
 
 TOKENS = np.array([[3, 1, 4, 1, 5, 0], [9, 2, 6, 0, 0, 0]], "int32")
@@ -153,16 +155,76 @@ def test_convert_gives_the_same_numbers_with_gated_layers():
 
 
 def test_models_without_recurrent_layers_are_refused():
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    with pytest.raises(ValueError, match="has no LSTM or GRU layer"):
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(2)], name="dense_only"
+    )
+    refusal = re.escape(
+        "model 'dense_only' has no LSTM or GRU layer (looked for "
+        "keras.layers.LSTM/GRU and GatedLSTM/GatedGRU, inside Bidirectional "
+        "and nested models too); there are no gates to extract"
+    )
+    with pytest.raises(ValueError, match=f"^{refusal}$"):
         extract_gates(model, np.ones((1, 3)))
-    with pytest.raises(ValueError, match="has no LSTM or GRU layer"):
+    with pytest.raises(
+        ValueError, match="^model 'dense_only' has no LSTM or GRU layer to"
+    ):
         convert(model)
-    with pytest.raises(TypeError, match="model must be a keras.Model"):
-        extract_gates(GatedLSTM(3), np.ones((1, 2, 3)))
     refusal = "^model must be a keras.Model, got GatedLSTM$"
     with pytest.raises(TypeError, match=refusal):
+        extract_gates(GatedLSTM(3), np.ones((1, 2, 3)))
+    with pytest.raises(TypeError, match=refusal):
         convert(GatedLSTM(3))
+
+
+def test_subclassed_models_and_unbuilt_or_foreign_layers_are_refused():
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__(name="sub")
+            self.lstm = keras.layers.LSTM(2)
+
+        def call(self, x):
+            return self.lstm(x)
+
+    model = Subclassed()
+    model(np.ones((1, 4, 3), "float32"))
+    refusal = re.escape(
+        "model 'sub' has no symbolic inputs: build it with keras.Input (or "
+        "call it on data once) before extracting gates; subclassed models are "
+        "not supported, call their GatedLSTM/GatedGRU layers with "
+        "return_gates=True instead"
+    )
+    with pytest.raises(ValueError, match=f"^{refusal}$"):
+        GateExtractor(model)
+    refusal = re.escape(
+        "layer 'late' is not built yet: call the model on data (or build it "
+        "with an input shape) before converting it"
+    )
+    with pytest.raises(ValueError, match=f"^{refusal}$"):
+        gated_twin(keras.layers.GRU(2, name="late"))
+    refusal = (
+        "^layer must be a keras.layers.LSTM/GRU or a GatedLSTM/GatedGRU, got "
+        "SimpleRNN$"
+    )
+    with pytest.raises(TypeError, match=refusal):
+        gated_twin(keras.layers.SimpleRNN(2))
+
+
+def test_initial_states_are_not_taken_for_a_mask(rng):
+    sequences = keras.Input((5, 3))
+    states = [keras.Input((4,)), keras.Input((4,))]
+    lstm = keras.layers.LSTM(4, return_sequences=True)
+    model = keras.Model(
+        [sequences, *states], lstm(sequences, initial_state=states)
+    )
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    zeros = np.zeros((2, 4), "float32")
+    extractor = GateExtractor(model)
+    assert extractor.model is model
+    gates = extractor([x, zeros, zeros])[lstm.name]
+    # Zero initial states: the layer's own output is the hidden state.
+    np.testing.assert_allclose(
+        gates["hidden"], model.predict([x, zeros, zeros], verbose=0), atol=1e-6
+    )
 
 
 def test_wrong_feature_size_is_named():
