@@ -83,12 +83,13 @@ def test_functional_bidirectional_and_nested_models():
         name="encoder",
     )
     inputs = keras.Input((6, 4))
+    # Two identities make the encoder deeper, so model.layers lists it
+    # before the Bidirectional (a walk that stopped after it would show).
+    encoded = keras.layers.Identity()(keras.layers.Identity()(inner(inputs)))
     bi = keras.layers.Bidirectional(
         keras.layers.LSTM(2, return_sequences=True), name="bi"
     )(inputs)
-    outputs = keras.layers.Concatenate()(
-        [inner(inputs), keras.layers.Flatten()(bi)]
-    )
+    outputs = keras.layers.Concatenate()([encoded, keras.layers.Flatten()(bi)])
     model = keras.Model(inputs, outputs)
     x = np.random.default_rng(0).normal(size=(2, 6, 4)).astype("float32")
     gates = extract_gates(model, x)
@@ -105,6 +106,23 @@ def test_functional_bidirectional_and_nested_models():
     inner_out = inner.predict(x, verbose=0)
     np.testing.assert_allclose(
         gates["encoder/inner_gru"]["hidden"][:, -1], inner_out, atol=1e-6
+    )
+
+
+def test_a_stateful_layer_is_read_from_zero_states_every_time(rng):
+    model = keras.Sequential(
+        [
+            keras.Input(batch_shape=(2, 5, 3)),
+            keras.layers.LSTM(4, stateful=True, name="lstm"),
+        ]
+    )
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    extractor = GateExtractor(model)
+    first, second = extractor(x)["lstm"], extractor(x)["lstm"]
+    np.testing.assert_array_equal(first["cell"], second["cell"])
+    model.layers[0].reset_states()
+    np.testing.assert_allclose(
+        first["hidden"][:, -1], model.predict(x, verbose=0), atol=1e-6
     )
 
 
