@@ -402,7 +402,7 @@ def test_callbacks_on_other_probes_record_their_own_gates(tmp_path):
         )
 
 
-def test_tensorboard_dir_off_tensorflow_warns_and_writes_the_pngs(
+def test_plotter_off_tensorflow_warns_and_writes_only_the_pngs(
     tmp_path, monkeypatch
 ):
     if keras.backend.backend() == "tensorflow":  # as the other backends
