@@ -110,7 +110,15 @@ REASONS = {
         "equivalent: ops.split returns exactly len(names) blocks, so "
         "zip's strict check never fires"
     ),
-    r"gated_lstm\.\S+_bias_initializer__mutmut_(6|7|10|11|14|15)$": (
+    r"gated_lstm\.xǁGatedLSTMCellǁbuild__mutmut_48$": (
+        "equivalent: the gate kernel is read only by the fgr variant, "
+        "which sets it (the others test the variant, not the attribute)"
+    ),
+    r"gated_gru\.xǁGatedGRUCellǁbuild__mutmut_48$": (
+        "equivalent: without use_bias the bias is never read (the cell "
+        "tests use_bias)"
+    ),
+    r"gated_lstm\.\S+_bias_initializer__mutmut_(6|7|8|10|11|12|14|15|16)$": (
         "accepted: Keras passes only dtype, by keyword; without it a "
         "float64 layer's bias is drawn in float32 and cast"
     ),
@@ -425,6 +433,15 @@ REASONS = {
     r"extract\.xǁGateExtractorǁ(__init__|_twin_gates)__mutmut_(7|13|46|49)$": (
         "accepted: the name of the probe model or of a twin layer, which "
         "nobody reads (twins are found by path)"
+    ),
+    r"extract\.xǁGateExtractorǁ__init____mutmut_20$": (
+        "equivalent: an empty string is as false as None where the "
+        "missing inputs are tested"
+    ),
+    r"extract\.xǁ_PackedGatesǁcall__mutmut_13$": (
+        "equivalent: the all-true mask made when none came is only read "
+        "by `.all()` and joined along the batch axis, whatever its "
+        "trailing shape"
     ),
     r"extract\.xǁGateExtractorǁ_twin_gates__mutmut_(10|11|15|16)$": (
         "equivalent: `packed_gates` reads neither `return_sequences` nor "

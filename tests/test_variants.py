@@ -539,3 +539,47 @@ def test_other_bias_initializers_draw_the_variant_shape_directly():
     mgu.build((None, None, 2))
     expected = keras.initializers.RandomNormal(seed=5)((2, 2 * units))
     np.testing.assert_array_equal(to_numpy(mgu.cell.bias), to_numpy(expected))
+
+
+@pytest.mark.parametrize(
+    "variant,peepholes,names",
+    [
+        ("standard", True, ["input_peephole", "forget_peephole",
+                            "output_peephole"]),
+        ("cifg", True, ["input_peephole", "output_peephole"]),
+        ("fgr", False, ["gate_kernel"]),
+    ],
+)  # fmt: skip
+def test_peepholes_and_gate_kernel_are_recurrent_weights(
+    variant, peepholes, names
+):
+    """Named as documented, zero at first, and regularised and constrained
+    with the recurrent kernel (the docstring's promise)."""
+    layer = GatedLSTM(
+        UNITS,
+        variant=variant,
+        peepholes=peepholes,
+        recurrent_regularizer=keras.regularizers.L2(0.25),
+        recurrent_constraint=keras.constraints.NonNeg(),
+    )
+    layer.build((None, None, FEATURES))
+    cell = layer.cell
+    extra = [*cell.peephole_weights.values()]
+    extra += [] if cell.gate_kernel is None else [cell.gate_kernel]
+    assert [w.name for w in extra] == names
+    for weight in extra:
+        np.testing.assert_array_equal(to_numpy(weight), 0.0)
+    rng = np.random.default_rng(3)
+    recurrent = [cell.recurrent_kernel, *extra]
+    values = [rng.normal(size=w.shape).astype("float32") for w in recurrent]
+    for weight, value in zip(recurrent, values, strict=True):
+        weight.assign(value)
+    penalty = sum(to_numpy(loss) for loss in layer.losses)
+    expected = 0.25 * sum(np.sum(np.square(v, dtype="float64")) for v in values)
+    np.testing.assert_allclose(penalty, expected, rtol=1e-5)
+    # A step of size zero leaves only the constraint's work: no negatives.
+    keras.optimizers.SGD(0.0).apply(
+        [keras.ops.zeros(w.shape) for w in extra], extra
+    )
+    for weight, value in zip(extra, values[1:], strict=True):
+        np.testing.assert_array_equal(to_numpy(weight), np.maximum(value, 0))
