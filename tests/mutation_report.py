@@ -92,8 +92,9 @@ REASONS = {
         "axis or over axis 0 gives the same vector"
     ),
     r"gated_gru\.xǁGatedGRUCellǁ_biases__mutmut_17$": (
-        "equivalent on PyTorch only (squeezing a size-3u axis is a no-op "
-        "there and the row broadcasts); TensorFlow and JAX raise"
+        "gap in the fast selection only: on PyTorch squeezing a size-3u "
+        "axis is a no-op and the row broadcasts; TensorFlow and JAX raise, "
+        "so the suite's TensorFlow run kills it"
     ),
     r"gated_gru\.xǁGatedGRUCellǁrecur__mutmut_(3|124)$": (
         "equivalent: keras.layers.RNN hands a GRU cell its state as a list"
@@ -143,9 +144,9 @@ REASONS = {
         "its states as a list"
     ),
     r"gated_lstm\.x__affine_scan__mutmut_[1-6]$": (
-        "equivalent: both scans compute the same prefix (tested against "
-        "the loop one by one); the associative one runs only for an "
-        "unknown length, which PyTorch never has"
+        "gap: both scans compute the same prefix for a known length (each "
+        "is tested against the loop); only a length unknown when the graph "
+        "is built, which an eager PyTorch run never has, tells them apart"
     ),
     r"gated_lstm\.x__doubling_affine_scan__mutmut_5$": (
         "equivalent: one more doubling round composes with the identity"
