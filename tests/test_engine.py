@@ -698,3 +698,50 @@ def test_extraction_recovers_from_the_kernel_on_a_gpu(
         to_numpy(fast.packed_gates(x)), expected, atol=1e-5
     )
     assert len(refusing.calls) == 1
+
+
+def test_facts_are_read_from_the_layer_and_the_call():
+    layer = GatedLSTM(
+        3,
+        dropout=0.1,
+        recurrent_dropout=0.25,
+        implementation=1,
+        go_backwards=True,
+        unroll=True,
+        use_cudnn=False,
+        return_gates=True,
+    )
+    layer.build((None, 4, 2))
+    mask = keras.ops.ones((2, 4), "bool")
+    facts = _engine.facts_of(layer, keras.ops.ones((2, 4, 2)), mask, True)
+    assert facts == _engine.Facts(
+        backend=keras.backend.backend(),
+        accelerator=_engine.accelerator(),  # True on a GPU machine
+        kind="lstm",
+        gates=True,
+        recover_gates=layer.recover_gates,
+        use_cudnn=False,
+        mask=True,
+        known_length=True,
+        go_backwards=True,
+        unroll=True,
+        recurrent_dropout=True,
+        per_gate_dropout=True,
+        implementation=1,
+        default_activations=True,
+        reset_after=True,
+        standard=True,
+    )
+    plain = GatedGRU(3, reset_after=False, activation="relu")
+    plain.build((None, None, 2))
+    facts = _engine.facts_of(
+        plain, keras.KerasTensor((2, None, 2)), None, False
+    )
+    assert (facts.kind, facts.gates, facts.mask, facts.known_length) == (
+        "gru", False, False, False,
+    )  # fmt: skip
+    assert (facts.unroll, facts.recurrent_dropout, facts.per_gate_dropout) == (
+        False, False, False,
+    )  # fmt: skip
+    assert (facts.default_activations, facts.reset_after) == (False, False)
+    assert (facts.use_cudnn, facts.implementation) == ("auto", 2)
