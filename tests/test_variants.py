@@ -453,12 +453,24 @@ def test_bad_variant_arguments_are_refused_by_name():
         GatedGRU(4, peepholes=True)
     with pytest.raises(TypeError, match="peepholes"):
         GatedLSTM(4, peepholes="yes")
-    with pytest.raises(ValueError, match="use_cudnn=True .* standard cell"):
+    refusal = (
+        "^use_cudnn=True runs the built-in's fused kernel, which computes the "
+        "standard cell only; got variant={}, peepholes={}: pass "
+        "use_cudnn='auto' or False$"
+    )
+    with pytest.raises(ValueError, match=refusal.format("'nig'", False)):
         GatedLSTM(4, variant="nig", use_cudnn=True)
-    with pytest.raises(ValueError, match="use_cudnn=True .* standard cell"):
+    with pytest.raises(ValueError, match=refusal.format("'standard'", True)):
         GatedLSTM(4, peepholes=True, use_cudnn=True)
+    refusal = (
+        "^recover_gates=True computes the gates from the output sequence, "
+        "but with variant={}, peepholes={} a gate reads the previous step's "
+        r"cell state or gates; pass recover_gates='auto' or False \(gates "
+        r"stepped\)$"
+    )
     for variant, peepholes in (("fgr", False), ("standard", True)):
-        with pytest.raises(ValueError, match="recover_gates=True"):
+        message = refusal.format(repr(variant), peepholes)
+        with pytest.raises(ValueError, match=message):
             GatedLSTM(
                 4,
                 variant=variant,
