@@ -447,11 +447,15 @@ def test_bad_variant_arguments_are_refused_by_name():
         ValueError, match=r"variant must be one of .*'mgu'.*'cifg'"
     ):
         GatedGRU(4, variant="cifg")
-    with pytest.raises(ValueError, match="peepholes=True is for the LSTM"):
+    refusal = (
+        r"^peepholes=True is for the LSTM \(they read its cell state\); a "
+        "GRU has none$"
+    )
+    with pytest.raises(ValueError, match=refusal):
         GatedGRUCell(4, peepholes=True)
-    with pytest.raises(ValueError, match="peepholes"):
+    with pytest.raises(ValueError, match="peepholes"):  # Keras's own check
         GatedGRU(4, peepholes=True)
-    with pytest.raises(TypeError, match="peepholes"):
+    with pytest.raises(TypeError, match="^peepholes must be True or False"):
         GatedLSTM(4, peepholes="yes")
     refusal = (
         "^use_cudnn=True runs the built-in's fused kernel, which computes the "
