@@ -82,15 +82,6 @@ REASONS = {
         "equivalent: a cell is built for (batch, features), where index "
         "+1 is index -1"
     ),
-    r"gated_gru\.xǁGatedGRUCellǁbuild__mutmut_(7|12|22|27)$": (
-        "gap found by this run, closed: "
-        "test_a_seeded_layer_starts_from_the_builtins_weights (checked by"
-        " hand on this mutant's change)"
-    ),
-    r"gated_gru\.xǁGatedGRUCellǁbuild__mutmut_54$": (
-        'equivalent: the bias is read only when use_bias, so "" and None '
-        "are alike"
-    ),
     r"gated_gru\.xǁGatedGRUCellǁ_biases__mutmut_(9|13|15|19|21)$": (
         "equivalent: squeezing a (1, 3 * units) row over every size-1 "
         "axis or over axis 0 gives the same vector"
@@ -106,10 +97,6 @@ REASONS = {
     r"initializers\.xǁChronoǁ__call____mutmut_(37|42|49|51)$": (
         "accepted: drawing in float32 and promoting changes the precision"
         " of a float64 bias, not its law (the dtype itself is tested)"
-    ),
-    r"gate_layout\.x_gate_names__mutmut_7$": (
-        "gap found by this run, closed: "
-        "test_gate_layout_names_blocks_and_refuses_unknown_kinds"
     ),
     r"gate_layout\.x_split_blocks__mutmut_(4|7|14)$": (
         "equivalent: ops.split returns exactly len(names) blocks, so "
@@ -306,21 +293,6 @@ REASONS = {
         "every step's gates whatever `full` says; recovered gates after it "
         "equal stepped ones (1e-5)"
     ),
-    r"_engine\.x_packed_gates__mutmut_(33|52)$": (
-        "gap found by this run, closed: "
-        "test_extraction_recovers_from_the_kernel_on_a_gpu now extracts "
-        "with use_cudnn=False and recover_gates=True (no kernel call) and "
-        "through a refusing kernel (checked by hand on both mutants)"
-    ),
-    r"_engine\.x_run__mutmut_50$": (
-        "gap found by an earlier run, closed: "
-        "test_left_padded_sequences_give_the_gates_of_their_tokens"
-    ),
-    r"_engine\.x_run__mutmut_(9[1-9]|10[0-4])$": (
-        "gap found by this run, closed: "
-        "test_outputs_and_states_in_the_policys_dtype, now also with "
-        "return_sequences=False (checked by hand)"
-    ),
     r"_engine\.x_accelerator__mutmut_(31|37)$": (
         "equivalent: a PyTorch tensor always has a device, so the "
         "getattr defaults are never used"
@@ -345,13 +317,6 @@ REASONS = {
     r"_engine\.x_choose__mutmut_(5[7-9]|6[01])$": (
         "equivalent: every backend the engine runs on is in PROJECT_BEFORE_LOOP"
     ),
-    r"_engine\.x_facts_of__mutmut_16$": (
-        "equivalent: no rule reads Facts.use_bias (the built-in's fused "
-        "function checks the bias itself)"
-    ),
-    r"_engine\.x_facts_of__mutmut_32$": (
-        "equivalent without an accelerator: no device means the CPU"
-    ),
     r"_engine\.x_facts_of__mutmut_34$": (
         "accepted: without the tensor, accelerator() looks where Keras "
         "puts new tensors, which is where the inputs are"
@@ -362,10 +327,6 @@ REASONS = {
     r"_engine\.x_(dropout_masks__mutmut_1[46]|_sequence__mutmut_50)$": (
         "accepted: a dtype left to the float32 default; every test input "
         "is float32, and the layer casts again where it multiplies"
-    ),
-    r"_engine\.x_initial_states__mutmut_(2|4|9|10|12)$": (
-        "gap found by this run, closed: "
-        "test_a_stateful_layer_refuses_another_batch_size_by_name"
     ),
     r"_engine\.x_initial_states__mutmut_(22|24)$": (
         "gap: given initial states are float32 in every test, so their "
@@ -399,11 +360,6 @@ REASONS = {
         "as its condition too"
     ),
     # extract (measured on the code of 2026-11-26)
-    r"extract\.(x__sequences_and_mask__mutmut_(3|5|6|7|8|9|10)|"
-    r"xǁGateExtractorǁ_twin_gates__mutmut_(25|26))$": (
-        "gap found by this run, closed: "
-        "test_a_mask_handed_to_the_layer_by_hand_reaches_its_gates"
-    ),
     r"extract\.xǁ_PackedGatesǁcall__mutmut_(9|11|26)$": (
         "equivalent: the step mask's dtype on the device; the extractor "
         "reads it with `.astype(bool)` in numpy"
@@ -445,11 +401,6 @@ REASONS = {
     r"extract\.xǁGateExtractorǁ_twin_gates__mutmut_(10|11|15|16)$": (
         "equivalent: `packed_gates` reads neither `return_sequences` nor "
         "`return_state`"
-    ),
-    r"extract\.xǁGateExtractorǁ__init____mutmut_(11|12|13|14|15|16|17|18|"
-    r"23|24|25|26|27|28|29|30)$": (
-        "accepted: the wording of an error message; the tests match the "
-        "part that names the problem"
     ),
 }
 
