@@ -714,23 +714,19 @@ def test_facts_are_read_from_the_layer_and_the_call():
     layer.build((None, 4, 2))
     mask = keras.ops.ones((2, 4), "bool")
     facts = _engine.facts_of(layer, keras.ops.ones((2, 4, 2)), mask, True)
-    assert facts == _engine.Facts(
+    assert facts == dataclasses.replace(
+        BASE,
         backend=keras.backend.backend(),
         accelerator=_engine.accelerator(),  # True on a GPU machine
-        kind="lstm",
         gates=True,
         recover_gates=layer.recover_gates,
         use_cudnn=False,
         mask=True,
-        known_length=True,
         go_backwards=True,
         unroll=True,
         recurrent_dropout=True,
         per_gate_dropout=True,
         implementation=1,
-        default_activations=True,
-        reset_after=True,
-        standard=True,
     )
     plain = GatedGRU(3, reset_after=False, activation="relu")
     plain.build((None, None, 2))
