@@ -40,10 +40,10 @@ from experiments._runner import (
     parser,
     run_plan,
 )
+from experiments._training import EpochTimer
 from keras_gates import GatedGRU, GatedLSTM, extract_gates, viewer
 from keras_gates.files import atomic_path
-from keras_gates.stats import saturation_per_unit
-from keras_gates.training import EpochTimer
+from keras_gates.inspection.stats import saturation_per_unit
 
 LAYERS = {"GatedLSTM": GatedLSTM, "GatedGRU": GatedGRU}
 # Viewer pages show the first excerpts only (about 1.5 MB per excerpt of

@@ -41,9 +41,9 @@ from experiments._runner import (
     run_plan,
     save_page,
 )
+from experiments._training import build_model
 from keras_gates import plots
 from keras_gates.tasks import copy_memory, get_task
-from keras_gates.training import build_model
 
 
 @dataclass

@@ -28,9 +28,9 @@ from experiments._runner import (
     run_plan,
     save_page,
 )
+from experiments._training import train_run
 from experiments.long_dependency import solved, table
 from keras_gates.tasks import get_task, make_splits
-from keras_gates.training import train_run
 
 SETTINGS = [
     ("GatedLSTM", "forget0"),

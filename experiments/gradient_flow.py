@@ -29,9 +29,9 @@ from experiments._runner import (
     run_plan,
     save_page,
 )
+from experiments._training import build_model, train_run
 from keras_gates import extract_gates, plots
 from keras_gates.tasks import make_splits
-from keras_gates.training import build_model, train_run
 
 SETTINGS = [
     ("SimpleRNN", "default"),

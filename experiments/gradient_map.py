@@ -48,10 +48,10 @@ from experiments._runner import (
     run_plan,
     save_page,
 )
+from experiments._training import build_model, train_run
 from experiments.gradient_flow import input_gradients
 from keras_gates import extract_gates, plots
 from keras_gates.tasks import make_splits
-from keras_gates.training import build_model, train_run
 
 # Relative gradient below which a distance counts as vanished.
 VANISHED = 1e-3

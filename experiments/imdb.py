@@ -33,6 +33,7 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
+from experiments._data import TextConfig, imdb_arrays
 from experiments._runner import (
     ResultsStore,
     backup_folder,
@@ -44,9 +45,8 @@ from experiments._runner import (
     run_plan,
     save_page,
 )
+from experiments._training import MODELS, EpochTimer, check_model_names
 from keras_gates import extract_gates, plots
-from keras_gates.datasets import TextConfig, imdb_arrays
-from keras_gates.training import MODELS, EpochTimer, check_model_names
 
 DEFAULT_MODELS = ["GatedLSTM", "GatedGRU", "LSTM", "GRU"]
 

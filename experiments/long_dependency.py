@@ -42,16 +42,16 @@ from experiments._runner import (
     run_plan,
     save_page,
 )
+from experiments._training import INITS, check_model_names, headline, train_run
 from keras_gates import extract_gates, plots
 from keras_gates.files import atomic_path
-from keras_gates.stats import class_separation
+from keras_gates.inspection.stats import class_separation
 from keras_gates.tasks import (
     agreement_attractors,
     agreement_tokens,
     get_task,
     make_splits,
 )
-from keras_gates.training import INITS, check_model_names, headline, train_run
 
 ALL_MODELS = ("GatedLSTM", "GatedGRU", "LSTM", "GRU", "SimpleRNN")
 

@@ -32,6 +32,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from experiments import imdb as imdb_experiment
+from experiments._data import TextConfig, imdb_arrays
 from experiments._intervals import METHOD, interval, paired_verdict
 from experiments._runner import (
     backup_folder,
@@ -42,12 +43,11 @@ from experiments._runner import (
     run_plan,
     save_page,
 )
+from experiments._training import EpochTimer, train_run
 from experiments.long_dependency import solved
 from keras_gates import extract_gates
-from keras_gates.datasets import TextConfig, imdb_arrays
 from keras_gates.files import atomic_path
 from keras_gates.tasks import agreement_tokens, get_task, make_splits
-from keras_gates.training import EpochTimer, train_run
 
 # name -> (layer, options). "LSTM" is the standard GatedLSTM, the baseline
 # every variant is compared with (Greff's "NP"; his baseline, "vanilla",

@@ -1,15 +1,32 @@
-"""keras_gates: Keras 3 LSTM and GRU layers whose gates you can read."""
+"""keras_gates: Keras 3 LSTM and GRU layers whose gates you can read.
 
-from keras_gates import gate_layout, plots, stats, viewer
+The rooms: `layers` (the cells and their wrappers), `engine` (which path
+runs a sequence; the bridge to Keras's internals), `inspection` (reading a
+trained model, statistics), `viz` (figures, the HTML viewer), `callbacks`
+(fit-time glue), `tasks` (synthetic long-dependency tasks, numpy) and
+`gate_layout` (gate names and block order). This module only re-exports.
+"""
+
+from keras_gates import gate_layout, tasks
 from keras_gates.callbacks import (
     GatePlotter,
     GateRecorder,
     load_gate_history,
 )
-from keras_gates.extract import GateExtractor, convert, extract_gates
-from keras_gates.gated_gru import GatedGRU, GatedGRUCell
-from keras_gates.gated_lstm import GatedLSTM, GatedLSTMCell
-from keras_gates.initializers import Chrono
+from keras_gates.inspection import (
+    GateExtractor,
+    convert,
+    extract_gates,
+    stats,
+)
+from keras_gates.layers import (
+    Chrono,
+    GatedGRU,
+    GatedGRUCell,
+    GatedLSTM,
+    GatedLSTMCell,
+)
+from keras_gates.viz import plots, viewer
 
 __version__ = "0.1.0"
 
@@ -28,5 +45,6 @@ __all__ = [
     "load_gate_history",
     "plots",
     "stats",
+    "tasks",
     "viewer",
 ]

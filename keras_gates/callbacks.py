@@ -20,11 +20,11 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from keras_gates import plots, viewer
 from keras_gates._validation import boolean, positive_int
-from keras_gates.extract import GateExtractor
 from keras_gates.files import atomic_path
-from keras_gates.stats import log_statistics
+from keras_gates.inspection.extract import GateExtractor
+from keras_gates.inspection.stats import log_statistics
+from keras_gates.viz import plots, viewer
 
 # -- shared reading ----------------------------------------------------------
 
@@ -105,11 +105,16 @@ class _ProbeReader:
                 f"{self.name}: probe has dtype {probe.dtype}, but the model "
                 f"takes {expected.dtype} (token ids); pass integer ids"
             )
-        if not wants_ints and not np.issubdtype(probe.dtype, np.number):
+        numeric = np.issubdtype(probe.dtype, np.number)
+        if not wants_ints and not (numeric or probe.dtype == bool):
             raise ValueError(
                 f"{self.name}: probe has dtype {probe.dtype}, the model takes "
                 f"{expected.dtype}"
             )
+        if not wants_ints:
+            # As `fit` does: one-hot bool or integer arrays feed a float
+            # model cast to its input dtype.
+            probe = probe.astype(str(expected.dtype), copy=False)
         self.probe = probe
         self.fingerprint = _fingerprint(probe)
         self.read(model, "train_begin")  # fail now, not after an epoch
@@ -346,6 +351,7 @@ class GatePlotter(keras.callbacks.Callback):
         html: bool = False,
         html_sequences: int = 8,
     ):
+        plots.require_matplotlib("GatePlotter")
         super().__init__()
         self.directory = Path(directory)
         self.tokens = _token_lists(tokens)

@@ -15,8 +15,8 @@ class ImageWriter:
         if importlib.util.find_spec("tensorboard") is None:
             raise ValueError(
                 "tensorboard_dir needs the tensorboard package, which is not "
-                "installed: pip install tensorboard (or leave tensorboard_dir "
-                "out)"
+                "installed: pip install 'keras_gates[tensorboard]' (or leave "
+                "tensorboard_dir out)"
             )
         self._writer = tf.summary.create_file_writer(str(log_dir))
 

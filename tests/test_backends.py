@@ -20,6 +20,8 @@ LAYER_TESTS = [
     "tests/test_gates_out.py",
     "tests/test_extract.py",
     "tests/test_variants.py",
+    "tests/test_keras_bridge.py",
+    "tests/test_errors.py",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,7 +21,7 @@ from keras_gates import (
     plots,
 )
 from keras_gates.callbacks import append_gate_arrays
-from keras_gates.stats import log_statistics
+from keras_gates.inspection.stats import log_statistics
 
 RNG = np.random.default_rng(0)
 X = RNG.integers(1, 12, (96, 15)).astype("int32")
@@ -351,15 +351,35 @@ def test_a_probe_that_is_not_numbers_is_refused_by_a_float_model():
     model.compile("adam", "mse")
     with pytest.raises(
         ValueError,
-        match="^GateRecorder: probe has dtype bool, the model takes float32$",
+        match="^GateRecorder: probe has dtype <U1, the model takes float32$",
     ):
         model.fit(
             X[..., None].astype("float32"),
             Y,
             epochs=1,
             verbose=0,
-            callbacks=[GateRecorder(np.ones((4, 15, 1), bool))],
+            callbacks=[GateRecorder(np.full((4, 15, 1), "a"))],
         )
+
+
+def test_a_bool_probe_is_cast_for_a_float_model_as_fit_casts_it(tmp_path):
+    """keras-io's addition example feeds one-hot bool arrays, which `fit`
+    casts to the model's float inputs; the callbacks take them too, and
+    record the gates of the probe as 0.0/1.0 floats."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((15, 2)), GatedGRU(3, name="g"), keras.layers.Dense(1)]
+    )
+    model.compile("adam", "mse")
+    one_hot = np.eye(2, dtype=bool)[(X > 6).astype(int)]
+    recorder = GateRecorder(one_hot[:4], path=tmp_path / "g.npz")
+    history = model.fit(one_hot, Y, epochs=1, verbose=0, callbacks=[recorder])
+    floats = one_hot[:4].astype("float32")
+    expected = extract_gates(model, floats)["g"]["update"]
+    recorded = load_gate_history(tmp_path / "g.npz").gates["g"]["update"]
+    np.testing.assert_allclose(recorded[-1], expected, atol=1e-6)
+    logged = history.history["gates/g/update_mean"][-1]
+    np.testing.assert_allclose(logged, np.nanmean(expected), atol=1e-6)
 
 
 def test_callbacks_on_one_probe_share_each_read(tmp_path, monkeypatch):

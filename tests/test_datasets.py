@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from keras_gates.datasets import TextConfig, imdb, imdb_arrays, load_text
+from experiments._data import TextConfig, imdb, imdb_arrays, load_text
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "tensorflow_datasets"
 
@@ -28,7 +28,7 @@ def test_pipeline_tokenises_pads_and_batches():
 def test_keep_end_keeps_the_last_tokens_and_pads_at_the_end():
     import tensorflow as tf
 
-    from keras_gates import datasets
+    from experiments import _data as datasets
 
     text = tf.data.Dataset.from_tensor_slices(
         ["one two three four five six", "seven"]

@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 from keras.src import backend as keras_backend
 
-from keras_gates import GatedGRU, GatedLSTM, _engine
+from keras_gates import GatedGRU, GatedLSTM
+from keras_gates.engine import keras_bridge
+from keras_gates.engine import sequence as _engine
 from tests import reference
 from tests.helpers import assert_outputs_close, to_numpy, value_and_gradients
 
@@ -270,7 +272,7 @@ class FakeKernel:
 def fake_gpu(monkeypatch):
     """An accelerator for the engine, and fake fused functions; returns a
     function that installs one for a kind."""
-    monkeypatch.setattr(_engine, "accelerator", lambda *_: True)
+    monkeypatch.setattr(keras_bridge, "accelerator", lambda *_: True)
 
     def install(kind, refuse=None):
         fake = FakeKernel(kind, refuse)
@@ -414,7 +416,7 @@ def test_the_kernel_is_not_asked(
     kind, options, accelerator, fake_gpu, monkeypatch, rng
 ):
     fake = fake_gpu(kind, refuse=AssertionError("the fused kernel ran"))
-    monkeypatch.setattr(_engine, "accelerator", lambda *_: accelerator)
+    monkeypatch.setattr(keras_bridge, "accelerator", lambda *_: accelerator)
     x = rng.normal(size=(2, 5, 3)).astype("float32")
     GATED[kind](4, **options)(x, training=True)
     assert fake.calls == []
@@ -477,7 +479,7 @@ def test_supports_jit_is_set_as_the_builtin_sets_it(monkeypatch):
     seen = set()
     for kind, gpu, use_cudnn, act, unroll, bias, reset_after in grid:
         monkeypatch.setattr(tf_rnn, "_is_gpu_available", lambda g=gpu: g)
-        monkeypatch.setattr(_engine, "accelerator", lambda *_, g=gpu: g)
+        monkeypatch.setattr(keras_bridge, "accelerator", lambda *_, g=gpu: g)
         options = {
             "use_cudnn": use_cudnn,
             "activation": act,
@@ -576,8 +578,8 @@ def test_accelerator_reads_keras_devices_then_the_tensors_device():
         else []
     )
     expected = bool(gpus) if BACKEND != "torch" else True
-    assert _engine.accelerator(on) is expected
-    assert _engine.accelerator(off) is bool(gpus)
+    assert keras_bridge.accelerator(on) is expected
+    assert keras_bridge.accelerator(off) is bool(gpus)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
@@ -650,13 +652,13 @@ def test_without_a_tensor_pytorch_asks_where_keras_puts_tensors(monkeypatch):
     )
     monkeypatch.setattr(keras, "distribution", distribution)
     cuda = types.SimpleNamespace(device=types.SimpleNamespace(type="cuda"))
-    monkeypatch.setattr(_engine.ops, "zeros", lambda shape: cuda)
-    assert _engine.accelerator(None) is True
-    assert _engine.accelerator(keras.KerasTensor((2, 3))) is True
+    monkeypatch.setattr(keras_bridge.ops, "zeros", lambda shape: cuda)
+    assert keras_bridge.accelerator(None) is True
+    assert keras_bridge.accelerator(keras.KerasTensor((2, 3))) is True
     cpu = types.SimpleNamespace(device=types.SimpleNamespace(type="cpu"))
-    assert _engine.accelerator(cpu) is False
-    monkeypatch.setattr(_engine.ops, "zeros", lambda shape: cpu)
-    assert _engine.accelerator(None) is False
+    assert keras_bridge.accelerator(cpu) is False
+    monkeypatch.setattr(keras_bridge.ops, "zeros", lambda shape: cpu)
+    assert keras_bridge.accelerator(None) is False
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
@@ -717,7 +719,7 @@ def test_facts_are_read_from_the_layer_and_the_call():
     assert facts == dataclasses.replace(
         BASE,
         backend=keras.backend.backend(),
-        accelerator=_engine.accelerator(),  # True on a GPU machine
+        accelerator=keras_bridge.accelerator(),  # True on a GPU machine
         gates=True,
         recover_gates=layer.recover_gates,
         use_cudnn=False,

@@ -15,7 +15,7 @@ from keras_gates import (
     convert,
     extract_gates,
 )
-from keras_gates.extract import gated_twin
+from keras_gates.inspection.extract import gated_twin
 from tests.helpers import to_numpy
 
 TOKENS = np.array([[3, 1, 4, 1, 5, 0], [9, 2, 6, 0, 0, 0]], "int32")

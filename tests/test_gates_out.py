@@ -6,7 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_gates import GatedGRU, GatedLSTM, _engine
+from keras_gates import GatedGRU, GatedLSTM
+from keras_gates.engine import keras_bridge
+from keras_gates.engine import sequence as _engine
 from keras_gates.gate_layout import gate_names
 from tests.helpers import assert_outputs_close, to_numpy, value_and_gradients
 
@@ -261,7 +263,7 @@ def force_handwritten(monkeypatch):
     backend runs the test (the engine uses it on PyTorch only)."""
     backend = keras.backend.backend()
     # No accelerator: on a GPU the kernel would run instead.
-    monkeypatch.setattr(_engine, "accelerator", lambda *_: False)
+    monkeypatch.setattr(keras_bridge, "accelerator", lambda *_: False)
     monkeypatch.setitem(_engine.PROJECT_BEFORE_LOOP, backend, True)
     monkeypatch.setattr(
         _engine,
@@ -270,7 +272,7 @@ def force_handwritten(monkeypatch):
     )
 
 
-FUSED_CASES = [
+HANDWRITTEN_CASES = [
     ({"return_gates": True}, {}),
     ({"return_gates": True, "go_backwards": True, "return_state": True}, {}),
     ({"return_gates": True, "use_bias": False}, {}),
@@ -283,13 +285,13 @@ FUSED_CASES = [
 
 @pytest.mark.parametrize(
     "kind, options, call",
-    [(kind, o, c) for kind in ("lstm", "gru") for o, c in FUSED_CASES],
+    [(kind, o, c) for kind in ("lstm", "gru") for o, c in HANDWRITTEN_CASES],
 )
-def test_fused_loop_equals_the_step_by_step_cell(
+def test_handwritten_loop_equals_the_step_by_step_cell(
     kind, options, call, rng, monkeypatch
 ):
-    """The loop with a hand-written backward pass (`_fused`, used on
-    PyTorch) against the cell stepped by keras.layers.RNN: same outputs,
+    """The loop with a hand-written backward pass (`layers._handwritten`,
+    used on PyTorch) against the cell stepped by keras.layers.RNN: same outputs,
     states and gates, same gradients (input and every weight). Forced on
     whatever backend runs the test."""
     force_handwritten(monkeypatch)
@@ -298,7 +300,7 @@ def test_fused_loop_equals_the_step_by_step_cell(
     kwargs = {k: v for k, v in call.items() if k == "training"}
     if call.get("initial_state"):
         kwargs["initial_state"] = random_initial_state(kind, batch, units, rng)
-    fused, stepped = twins(
+    handwritten, stepped = twins(
         [LAYERS[kind](units, **options) for _ in range(2)], x.shape
     )
     # The stepped twin: inputs projected as well, Keras's loop.
@@ -313,15 +315,15 @@ def test_fused_loop_equals_the_step_by_step_cell(
 
     monkeypatch.setattr(_engine, "facts_of", twin_facts)
     runs = []
-    original = fused.cell.fused
+    original = handwritten.cell.handwritten
 
     def counted(*args):
         runs.append(1)
         return original(*args)
 
-    monkeypatch.setattr(fused.cell, "fused", counted)
-    assert_same_values_and_gradients(fused, stepped, x, **kwargs)
-    assert runs, "the fused loop did not run"
+    monkeypatch.setattr(handwritten.cell, "handwritten", counted)
+    assert_same_values_and_gradients(handwritten, stepped, x, **kwargs)
+    assert runs, "the handwritten loop did not run"
 
 
 @pytest.mark.parametrize(
@@ -334,7 +336,7 @@ def test_fused_loop_equals_the_step_by_step_cell(
         ("gru", {}, {"mask": True}),
     ],
 )
-def test_fused_loop_is_not_used_where_it_does_not_apply(
+def test_handwritten_loop_is_not_used_where_it_does_not_apply(
     kind, options, call, rng, monkeypatch
 ):
     force_handwritten(monkeypatch)
@@ -343,9 +345,9 @@ def test_fused_loop_is_not_used_where_it_does_not_apply(
     layer.build(x.shape)
 
     def refuse(*args):
-        raise AssertionError("the fused loop ran")
+        raise AssertionError("the handwritten loop ran")
 
-    monkeypatch.setattr(layer.cell, "fused", refuse)
+    monkeypatch.setattr(layer.cell, "handwritten", refuse)
     kwargs = {k: v for k, v in call.items() if k == "training"}
     if call.get("mask"):
         kwargs["mask"] = np.array([[True] * 5, [True] * 3 + [False] * 2])
@@ -386,7 +388,7 @@ def test_a_compiled_training_step_equals_the_eager_one(kind, rng):
 def test_affine_scans_solve_the_cell_state_recurrence(scan, time, rng):
     """Both scans behind recovered LSTM cell states, against the loop
     c_t = a_t c_(t-1) + b_t: (A, B) with c_t = A_t c_0 + B_t."""
-    from keras_gates import gated_lstm
+    from keras_gates.layers import gated_lstm
 
     solve = {
         "doubling": gated_lstm._doubling_affine_scan,

@@ -11,8 +11,8 @@ from keras_gates import (
     GatedGRUCell,
     GatedLSTM,
     GatedLSTMCell,
-    _engine,
 )
+from keras_gates.engine import keras_bridge
 from tests import reference
 from tests.helpers import to_numpy
 
@@ -305,7 +305,7 @@ def test_a_call_without_training_drops_nothing(kind, rng):
 
 @pytest.mark.parametrize("accelerator", [False, True])
 def test_sequence_plan_says_which_path_a_call_takes(accelerator, monkeypatch):
-    monkeypatch.setattr(_engine, "accelerator", lambda *_: accelerator)
+    monkeypatch.setattr(keras_bridge, "accelerator", lambda *_: accelerator)
     backend = keras.backend.backend()
     unmasked = "handwritten" if backend == "torch" else "loop"
     kernel = "kernel, else " if accelerator else ""

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from keras_gates.stats import (
+from keras_gates.inspection.stats import (
     class_separation,
     gate_summary,
     log_statistics,

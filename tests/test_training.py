@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from keras_gates.training import recurrent_layer
+from experiments._training import recurrent_layer
 
 
 @pytest.mark.parametrize("init,gain", [("default", 1.0), ("gain:0.5", 0.5),

@@ -14,11 +14,11 @@ from keras_gates import (
     GatedGRU,
     GatedGRUCell,
     GatedLSTM,
-    _engine,
     convert,
     extract_gates,
     gate_layout,
 )
+from keras_gates.engine import keras_bridge
 from tests import reference
 from tests.helpers import check_layer, to_numpy, value_and_gradients
 
@@ -341,7 +341,7 @@ def test_variants_save_reload_and_train(make, tmp_path):
 def test_variants_run_the_loop_where_the_standard_cell_runs_the_kernel(
     monkeypatch,
 ):
-    monkeypatch.setattr(_engine, "accelerator", lambda like=None: True)
+    monkeypatch.setattr(keras_bridge, "accelerator", lambda like=None: True)
     x = inputs()
     standard = GatedLSTM(UNITS, return_gates=True)
     assert standard.sequence_plan(x).startswith("kernel, else")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_gates import _fused
-from keras_gates._gated_rnn import GatedCell, GatedRNN, cut_to_blocks
 from keras_gates.gate_layout import (
     LSTM_SIGMOID_GATES,
     LSTM_WEIGHT_GATES,
@@ -15,7 +13,9 @@ from keras_gates.gate_layout import (
     peephole_gates,
     split_blocks,
 )
-from keras_gates.initializers import Chrono
+from keras_gates.layers import _handwritten
+from keras_gates.layers._gated_rnn import GatedCell, GatedRNN, cut_to_blocks
+from keras_gates.layers.initializers import Chrono
 
 
 @keras.saving.register_keras_serializable(package="keras_gates")
@@ -168,8 +168,11 @@ class GatedLSTMCell(GatedCell):
             )
         self.unit_forget_bias = unit_forget_bias
         self.state_size = [self.units, self.units]
+        # `initial_state`'s entries, named in errors.
+        self.state_names = ("h", "c")
         if self.variant == "fgr":
             self.state_size.append(len(LSTM_SIGMOID_GATES) * self.units)
+            self.state_names = ("h", "c", "previous gates")
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
@@ -297,10 +300,12 @@ class GatedLSTMCell(GatedCell):
             new_states.append(join_blocks(gates, LSTM_SIGMOID_GATES))
         return h, new_states, gates
 
-    def fused(self, x, states, with_gates):
+    def handwritten(self, x, states, with_gates):
         h0, c0 = states
         units = self.units
-        packed = _fused.lstm(x, h0, c0, self.recurrent_kernel.value, with_gates)
+        packed = _handwritten.lstm(
+            x, h0, c0, self.recurrent_kernel.value, with_gates
+        )
         if with_gates:
             last = packed[:, -1]
             return packed, [

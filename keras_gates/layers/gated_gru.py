@@ -5,13 +5,13 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_gates import _fused
-from keras_gates._gated_rnn import GatedCell, GatedRNN, cut_to_blocks
 from keras_gates.gate_layout import (
     GRU_WEIGHT_GATES,
     split_blocks,
 )
-from keras_gates.initializers import Chrono
+from keras_gates.layers import _handwritten
+from keras_gates.layers._gated_rnn import GatedCell, GatedRNN, cut_to_blocks
+from keras_gates.layers.initializers import Chrono
 
 
 @keras.saving.register_keras_serializable(package="keras_gates")
@@ -138,6 +138,7 @@ class GatedGRUCell(GatedCell):
         )
         self.reset_after = reset_after
         self.state_size = self.units
+        self.state_names = ("h",)  # `initial_state`'s entries, for errors
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
@@ -191,8 +192,8 @@ class GatedGRUCell(GatedCell):
         rows = ops.split(self.bias, 2, axis=0)
         return ops.squeeze(rows[0], axis=0), ops.squeeze(rows[1], axis=0)
 
-    def fused(self, x, states, with_gates):
-        packed = _fused.gru(
+    def handwritten(self, x, states, with_gates):
+        packed = _handwritten.gru(
             x,
             states[0],
             self.recurrent_kernel.value,

@@ -10,10 +10,9 @@ Each function returns a `matplotlib.figure.Figure` built without pyplot
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from keras_gates.files import atomic_path
 from keras_gates.gate_layout import (
@@ -21,7 +20,32 @@ from keras_gates.gate_layout import (
     GATE_LABELS,
     SIGMOID_GATES,
 )
-from keras_gates.stats import quantiles, saturation_per_unit
+from keras_gates.inspection.stats import quantiles, saturation_per_unit
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def require_matplotlib(user: str = "keras_gates.plots") -> None:
+    """Imports matplotlib, or fails naming the extra that installs it.
+
+    matplotlib is imported on first use, never by `import keras_gates`,
+    so that the layers and the viewer work without the plots extra."""
+    try:
+        import matplotlib.figure  # noqa: F401
+    except ImportError as error:
+        raise ImportError(
+            f"{user} draws with matplotlib, which is not installed: "
+            "pip install 'keras_gates[plots]'"
+        ) from error
+
+
+def _new_figure(**kwargs) -> Figure:
+    """A pyplot-free Figure."""
+    require_matplotlib()
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
 
 
 def _ordered(names):
@@ -140,7 +164,7 @@ def gate_heatmap(
     width = min(16.0, max(8.0, 0.12 * shown_time + 3.0))
     row_height = min(2.8, max(1.6, 0.04 * len(unit_index) + 1.0))
     extra = 0.9 if tokens is not None else 0.3
-    figure = Figure(
+    figure = _new_figure(
         figsize=(width, row_height * len(names) + 1.0 + extra),
         layout="constrained",
     )
@@ -224,7 +248,7 @@ def saturation(
             "saturation needs at least one sigmoid gate (input, forget, "
             f"output, update, reset); got {sorted(gates)}"
         )
-    figure = Figure(figsize=(4.2 * len(names), 4.9), layout="constrained")
+    figure = _new_figure(figsize=(4.2 * len(names), 4.9), layout="constrained")
     axes = figure.subplots(1, len(names), squeeze=False)[0]
     for axis, name in zip(axes, names, strict=True):
         left, right = saturation_per_unit(gates[name], low, high)
@@ -275,7 +299,7 @@ def gate_evolution(
         )
     columns = 2 if len(names) == 4 else min(len(names), 3)
     rows = int(np.ceil(len(names) / columns))
-    figure = Figure(
+    figure = _new_figure(
         figsize=(4.6 * columns, 3.4 * rows + 0.6), layout="constrained"
     )
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
@@ -288,7 +312,7 @@ def gate_evolution(
             epochs, q[:, 1], q[:, 3], color="C0", alpha=0.35, label="25-75%"
         )
         axis.plot(epochs, q[:, 2], color="C0", marker="o", label="median")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.xaxis.set_major_locator(_integer_ticks())
         axis.set_title(GATE_LABELS.get(name, name), fontsize=11)
         axis.set_xlabel("epoch")
         axis.set_ylabel("gate value")
@@ -327,7 +351,7 @@ def metric_vs_length(
         title: figure title.
         higher_is_better: noted in the axis label.
     """
-    figure = Figure(figsize=(7.5, 4.8), layout="constrained")
+    figure = _new_figure(figsize=(7.5, 4.8), layout="constrained")
     axis = figure.subplots()
     lines: dict = {}
     for run in runs:
@@ -408,7 +432,9 @@ def unit_trace(
     label_names = label_names or {}
     labels = list(labels)
     names = [n for n in names if n in gates]
-    figure = Figure(figsize=(10, 2.6 * len(names) + 0.8), layout="constrained")
+    figure = _new_figure(
+        figsize=(10, 2.6 * len(names) + 0.8), layout="constrained"
+    )
     axes = figure.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
     colours = {}
     for axis, name in zip(axes, names, strict=True):
@@ -434,3 +460,9 @@ def unit_trace(
         last.set_xlabel("time step")
     figure.suptitle(title or f"Unit {unit} over time", fontsize=13)
     return figure
+
+
+def _integer_ticks():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)

@@ -8,8 +8,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_gates import _engine
 from keras_gates import _validation as check
+from keras_gates.engine import keras_bridge
+from keras_gates.engine import sequence as _engine
 from keras_gates.gate_layout import (
     check_variant,
     gate_names,
@@ -34,7 +35,7 @@ def cut_to_blocks(initializer, units, standard, kept):
     return cut
 
 
-class GatedCell(keras.layers.Layer):
+class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
     """Base of the gated cells: arguments, dropout masks, input projection.
 
     Subclasses set `kind` ("lstm" or "gru"), build the weights and implement
@@ -42,7 +43,7 @@ class GatedCell(keras.layers.Layer):
     gates)`, the pure step, where `x` is the projected input `inputs @
     kernel`, with the input bias when `x_has_bias` (otherwise `recur` adds
     it where Keras does), `recover` (every step's gates from the output
-    sequence, for `recover_gates`) and `fused` (the whole sequence with a
+    sequence, for `recover_gates`) and `handwritten` (the whole sequence with a
     hand-written backward pass). Which of them runs is decided in
     `_engine`, never here. `weight_gates`, the gate blocks of the kernel in
     Keras's order, come from `gate_layout` for the cell's `variant`.
@@ -125,6 +126,9 @@ class GatedCell(keras.layers.Layer):
         self.variant = variant
         self.peepholes = peepholes
         self.weight_gates = weight_gates(self.kind, variant)
+        if self.implementation == 1:
+            # Keras's cells' name for "one dropout mask per gate".
+            self.dropout_mask_count = len(self.weight_gates)
 
     @property
     def is_standard(self) -> bool:
@@ -160,22 +164,24 @@ class GatedCell(keras.layers.Layer):
             `(input_masks, recurrent_masks)`: each a list of 1 (one mask for
             all gates) or one mask per gate, or None when that rate is 0.
         """
-        count = len(self.weight_gates) if self.implementation == 1 else 1
-
-        def draw(like, rate):
-            ones = ops.ones_like(like)
-            return [
-                keras.random.dropout(ones, rate, seed=self.seed_generator)
-                for _ in range(count)
-            ]
-
-        input_masks = draw(step_inputs, self.dropout) if self.dropout else None
-        recurrent_masks = (
-            draw(state, self.recurrent_dropout)
-            if self.recurrent_dropout
-            else None
-        )
+        input_masks = recurrent_masks = None
+        if self.dropout:
+            input_masks = self._create_dropout_mask(step_inputs, self.dropout)
+        if self.recurrent_dropout:
+            recurrent_masks = self._create_dropout_mask(
+                state, self.recurrent_dropout
+            )
         return input_masks, recurrent_masks
+
+    def _create_dropout_mask(self, step_input, rate):
+        """`DropoutRNNCell`'s draw, always as a list: one mask, or one per
+        gate (`dropout_mask_count`)."""
+        count = getattr(self, "dropout_mask_count", None) or 1
+        ones = ops.ones_like(step_input)
+        return [
+            keras.random.dropout(ones, rate, seed=self.seed_generator)
+            for _ in range(count)
+        ]
 
     def project_inputs(self, inputs, input_masks=None, with_bias=None):
         """`inputs @ kernel` (+ the input bias, see `projection_has_bias`).
@@ -232,15 +238,14 @@ class GatedCell(keras.layers.Layer):
     # -- the step ------------------------------------------------------------
 
     def call(self, inputs, states, training=False):
-        """One step, used on its own in `keras.layers.RNN`: each step draws
-        fresh dropout masks when training (a cell cannot hold a mask across
-        steps; `GatedLSTM`/`GatedGRU` draw one per sequence, as Keras)."""
+        """One step, as `keras.layers.RNN` runs a cell: in training, the
+        dropout masks the RNN drew before the loop (or, for a cell called
+        alone, drawn now and kept until `reset_dropout_mask`), as Keras's
+        own cells do."""
+        input_masks = recurrent_masks = None
         if training:
-            input_masks, recurrent_masks = self.draw_dropout_masks(
-                inputs, states[0]
-            )
-        else:
-            input_masks = recurrent_masks = None
+            input_masks = self.get_dropout_mask(inputs)
+            recurrent_masks = self.get_recurrent_dropout_mask(states[0])
         x = self.project_inputs(inputs, input_masks)
         h, new_states, gates = self.recur(
             x, states, recurrent_masks, self.projection_has_bias
@@ -252,7 +257,7 @@ class GatedCell(keras.layers.Layer):
     def recur(self, x, states, recurrent_masks, x_has_bias):
         raise NotImplementedError
 
-    def fused(self, x, states, with_gates):
+    def handwritten(self, x, states, with_gates):
         """The whole sequence at once: `x` `(batch, time, ...)` projected
         inputs (bias included) in processing order -> `(outputs, new_states)`
         as the step loop would give them: outputs `(batch, time, units)`,
@@ -391,7 +396,7 @@ class GatedRNN(keras.layers.RNN):
         self.recover_gates = recover_gates
         # As the built-in sets it: its fused TensorFlow kernel (cuDNN) does
         # not compile under XLA, so `jit_compile="auto"` turns XLA off.
-        if not _engine.builtin_supports_jit(cell, unroll, use_cudnn):
+        if not keras_bridge.builtin_supports_jit(cell, unroll, use_cudnn):
             self.supports_jit = False
 
     @property

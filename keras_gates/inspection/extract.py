@@ -13,10 +13,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gates._gated_rnn import GatedRNN
 from keras_gates.gate_layout import gate_names
-from keras_gates.gated_gru import GatedGRU
-from keras_gates.gated_lstm import GatedLSTM
+from keras_gates.layers._gated_rnn import GatedRNN
+from keras_gates.layers.gated_gru import GatedGRU
+from keras_gates.layers.gated_lstm import GatedLSTM
 
 _TWIN_CLASS = {
     keras.layers.LSTM: GatedLSTM,

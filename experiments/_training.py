@@ -11,9 +11,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_gates.gated_gru import GatedGRU
-from keras_gates.gated_lstm import GatedLSTM
-from keras_gates.initializers import Chrono
+from keras_gates.layers.gated_gru import GatedGRU
+from keras_gates.layers.gated_lstm import GatedLSTM
+from keras_gates.layers.initializers import Chrono
 from keras_gates.tasks import Task, get_task
 
 MODELS = {

@@ -245,7 +245,7 @@ def page_data(
 
 
 def _asset(name: str) -> str:
-    return resources.files("keras_gates").joinpath(name).read_text("utf-8")
+    return resources.files("keras_gates.viz").joinpath(name).read_text("utf-8")
 
 
 def render(data: dict) -> str:

@@ -10,9 +10,11 @@ Where each path lives:
                    through `keras.layers.LSTM.inner_loop` /
                    `keras.layers.GRU.inner_loop` called on a view of the
                    gated layer: the very code the built-in runs, with the
-                   built-in's weights, dropout mask and flags (`_kernel`).
-    "handwritten"  `_fused.lstm` / `_fused.gru`: the recurrence in a Python
-                   loop with a hand-written backward pass (PyTorch).
+                   built-in's weights, dropout mask and flags (`_kernel`,
+                   through `keras_bridge`).
+    "handwritten"  `layers._handwritten.lstm` / `.gru`: the recurrence in
+                   a Python loop with a hand-written backward pass
+                   (PyTorch), the cell's `handwritten` method.
     "loop"         Keras's step loop (`keras.layers.RNN.inner_loop`) over
                    the cell's step (`_Step`).
 Gates, when wanted, come either "stepped" (the loop emits every step's
@@ -63,12 +65,12 @@ and the packed gates are wider than the state.
 from __future__ import annotations
 
 import dataclasses
-import types
 
 import keras
 from keras import ops
 
 from keras_gates import _validation as check
+from keras_gates.engine import keras_bridge
 from keras_gates.gate_layout import gate_names, join_blocks, unpack
 
 # Whether the inputs are multiplied by the kernel in one matmul before the
@@ -78,8 +80,8 @@ from keras_gates.gate_layout import gate_names, join_blocks, unpack
 # Python-dispatched kernel. Speeds: docs/benchmark.
 PROJECT_BEFORE_LOOP = {"tensorflow": False, "torch": True, "jax": False}
 
-# Backends where the hand-written backward pass (`_fused`) replaces Keras's
-# loop where it applies. Speeds: docs/benchmark.
+# Backends where the hand-written backward pass (`layers._handwritten`)
+# replaces Keras's loop where it applies. Speeds: docs/benchmark.
 HANDWRITTEN_BACKENDS = frozenset({"torch"})
 
 # The built-in's fused function per backend and cell, in Keras 3.
@@ -90,25 +92,8 @@ BUILTIN_KERNELS = {
 }
 
 KERNEL, HANDWRITTEN, LOOP = "kernel", "handwritten", "loop"
+
 NONE, STEPPED, RECOVERED = "none", "stepped", "recovered"
-
-
-def accelerator(like=None) -> bool:
-    """Whether Keras sees a GPU or TPU (the tests replace this).
-
-    `keras.distribution.list_devices` where the backend has it
-    (TensorFlow, JAX); on PyTorch, where it has none, the device of `like`
-    (Keras puts tensors on the GPU when there is one)."""
-    distribution = getattr(keras, "distribution", None)
-    try:
-        devices = distribution.list_devices()
-    except (AttributeError, NotImplementedError):
-        device = getattr(like, "device", None)
-        if getattr(device, "type", None) is None:
-            # No tensor (a shape, a KerasTensor): where Keras puts new ones.
-            device = getattr(ops.zeros(()), "device", None)
-        return getattr(device, "type", "cpu") not in ("cpu", "meta")
-    return any(not str(d).lower().startswith("cpu") for d in devices)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,35 +182,11 @@ def choose(facts: Facts) -> Plan:
     )
 
 
-def _default_activations(cell) -> bool:
-    return cell.activation in (
-        keras.activations.tanh,
-        ops.tanh,
-    ) and cell.recurrent_activation in (keras.activations.sigmoid, ops.sigmoid)
-
-
-def builtin_supports_jit(cell, unroll, use_cudnn) -> bool:
-    """`supports_jit` as `keras.layers.LSTM`/`GRU.__init__` set it: False on
-    TensorFlow when cuDNN can run (its arguments allow it and Keras sees an
-    accelerator) and `use_cudnn` is not False, since cuDNN ops do not
-    compile under XLA."""
-    if keras.backend.backend() != "tensorflow" or use_cudnn is False:
-        return True
-    arguments_allow = (
-        cell.is_standard
-        and _default_activations(cell)
-        and not unroll
-        and cell.use_bias
-        and getattr(cell, "reset_after", True)
-    )
-    return not (arguments_allow and accelerator())
-
-
 def facts_of(layer, sequences, mask, gates: bool) -> Facts:
     cell = layer.cell
     return Facts(
         backend=keras.backend.backend(),
-        accelerator=accelerator(sequences),
+        accelerator=keras_bridge.accelerator(sequences),
         kind=cell.kind,
         gates=gates,
         recover_gates=layer.recover_gates,
@@ -237,7 +198,7 @@ def facts_of(layer, sequences, mask, gates: bool) -> Facts:
         recurrent_dropout=bool(cell.recurrent_dropout),
         per_gate_dropout=bool(cell.dropout) and cell.implementation == 1,
         implementation=cell.implementation,
-        default_activations=_default_activations(cell),
+        default_activations=keras_bridge.default_activations(cell),
         reset_after=getattr(cell, "reset_after", True),
         standard=cell.is_standard,
     )
@@ -274,6 +235,8 @@ def run(layer, sequences, initial_state, mask, training, *, gates, plan=None):
             f"got inputs of shape {tuple(sequences.shape)}; pass "
             "keras.Input(shape=(time, features)) with a fixed time"
         )
+    if mask is not None:
+        check.sequence_mask(layer.name, mask.shape, sequences.shape)
     if plan is None:
         plan = choose(facts_of(layer, sequences, mask, gates))
     masks = dropout_masks(layer, sequences, training)
@@ -357,6 +320,15 @@ def initial_states(layer, sequences, initial_state):
             )
     if not isinstance(initial_state, (list, tuple)):
         initial_state = [initial_state]
+    sizes = layer.cell.state_size
+    sizes = [sizes] if isinstance(sizes, int) else list(sizes)
+    check.initial_states(
+        layer.name,
+        initial_state,
+        layer.cell.state_names,
+        sequences.shape[0],
+        sizes,
+    )
     return [
         ops.convert_to_tensor(state, dtype=layer.cell.compute_dtype)
         for state in initial_state
@@ -369,15 +341,10 @@ def over_time(masks):
     return None if masks is None else [ops.expand_dims(m, 1) for m in masks]
 
 
-_KERNEL_REFUSED = "use_cudnn=True was specified"
-
-
 def _kernel(layer, sequences, state0, mask, training, masks, full):
-    """The built-in's own `inner_loop` with its fused function, on a view of
-    the gated layer that has the built-in's attributes; None when the
-    function refuses and `use_cudnn` is "auto"."""
+    """The built-in's fused function (`keras_bridge.builtin_kernel`); None
+    when it refuses and `use_cudnn` is "auto"."""
     cell = layer.cell
-    builtin = keras.layers.LSTM if cell.kind == "lstm" else keras.layers.GRU
     input_masks = masks[0]
     if input_masks is not None and len(input_masks) > 1:
         # use_cudnn=True (with "auto" the plan never gets here).
@@ -387,37 +354,23 @@ def _kernel(layer, sequences, state0, mask, training, masks, full):
             "per gate, and the fused kernel takes one masked sequence; "
             "use implementation=2 or use_cudnn='auto'"
         )
-    view = types.SimpleNamespace(
-        cell=types.SimpleNamespace(
-            kernel=cell.kernel,
-            recurrent_kernel=cell.recurrent_kernel,
-            bias=cell.bias,
-            activation=cell.activation,
-            recurrent_activation=cell.recurrent_activation,
-            reset_after=getattr(cell, "reset_after", True),
-            get_dropout_mask=lambda _: input_masks[0],
-        ),
-        # True: when the fused function refuses, the built-in raises its
-        # ValueError instead of falling back to its own loop.
-        use_cudnn=True,
-        dropout=cell.dropout if input_masks is not None else 0.0,
-        recurrent_dropout=cell.recurrent_dropout,
-        return_sequences=full,
+    ran = keras_bridge.builtin_kernel(
+        cell,
+        sequences,
+        state0,
+        mask,
+        training,
+        input_mask=None if input_masks is None else input_masks[0],
+        full=full,
         go_backwards=layer.go_backwards,
         unroll=layer.unroll,
         supports_jit=layer.supports_jit,
+        fall_back=layer.use_cudnn is not True,
     )
-    try:
-        last, outputs, states = builtin.inner_loop(
-            view, sequences, state0, mask, training
-        )
-    except ValueError as error:
-        if layer.use_cudnn is True or not str(error).startswith(
-            _KERNEL_REFUSED
-        ):
-            raise
+    if ran is None:
         return None
-    return Result(last, outputs, list(states), None, KERNEL)
+    last, outputs, states = ran
+    return Result(last, outputs, states, None, KERNEL)
 
 
 class _Step:
@@ -481,7 +434,7 @@ def _sequence(layer, plan, sequences, state0, mask, masks, *, full):
             # Copies: the layer assigns its new states in place to the
             # variables these came from, before the backward pass.
             state0 = [ops.copy(state) for state in state0]
-        outputs, states = cell.fused(sequences, list(state0), with_gates)
+        outputs, states = cell.handwritten(sequences, list(state0), with_gates)
         last, path = outputs[:, -1], HANDWRITTEN
     else:
         step_mask = None
@@ -501,16 +454,16 @@ def _sequence(layer, plan, sequences, state0, mask, masks, *, full):
             step_mask,
             with_gates,
         )
-        view = types.SimpleNamespace(
-            cell=step,
+        last, outputs, states = keras_bridge.rnn_loop(
+            step,
+            sequences,
+            state0,
+            mask,
             go_backwards=layer.go_backwards,
             unroll=plan.unroll,
             zero_output_for_mask=zero_output,
             return_sequences=full or with_gates,
             stateful=layer.stateful,
-        )
-        last, outputs, states = keras.layers.RNN.inner_loop(
-            view, sequences, state0, mask
         )
         path = LOOP
     gates = packed = None
