@@ -7,6 +7,14 @@ import numpy as np
 from keras import ops
 
 
+def version(text: str) -> tuple:
+    """ "3.15.1" -> (3, 15)."""
+    return tuple(int(part) for part in text.split(".")[:2])
+
+
+KERAS_VERSION = version(keras.__version__)
+
+
 def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
 

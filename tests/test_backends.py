@@ -22,6 +22,7 @@ LAYER_TESTS = [
     "tests/test_variants.py",
     "tests/test_keras_bridge.py",
     "tests/test_errors.py",
+    "tests/test_keras_own_tests.py",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 

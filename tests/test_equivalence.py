@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from keras_gates import GatedGRU, GatedLSTM
-from tests.helpers import assert_outputs_close, flat, value_and_gradients
+from tests.helpers import (
+    KERAS_VERSION,
+    assert_outputs_close,
+    flat,
+    value_and_gradients,
+)
 
 BATCH, TIME, FEATURES, UNITS = 3, 6, 4, 5
 
@@ -199,7 +204,8 @@ def test_same_weights_names_shapes_and_defaults(kind):
 )
 def test_training_follows_the_builtin_step_for_step(kind, options, rng):
     """Same per-step arithmetic in the same order: on TensorFlow three SGD
-    steps of a masked model end with bit-identical weights."""
+    steps of a masked model end with bit-identical weights (from Keras
+    3.12; Keras 3.9 to 3.11 order a sum differently, within 1e-8)."""
     x = rng.integers(0, 30, (16, 12)).astype("int32")
     x[:4, 8:] = 0  # padding, masked
     y = rng.normal(size=(16, 1)).astype("float32")
@@ -220,6 +226,8 @@ def test_training_follows_the_builtin_step_for_step(kind, options, rng):
         builtin.train_on_batch(x, y)
         gated.train_on_batch(x, y)
     atol = 0 if keras.backend.backend() == "tensorflow" else 1e-6
+    if KERAS_VERSION < (3, 12):
+        atol = 1e-8
     for a, b in zip(builtin.get_weights(), gated.get_weights(), strict=True):
         np.testing.assert_allclose(b, a, atol=atol, rtol=0)
 
