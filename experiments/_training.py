@@ -11,9 +11,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_gates.layers.gated_gru import GatedGRU
-from keras_gates.layers.gated_lstm import GatedLSTM
-from keras_gates.layers.initializers import Chrono
+from experiments._data import TextConfig
+from keras_gates import Chrono, GatedGRU, GatedLSTM
 from keras_gates.tasks import Task, get_task
 
 MODELS = {
@@ -270,3 +269,40 @@ def train_run(
         },
     }
     return net, run
+
+
+def build_text_model(
+    model: str,
+    text: TextConfig,
+    units: int = 64,
+    embedding: int = 128,
+    embedding_dropout: float = 0.3,
+    dropout: float = 0.2,
+    learning_rate=1e-3,
+    seed: int = 0,
+    recurrent_dropout: float = 0.0,
+    layer_options: dict | None = None,
+) -> keras.Model:
+    """Embedding (masked) -> dropout -> one recurrent layer -> Dense.
+
+    `learning_rate` is a float or a `keras.optimizers.schedules` schedule;
+    `layer_options` go to the recurrent layer.
+    """
+    check_model_names([model])
+    inputs = keras.Input((text.length,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(
+        text.vocabulary, embedding, mask_zero=True, name="embedding"
+    )(inputs)
+    x = keras.layers.SpatialDropout1D(embedding_dropout, seed=seed)(x)
+    options = {"dropout": dropout, "seed": seed, "name": "recurrent"}
+    if recurrent_dropout:
+        options["recurrent_dropout"] = recurrent_dropout
+    x = MODELS[model](units, **options, **(layer_options or {}))(x)
+    outputs = keras.layers.Dense(1, "sigmoid", name="sentiment")(x)
+    net = keras.Model(inputs, outputs, name=f"imdb_{model}")
+    net.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    return net

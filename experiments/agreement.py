@@ -11,7 +11,7 @@ distance 100. Flags as for experiments.long_dependency (--inits default
 chrono adds Keras's default initialisation).
 """
 
-from experiments.long_dependency import Config, main
+from experiments._long_dependency import Config, main
 
 if __name__ == "__main__":
     main(

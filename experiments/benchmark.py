@@ -23,7 +23,6 @@ import importlib.util
 import json
 import re
 import resource
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from experiments._runner import (
     parser,
     save_page,
 )
+from experiments._timing import build, time_interleaved
 from keras_gates import GatedGRU, GatedLSTM, GateExtractor, plots
 
 SHAPES = [  # batch, time, input features, units
@@ -68,26 +68,6 @@ class Config:
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def build(layer, shape, jit):
-    batch, time_steps, features, _ = shape
-    inputs = keras.Input((time_steps, features), batch_size=None)
-    outputs = layer(inputs)
-    gates = None
-    if isinstance(outputs, (list, tuple)):
-        outputs, gates = outputs
-    prediction = keras.layers.Dense(1)(outputs)
-    if gates is not None:
-        # Gates on: every gate enters the loss (a small penalty on their
-        # means), so no backend can prune their computation away.
-        penalty = sum(keras.ops.mean(g, axis=(1, 2)) for g in gates.values())
-        prediction = prediction + 1e-3 * keras.ops.expand_dims(penalty, -1)
-    model = keras.Model(inputs, prediction)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=jit
-    )
-    return model
 
 
 def candidates(kind: str, shape, jit: bool, bidirectional=True) -> dict:
@@ -182,19 +162,6 @@ def short_ops(names) -> str:
         name = name.split("(")[0].split("<")[0].strip()
         short.add(name.removeprefix("void ").lstrip("@"))
     return ", ".join(sorted(short)[:3])
-
-
-def time_interleaved(functions: dict, repeats: int, warmup: int) -> dict:
-    for function in functions.values():
-        for _ in range(warmup):
-            function()
-    times = {name: [] for name in functions}
-    for _ in range(repeats):
-        for name, function in functions.items():
-            start = time.perf_counter()
-            function()
-            times[name].append(time.perf_counter() - start)
-    return {name: 1000 * float(np.median(t)) for name, t in times.items()}
 
 
 def torch_candidates(kind: str, shape):

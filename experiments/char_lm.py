@@ -41,9 +41,8 @@ from experiments._runner import (
     run_plan,
 )
 from experiments._training import EpochTimer
-from keras_gates import GatedGRU, GatedLSTM, extract_gates, viewer
+from keras_gates import GatedGRU, GatedLSTM, extract_gates, stats, viewer
 from keras_gates.files import atomic_path
-from keras_gates.inspection.stats import saturation_per_unit
 
 LAYERS = {"GatedLSTM": GatedLSTM, "GatedGRU": GatedGRU}
 # Viewer pages show the first excerpts only (about 1.5 MB per excerpt of
@@ -223,7 +222,7 @@ def saturation(gates: dict) -> dict:
         found[layer] = {}
         for gate, array in values.items():
             if gate in ("input", "forget", "output", "update", "reset"):
-                left, right = saturation_per_unit(array[None])
+                left, right = stats.saturation_per_unit(array[None])
                 found[layer][gate] = {
                     "left": [float(v) for v in left],
                     "right": [float(v) for v in right],
@@ -367,7 +366,7 @@ def rewrite_pages(store, config: Config, output: Path) -> None:
 
 
 def main(argv=None):
-    from experiments import char_lm_report as report
+    from experiments import _char_lm_report as report
 
     args = parser(
         Config(),

@@ -32,16 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments import chrono_copy, gradient_map
+from experiments import _chrono_copy as chrono_copy
+from experiments import _gradient_map as gradient_map
 from experiments._intervals import METHOD, compare, interval, paired_verdict
-from experiments._runner import (
-    ResultsStore,
-    atomic_write_text,
-    command_line,
-    parser,
-    run_plan,
-)
-from experiments.long_dependency import (
+from experiments._long_dependency import (
     Config,
     attractor_cells,
     attractor_lines,
@@ -51,6 +45,13 @@ from experiments.long_dependency import (
     solved,
     twin_gaps,
     write_outputs,
+)
+from experiments._runner import (
+    ResultsStore,
+    atomic_write_text,
+    command_line,
+    parser,
+    run_plan,
 )
 
 GATED_AND_RNN = ["GatedLSTM", "GatedGRU", "SimpleRNN"]

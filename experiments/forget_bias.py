@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from experiments._intervals import METHOD, paired, paired_verdict
+from experiments._long_dependency import solved, table
 from experiments._runner import (
     backup_folder,
     open_store,
@@ -29,7 +30,6 @@ from experiments._runner import (
     save_page,
 )
 from experiments._training import train_run
-from experiments.long_dependency import solved, table
 from keras_gates.tasks import get_task, make_splits
 
 SETTINGS = [

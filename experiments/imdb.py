@@ -45,7 +45,11 @@ from experiments._runner import (
     run_plan,
     save_page,
 )
-from experiments._training import MODELS, EpochTimer, check_model_names
+from experiments._training import (
+    EpochTimer,
+    build_text_model,
+    check_model_names,
+)
 from keras_gates import extract_gates, plots
 
 DEFAULT_MODELS = ["GatedLSTM", "GatedGRU", "LSTM", "GRU"]
@@ -71,43 +75,6 @@ class Config:
     test_split: str = "test"
     strategy: str = "none"
     seed: int = 0
-
-
-def build_model(
-    model: str,
-    text: TextConfig,
-    units: int = 64,
-    embedding: int = 128,
-    embedding_dropout: float = 0.3,
-    dropout: float = 0.2,
-    learning_rate=1e-3,
-    seed: int = 0,
-    recurrent_dropout: float = 0.0,
-    layer_options: dict | None = None,
-) -> keras.Model:
-    """Embedding (masked) -> dropout -> one recurrent layer -> Dense.
-
-    `learning_rate` is a float or a `keras.optimizers.schedules` schedule;
-    `layer_options` go to the recurrent layer.
-    """
-    check_model_names([model])
-    inputs = keras.Input((text.length,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(
-        text.vocabulary, embedding, mask_zero=True, name="embedding"
-    )(inputs)
-    x = keras.layers.SpatialDropout1D(embedding_dropout, seed=seed)(x)
-    options = {"dropout": dropout, "seed": seed, "name": "recurrent"}
-    if recurrent_dropout:
-        options["recurrent_dropout"] = recurrent_dropout
-    x = MODELS[model](units, **options, **(layer_options or {}))(x)
-    outputs = keras.layers.Dense(1, "sigmoid", name="sentiment")(x)
-    net = keras.Model(inputs, outputs, name=f"imdb_{model}")
-    net.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-    )
-    return net
 
 
 def learning_rate(config: Config, steps_per_epoch: int):
@@ -297,7 +264,7 @@ def train_one(model, text, parts, config, output, backup, verbose) -> dict:
     x_train, y_train = parts["train"]
     keras.utils.set_random_seed(config.seed)
     with strategy_scope(config.strategy):
-        net = build_model(
+        net = build_text_model(
             model, text, config.units, config.embedding,
             config.embedding_dropout, config.dropout,
             learning_rate(config, -(-len(x_train) // config.batch_size)),

@@ -37,7 +37,7 @@ from experiments._runner import (
     parser,
     save_page,
 )
-from experiments.benchmark import build, time_interleaved
+from experiments._timing import build, time_interleaved
 from keras_gates import GatedGRU, GatedLSTM
 
 LSTM_VARIANTS = ("nig", "nfg", "nog", "niaf", "noaf", "cifg", "fgr")

@@ -31,9 +31,9 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
-from experiments import imdb as imdb_experiment
 from experiments._data import TextConfig, imdb_arrays
 from experiments._intervals import METHOD, interval, paired_verdict
+from experiments._long_dependency import solved
 from experiments._runner import (
     backup_folder,
     markdown_table,
@@ -43,8 +43,7 @@ from experiments._runner import (
     run_plan,
     save_page,
 )
-from experiments._training import EpochTimer, train_run
-from experiments.long_dependency import solved
+from experiments._training import EpochTimer, build_text_model, train_run
 from keras_gates import extract_gates
 from keras_gates.files import atomic_path
 from keras_gates.tasks import agreement_tokens, get_task, make_splits
@@ -192,7 +191,7 @@ def imdb_parts(config: Config, output: Path) -> dict:
 def run_imdb(keys, config: Config, parts: dict, output: Path) -> dict:
     layer, options = MODELS[keys["model"]]
     keras.utils.set_random_seed(keys["seed"])
-    net = imdb_experiment.build_model(
+    net = build_text_model(
         layer, parts["text"], units=config.units, seed=keys["seed"],
         layer_options=options,
     )  # fmt: skip

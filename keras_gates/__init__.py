@@ -7,6 +7,8 @@ trained model, statistics), `viz` (figures, the HTML viewer), `callbacks`
 `gate_layout` (gate names and block order). This module only re-exports.
 """
 
+import sys as _sys
+
 from keras_gates import gate_layout, tasks
 from keras_gates.callbacks import (
     GatePlotter,
@@ -27,6 +29,16 @@ from keras_gates.layers import (
     GatedLSTMCell,
 )
 from keras_gates.viz import plots, viewer
+
+# The module paths of 0.1.0 (`from keras_gates.plots import gate_heatmap`)
+# still import: the modules now live in their rooms.
+for _name, _module in {
+    "plots": plots,
+    "stats": stats,
+    "viewer": viewer,
+}.items():
+    _sys.modules[f"{__name__}.{_name}"] = _module
+del _name, _module
 
 __version__ = "0.1.0"
 

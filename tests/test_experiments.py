@@ -6,7 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from experiments import agreement, equivalence, long_dependency
+from experiments import (
+    _gradient_map,
+    _long_dependency,
+    agreement,
+    equivalence,
+    long_dependency,
+)
 
 SCHEMA = {
     "experiment",
@@ -102,7 +108,9 @@ def test_agreement_main_command_at_toy_size(tmp_path):
     )
     data = json.loads((out / "results.json").read_text())
     assert len(data["runs"]) == 10
-    assert {r["model"] for r in data["runs"]} == set(long_dependency.ALL_MODELS)
+    assert {r["model"] for r in data["runs"]} == set(
+        _long_dependency.ALL_MODELS
+    )
     for run in data["runs"]:
         assert_sane(run)
         assert run["metric"] == "accuracy" and run["baseline"] == 0.5
@@ -281,7 +289,7 @@ def test_attractor_tables_give_the_mean_and_interval_per_k():
         for s, (a, b) in enumerate([(1.0, 0.8), (0.9, 0.6), (0.95, 0.7)])
     ] + [{"model": "LSTM", "init": "chrono", "length": 50, "seed": 0,
           "attractors": {"0": 0.1, "4": 0.1}}]  # fmt: skip
-    lines = long_dependency.attractor_lines(runs)
+    lines = _long_dependency.attractor_lines(runs)
     # Mean 0.95, sd 0.05, t(0.975, 2) = 4.303: half-width 0.124; the
     # built-in twin is left out.
     assert lines[4] == (
@@ -596,17 +604,16 @@ def test_forget_bias_gap_verdicts():
 
 
 def test_gradient_map_verdicts_need_the_interval_off_one():
-    from experiments import gradient_map
     from experiments._intervals import interval
 
-    assert gradient_map.factor_verdict(interval([0.5, 0.52, 0.49])) == (
+    assert _gradient_map.factor_verdict(interval([0.5, 0.52, 0.49])) == (
         "vanishes"
     )
-    assert gradient_map.factor_verdict(interval([1.2, 1.3, 1.25])) == "grows"
-    assert gradient_map.factor_verdict(interval([0.9, 1.1, 1.0])) == (
+    assert _gradient_map.factor_verdict(interval([1.2, 1.3, 1.25])) == "grows"
+    assert _gradient_map.factor_verdict(interval([0.9, 1.1, 1.0])) == (
         "not resolved at 3 seeds"
     )
-    assert gradient_map.factor_verdict(interval([0.9])) == "vanishes (1 seed)"
+    assert _gradient_map.factor_verdict(interval([0.9])) == "vanishes (1 seed)"
     # Two seeds of one setting: the curve is their geometric mean.
     runs = [
         {"model": "SimpleRNN", "init": "gain:0.5", "seed": s, "value": 0.5,
@@ -616,9 +623,9 @@ def test_gradient_map_verdicts_need_the_interval_off_one():
         for s, a in enumerate([1e-2, 1e-4])
     ]  # fmt: skip
     np.testing.assert_allclose(
-        gradient_map.mean_curve(runs, "init"), [1.0, 1e-3]
+        _gradient_map.mean_curve(runs, "init"), [1.0, 1e-3]
     )
-    (init_row, _) = gradient_map.rows_of(runs)
+    (init_row, _) = _gradient_map.rows_of(runs)
     assert init_row["setting"] == "SimpleRNN, gain 0.5"
     assert init_row["seeds"] == 2
     assert init_row["first k below 0.001"] == "> 1"

@@ -217,3 +217,27 @@ def test_the_readme_examples_run(tmp_path):
     assert accuracy > 0.9
     assert (tmp_path / "forget.png").stat().st_size > 10_000
     assert keras_gates.__version__ == "0.1.0"
+
+
+def test_no_experiment_imports_another_experiment():
+    """Experiments share code through `experiments/_*.py` only."""
+    crossings = {}
+    for path in sorted((ROOT / "experiments").glob("*.py")):
+        tree = ast.parse(path.read_text("utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module == "experiments":
+                    names = [a.name for a in node.names]
+                elif node.module.startswith("experiments."):
+                    names = [node.module.split(".")[1]]
+            elif isinstance(node, ast.Import):
+                names = [
+                    a.name.split(".")[1]
+                    for a in node.names
+                    if a.name.startswith("experiments.")
+                ]
+            shared = [n for n in names if not n.startswith("_")]
+            if shared:
+                crossings.setdefault(path.name, []).extend(shared)
+    assert crossings == {}
