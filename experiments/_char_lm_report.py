@@ -60,8 +60,13 @@ def bits_table(runs: dict) -> tuple[str, list[str]]:
                 "s/epoch": run["seconds_per_epoch"],
             }
         )
-    columns = ["model", "bits per character", "validation", "parameters",
-               "s/epoch"]  # fmt: skip
+    columns = [
+        "model",
+        "bits per character",
+        "validation",
+        "parameters",
+        "s/epoch",
+    ]
     notes = []
     if ngram:
         best = ngram["best_order"]
@@ -96,11 +101,19 @@ def learning_curves(runs: dict, steps_per_epoch: int) -> Figure:
     ngram = runs.get("n-gram")
     if ngram:
         order = str(ngram["best_order"])
-        axes.axhline(ngram["orders"][order]["validation"], color="grey",
-                     ls="--", label=f"{order}-gram")  # fmt: skip
+        axes.axhline(
+            ngram["orders"][order]["validation"],
+            color="grey",
+            ls="--",
+            label=f"{order}-gram",
+        )
         if "1" in ngram["orders"]:
-            axes.axhline(ngram["orders"]["1"]["validation"], color="grey",
-                         ls=":", label="unigram")  # fmt: skip
+            axes.axhline(
+                ngram["orders"]["1"]["validation"],
+                color="grey",
+                ls=":",
+                label="unigram",
+            )
     axes.set_xlabel("training batches")
     axes.set_ylabel("bits per character (validation files)")
     axes.set_title("Character-level models of Python source: validation")
@@ -116,8 +129,13 @@ def saturation_figure(runs: dict) -> Figure:
     layers = sorted(runs[models[0]]["saturation"]) if models else []
     figure = Figure(figsize=(4.2 * max(len(layers), 1), 3.9 * len(models)))
     grid = figure.subplots(len(models), len(layers), squeeze=False)
-    colours = {"input": "C0", "forget": "C1", "output": "C2",
-               "update": "C3", "reset": "C4"}  # fmt: skip
+    colours = {
+        "input": "C0",
+        "forget": "C1",
+        "output": "C2",
+        "update": "C3",
+        "reset": "C4",
+    }
     for row, name in enumerate(models):
         for column, layer in enumerate(layers):
             axes = grid[row][column]
@@ -174,10 +192,11 @@ def saturation_notes(rows: list[dict]) -> list[str]:
         shut = sum(r["mostly shut (> 50% left)"] for r in forget)
         opened = sum(r["mostly open (> 50% right)"] for r in forget)
         share = {
-            layer: np.mean([r["mean share saturated"] for r in mine
-                            if r["layer"] == layer])
+            layer: np.mean(
+                [r["mean share saturated"] for r in mine if r["layer"] == layer]
+            )
             for layer in ("layer_1", "layer_2")
-        }  # fmt: skip
+        }
         gate = "forget" if name.endswith("LSTM") else "update (z)"
         notes.append(
             f"{name}: {opened} {gate} gates mostly open and {shut} mostly "
@@ -222,10 +241,19 @@ def feature_figure(rows: list[dict]) -> Figure:
         mine = [row for row in rows if row["model"] == name]
         x = np.arange(len(mine))
         axes.bar(x - 0.2, [abs(r["r"]) for r in mine], 0.4, label="trained")
-        axes.bar(x + 0.2, [abs(r["untrained best r"]) for r in mine], 0.4,
-                 label="untrained (same architecture)")  # fmt: skip
-        axes.axhline(TRACKS, color="grey", ls="--", lw=0.8,
-                     label=f"|r| = {TRACKS} (tracking threshold)")  # fmt: skip
+        axes.bar(
+            x + 0.2,
+            [abs(r["untrained best r"]) for r in mine],
+            0.4,
+            label="untrained (same architecture)",
+        )
+        axes.axhline(
+            TRACKS,
+            color="grey",
+            ls="--",
+            lw=0.8,
+            label=f"|r| = {TRACKS} (tracking threshold)",
+        )
         axes.set_xticks(x, [r["feature"] for r in mine])
         axes.set_ylim(0, 1)
         axes.set_ylabel("|r| of the best single unit")
@@ -250,10 +278,14 @@ def against_karpathy(runs: dict) -> list[str]:
         for g in layers.values()
     )
     share = {
-        layer: np.mean([np.mean(np.array(f["left"]) + np.array(f["right"]))
-                        for f in gates.values()])
+        layer: np.mean(
+            [
+                np.mean(np.array(f["left"]) + np.array(f["right"]))
+                for f in gates.values()
+            ]
+        )
         for layer, gates in layers.items()
-    }  # fmt: skip
+    }
     first, second = share.get("layer_1", 0.0), share.get("layer_2", 0.0)
     total = sum(len(g["forget"]["left"]) for g in layers.values())
     return [
@@ -309,8 +341,9 @@ def write_page(store, output) -> str:
     runs = runs_by_model(store)
     config = store.config
     table, notes = bits_table(runs)
-    lines = page_opening("Character-level language models of Python "
-                         "source", store.data)  # fmt: skip
+    lines = page_opening(
+        "Character-level language models of Python source", store.data
+    )
     found = store.data.get("text", {})
     lines += [
         f"Text: the top-level `*.py` files of the Python "
@@ -331,19 +364,31 @@ def write_page(store, output) -> str:
     rows = feature_rows(runs)
     if rows:
         lines += [
-            "## Gate saturation", "",
+            "## Gate saturation",
+            "",
             "Per unit, the share of the held-out steps on which each gate "
             "is below 0.1 (left-saturated, shut) or above 0.9 (right-"
             "saturated, open). For the GRU, update is Keras's z: open "
-            "keeps the old state.", "",
-            markdown_table(saturation_rows(runs), [
-                "model", "layer", "gate", "units",
-                "mostly shut (> 50% left)", "mostly open (> 50% right)",
-                "mean share saturated"]),
-            *[f"- {note}" for note in saturation_notes(
-                saturation_rows(runs))], "",
-            "![saturation](saturation.png)", "",
-            "## Cells that track a feature of the code", "",
+            "keeps the old state.",
+            "",
+            markdown_table(
+                saturation_rows(runs),
+                [
+                    "model",
+                    "layer",
+                    "gate",
+                    "units",
+                    "mostly shut (> 50% left)",
+                    "mostly open (> 50% right)",
+                    "mean share saturated",
+                ],
+            ),
+            *[f"- {note}" for note in saturation_notes(saturation_rows(runs))],
+            "",
+            "![saturation](saturation.png)",
+            "",
+            "## Cells that track a feature of the code",
+            "",
             "Pearson r between a unit's cell state (LSTM) or hidden state "
             "(GRU) and each feature, over "
             f"{config['analysis_files']} held-out excerpts of up to "
@@ -351,13 +396,26 @@ def write_page(store, output) -> str:
             "layer pair, and the best unit of the same network before "
             "training. The page link opens the gate viewer at that unit.",
             "",
-            markdown_table(rows, ["model", "feature", "unit", "r",
-                                  "untrained best r", "tracked", "page"]),
-            "![features](features.png)", "",
-        ]  # fmt: skip
+            markdown_table(
+                rows,
+                [
+                    "model",
+                    "feature",
+                    "unit",
+                    "r",
+                    "untrained best r",
+                    "tracked",
+                    "page",
+                ],
+            ),
+            "![features](features.png)",
+            "",
+        ]
         plots.save_figure(saturation_figure(runs), output / "saturation.png")
         plots.save_figure(feature_figure(rows), output / "features.png")
-    plots.save_figure(learning_curves(runs, config["steps_per_epoch"]),
-                      output / "learning_curves.png")  # fmt: skip
+    plots.save_figure(
+        learning_curves(runs, config["steps_per_epoch"]),
+        output / "learning_curves.png",
+    )
     lines += what_it_shows(runs, rows, notes)
     return save_page(output / "summary.md", lines)

@@ -65,8 +65,15 @@ class Config:
 
 
 def check(config: Config) -> Config:
-    for name in ("length", "units", "batch_size", "iterations", "eval_every",
-                 "eval_size", "seeds"):  # fmt: skip
+    for name in (
+        "length",
+        "units",
+        "batch_size",
+        "iterations",
+        "eval_every",
+        "eval_size",
+        "seeds",
+    ):
         value = getattr(config, name)
         if value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}")
@@ -117,14 +124,23 @@ def train_one(config: Config, keys: dict, quiet: bool) -> dict:
     while done < config.iterations:
         chunk = min(config.eval_every, config.iterations - done)
         x, y = copy_memory(chunk * config.batch_size, length, rng)
-        net.fit(x, y, batch_size=config.batch_size, epochs=1, verbose=0,
-                shuffle=False)  # fmt: skip
+        net.fit(
+            x,
+            y,
+            batch_size=config.batch_size,
+            epochs=1,
+            verbose=0,
+            shuffle=False,
+        )
         done += chunk
         steps.append(done)
         losses.append(_loss(net, held_out))
         if not quiet:
-            print(f"  {keys['init']} seed {seed}: iteration {done}, held-out "
-                  f"loss {losses[-1]:.4f}", flush=True)  # fmt: skip
+            print(
+                f"  {keys['init']} seed {seed}: iteration {done}, held-out "
+                f"loss {losses[-1]:.4f}",
+                flush=True,
+            )
     seconds = time.perf_counter() - start
     return {
         "steps": steps,
@@ -156,21 +172,32 @@ def curves_figure(runs, config: Config) -> Figure:
     for i, (init, mine) in enumerate(sorted(by_init(runs).items())):
         colour = f"C{i}"
         for run in mine:
-            axes.plot(run["steps"], run["loss"], color=colour, lw=0.8,
-                      alpha=0.3)  # fmt: skip
+            axes.plot(
+                run["steps"], run["loss"], color=colour, lw=0.8, alpha=0.3
+            )
         steps = mine[0]["steps"]
         mean = np.mean([r["loss"] for r in mine], axis=0)
-        axes.plot(steps, mean, color=colour, lw=2.2,
-                  label=f"{names.get(init, init)}, mean of {len(mine)} "
-                  "seeds")  # fmt: skip
-    axes.axhline(baseline(config.length), color="black", ls="--", lw=1,
-                 label="memoryless baseline 10 ln 8 / (T + 20)")  # fmt: skip
-    axes.set_xlabel("training iterations (minibatches of "
-                    f"{config.batch_size})")  # fmt: skip
+        axes.plot(
+            steps,
+            mean,
+            color=colour,
+            lw=2.2,
+            label=f"{names.get(init, init)}, mean of {len(mine)} seeds",
+        )
+    axes.axhline(
+        baseline(config.length),
+        color="black",
+        ls="--",
+        lw=1,
+        label="memoryless baseline 10 ln 8 / (T + 20)",
+    )
+    axes.set_xlabel(f"training iterations (minibatches of {config.batch_size})")
     axes.set_ylabel("held-out cross-entropy, nats per step (log scale)")
-    axes.set_title(f"Copy task, T = {config.length}: GatedLSTM, "
-                   f"{config.units} units, RMSprop {config.learning_rate:g}"
-                   "; faint: each seed")  # fmt: skip
+    axes.set_title(
+        f"Copy task, T = {config.length}: GatedLSTM, "
+        f"{config.units} units, RMSprop {config.learning_rate:g}"
+        "; faint: each seed"
+    )
     axes.set_yscale("log")
     axes.grid(alpha=0.3, which="both")
     axes.legend(fontsize=9)
@@ -220,8 +247,9 @@ def verdict_lines(runs, config: Config) -> list[str]:
 def write_page(store, config: Config, output: Path) -> str:
     figure = curves_figure(store.runs, config)
     plots.save_figure(figure, output / "chrono_copy.png")
-    lines = page_opening("Chrono on the copy task (Tallec & Ollivier's "
-                         "setting)", store.data)  # fmt: skip
+    lines = page_opening(
+        "Chrono on the copy task (Tallec & Ollivier's setting)", store.data
+    )
     lines += [
         __doc__.split("\n\n", 2)[2].split("\n\nWrites")[0].strip(),
         "",
@@ -237,8 +265,9 @@ def write_page(store, config: Config, output: Path) -> str:
 
 
 def main(argv=None):
-    args = parser(Config(), __doc__.split("\n")[0],
-                  "results/chrono_copy").parse_args(argv)  # fmt: skip
+    args = parser(
+        Config(), __doc__.split("\n")[0], "results/chrono_copy"
+    ).parse_args(argv)
     output = Path(args.output)
     if not args.report:
         check(config_from(args, Config()))

@@ -126,9 +126,11 @@ def article_factor(net, x) -> float:
 def probe_data(config: Config) -> dict:
     """The agreement data every setting and seed trains and is probed on."""
     return make_splits(
-        "agreement", config.length,
-        (config.train_size, 200, config.probe_size), seed=config.seed,
-    )  # fmt: skip
+        "agreement",
+        config.length,
+        (config.train_size, 200, config.probe_size),
+        seed=config.seed,
+    )
 
 
 def measure(config: Config, output: Path, data, keys, quiet) -> dict:
@@ -146,11 +148,17 @@ def measure(config: Config, output: Path, data, keys, quiet) -> dict:
     at_init = relative(input_gradients(fresh, x, y))
     factor_init = article_factor(fresh, x)
     net, run = train_run(
-        "agreement", model, data, config.length, config.epochs,
-        units=config.units, init=init, seed=seed,
+        "agreement",
+        model,
+        data,
+        config.length,
+        config.epochs,
+        units=config.units,
+        init=init,
+        seed=seed,
         backup_dir=backup_folder(output, keys),
         verbose=0 if quiet else "auto",
-    )  # fmt: skip
+    )
     trained = relative(input_gradients(net, x, y))
     run.update(
         ratio_init=at_init.tolist(),
@@ -205,21 +213,26 @@ def rows_of(runs) -> list[dict]:
         for stage in ("init", "trained"):
             ratio = mean_curve(mine, stage)
             measured = interval([r[f"measured_{stage}"] for r in mine])
-            rows.append({
-                "setting": name,
-                "stage": "at initialisation" if stage == "init" else (
-                    "after training"),
-                "seeds": measured.n,
-                "article's factor": interval(
-                    [r[f"article_{stage}"] for r in mine]).text(3),
-                "measured factor": measured.text(3),
-                "gradient": factor_verdict(measured),
-                "ratio at k=100": float(ratio[min(100, len(ratio) - 1)]),
-                "ratio at k=T-1": float(ratio[-1]),
-                f"first k below {VANISHED:g}": vanishing_distance(ratio),
-                "test accuracy": float(np.mean([r["value"] for r in mine]))
-                if stage == "trained" else None,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "setting": name,
+                    "stage": "at initialisation"
+                    if stage == "init"
+                    else ("after training"),
+                    "seeds": measured.n,
+                    "article's factor": interval(
+                        [r[f"article_{stage}"] for r in mine]
+                    ).text(3),
+                    "measured factor": measured.text(3),
+                    "gradient": factor_verdict(measured),
+                    "ratio at k=100": float(ratio[min(100, len(ratio) - 1)]),
+                    "ratio at k=T-1": float(ratio[-1]),
+                    f"first k below {VANISHED:g}": vanishing_distance(ratio),
+                    "test accuracy": float(np.mean([r["value"] for r in mine]))
+                    if stage == "trained"
+                    else None,
+                }
+            )
     return rows
 
 
@@ -236,20 +249,36 @@ def curves_figure(runs, config: Config) -> Figure:
             mine, colour = settings[name], f"C{i}"
             k = np.arange(len(mine[0]["ratio_init"]))
             axes.plot(k, mean_curve(mine, "init"), color=colour, ls=":")
-            axes.plot(k, mean_curve(mine, "trained"), color=colour,
-                      label=name)  # fmt: skip
+            axes.plot(k, mean_curve(mine, "trained"), color=colour, label=name)
             if len(mine) > 1:
                 for run in mine:
-                    axes.plot(k, run["ratio_trained"], color=colour,
-                              lw=0.6, alpha=0.25)  # fmt: skip
+                    axes.plot(
+                        k,
+                        run["ratio_trained"],
+                        color=colour,
+                        lw=0.6,
+                        alpha=0.25,
+                    )
             factor = float(np.mean([r["article_init"] for r in mine]))
             predicted = factor ** k.astype("float64")
-            axes.plot(k, np.clip(predicted, 1e-30, None), color=colour,
-                      ls="--", lw=0.8, alpha=0.7)  # fmt: skip
+            axes.plot(
+                k,
+                np.clip(predicted, 1e-30, None),
+                color=colour,
+                ls="--",
+                lw=0.8,
+                alpha=0.7,
+            )
         axes.plot([], [], color="0.3", ls=":", label="at initialisation")
         axes.plot([], [], color="0.3", label="after training")
-        axes.plot([], [], color="0.3", ls="--", lw=0.8,
-                  label="article's factor^k (at init)")  # fmt: skip
+        axes.plot(
+            [],
+            [],
+            color="0.3",
+            ls="--",
+            lw=0.8,
+            label="article's factor^k (at init)",
+        )
         axes.axhline(VANISHED, color="black", lw=0.6)
         axes.set_yscale("log")
         axes.set_ylim(1e-12, 1e6)
@@ -266,8 +295,9 @@ def curves_figure(runs, config: Config) -> Figure:
             f"geometric mean of {seeds} seeds; faint: each seed after training"
         )
     )
-    figure.suptitle(f"Gradient reaching step T - k (agreement, T = "
-                    f"{config.length}; {what})")  # fmt: skip
+    figure.suptitle(
+        f"Gradient reaching step T - k (agreement, T = {config.length}; {what})"
+    )
     return figure
 
 
@@ -279,14 +309,18 @@ def factors_figure(runs) -> Figure:
             xs = [r[f"article_{stage}"] for r in mine]
             ys = [r[f"measured_{stage}"] for r in mine]
             axes.scatter(
-                np.mean(xs), np.mean(ys),
-                marker=marker, s=60, color=f"C{i}",
+                np.mean(xs),
+                np.mean(ys),
+                marker=marker,
+                s=60,
+                color=f"C{i}",
                 facecolor="none" if stage == "init" else f"C{i}",
                 label=name if stage == "init" else None,
-            )  # fmt: skip
+            )
             if len(mine) > 1:
-                axes.scatter(xs, ys, marker=marker, s=10, color=f"C{i}",
-                             alpha=0.35)  # fmt: skip
+                axes.scatter(
+                    xs, ys, marker=marker, s=10, color=f"C{i}", alpha=0.35
+                )
     reach = [0.0, 1.6]
     axes.plot(reach, reach, color="grey", lw=0.8, label="measured = predicted")
     axes.axvline(1.0, color="black", lw=0.6)
@@ -298,12 +332,18 @@ def factors_figure(runs) -> Figure:
         alpha=0.06,
         label="factor < 1: the article predicts vanishing",
     )
-    axes.scatter([], [], marker="o", facecolor="none", color="0.3",
-                 label="at initialisation (mean)")  # fmt: skip
-    axes.scatter([], [], marker="s", color="0.3",
-                 label="after training (mean)")  # fmt: skip
-    axes.scatter([], [], marker="s", s=10, color="0.3", alpha=0.35,
-                 label="one seed")  # fmt: skip
+    axes.scatter(
+        [],
+        [],
+        marker="o",
+        facecolor="none",
+        color="0.3",
+        label="at initialisation (mean)",
+    )
+    axes.scatter([], [], marker="s", color="0.3", label="after training (mean)")
+    axes.scatter(
+        [], [], marker="s", s=10, color="0.3", alpha=0.35, label="one seed"
+    )
     axes.set_xlim(0.0, 1.6)
     axes.set_xlabel("article's factor per step (tanh' x weights; f or z)")
     axes.set_ylabel("measured factor per step (exp of the fitted slope)")
@@ -316,8 +356,10 @@ def factors_figure(runs) -> Figure:
 def what_it_shows(runs) -> list[str]:
     lines = []
     for name, mine in by_setting(runs).items():
-        for stage, words in (("init", "at initialisation"),
-                             ("trained", "after training")):  # fmt: skip
+        for stage, words in (
+            ("init", "at initialisation"),
+            ("trained", "after training"),
+        ):
             predicted = interval([r[f"article_{stage}"] for r in mine])
             measured = interval([r[f"measured_{stage}"] for r in mine])
             said, found = factor_verdict(predicted), factor_verdict(measured)
@@ -344,24 +386,39 @@ def write_page(store, config: Config, output: Path) -> str:
     runs = store.runs
     plots.save_figure(curves_figure(runs, config), output / "gradient_map.png")
     plots.save_figure(factors_figure(runs), output / "factors.png")
-    columns = ["setting", "stage", "seeds", "article's factor",
-               "measured factor", "gradient", "ratio at k=100",
-               "ratio at k=T-1",
-               f"first k below {VANISHED:g}", "test accuracy"]  # fmt: skip
+    columns = [
+        "setting",
+        "stage",
+        "seeds",
+        "article's factor",
+        "measured factor",
+        "gradient",
+        "ratio at k=100",
+        "ratio at k=T-1",
+        f"first k below {VANISHED:g}",
+        "test accuracy",
+    ]
     lines = page_opening("Where the vanishing gradient holds", store.data)
     lines += [
-        __doc__.split("\n\n", 2)[2].strip(), "",
+        __doc__.split("\n\n", 2)[2].strip(),
+        "",
         markdown_table(rows_of(runs), columns),
-        "![gradient against distance](gradient_map.png)", "",
-        "![predicted against measured factor](factors.png)", "",
-        "## What this shows", "", *what_it_shows(runs), "",
-    ]  # fmt: skip
+        "![gradient against distance](gradient_map.png)",
+        "",
+        "![predicted against measured factor](factors.png)",
+        "",
+        "## What this shows",
+        "",
+        *what_it_shows(runs),
+        "",
+    ]
     return save_page(output / "summary.md", lines)
 
 
 def main(argv=None):
-    args = parser(Config(), __doc__.split("\n")[0],
-                  "results/gradient_map").parse_args(argv)  # fmt: skip
+    args = parser(
+        Config(), __doc__.split("\n")[0], "results/gradient_map"
+    ).parse_args(argv)
     output = Path(args.output)
     store, config = open_store(args, Config(), "gradient_map", argv)
     if not args.report:

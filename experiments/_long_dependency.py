@@ -96,10 +96,14 @@ def planned_runs(config: Config, only_seed: int | None = None) -> list[dict]:
             for model in config.models:
                 inits = ["default"] if model == "SimpleRNN" else config.inits
                 plan += [
-                    {"model": model, "init": init, "length": length,
-                     "seed": seed}
+                    {
+                        "model": model,
+                        "init": init,
+                        "length": length,
+                        "seed": seed,
+                    }
                     for init in inits
-                ]  # fmt: skip
+                ]
     return plan
 
 
@@ -135,12 +139,19 @@ def run_sweep(
                 **options,
             )
         net, run = train_run(
-            task, keys["model"], data_cache[length, data_seed], length,
-            epochs=config.epochs, units=config.units, init=keys["init"],
-            batch_size=config.batch_size, learning_rate=config.learning_rate,
-            seed=keys["seed"], backup_dir=backup_folder(output, keys),
+            task,
+            keys["model"],
+            data_cache[length, data_seed],
+            length,
+            epochs=config.epochs,
+            units=config.units,
+            init=keys["init"],
+            batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            seed=keys["seed"],
+            backup_dir=backup_folder(output, keys),
             verbose=verbose,
-        )  # fmt: skip
+        )
         run["data_seed"] = data_seed
         if config.attractors and task.name == "agreement":
             run["attractors"] = attractor_accuracy(
@@ -190,9 +201,19 @@ def save_model(net, path: Path):
 
 
 COLUMNS = [
-    "model", "init", "length", "metric", "seeds", "mean", "95% interval",
-    "solved", "baseline", "params", "seconds_per_epoch", "epochs",
-]  # fmt: skip
+    "model",
+    "init",
+    "length",
+    "metric",
+    "seeds",
+    "mean",
+    "95% interval",
+    "solved",
+    "baseline",
+    "params",
+    "seconds_per_epoch",
+    "epochs",
+]
 
 
 def by_cell(runs) -> dict:
@@ -250,8 +271,11 @@ def twin_gaps(runs) -> list[str]:
             if model != gated or not twins:
                 continue
             theirs = {r["seed"]: r["value"] for r in twins}
-            pairs = [(r["value"], theirs[r["seed"]]) for r in mine
-                     if r["seed"] in theirs]  # fmt: skip
+            pairs = [
+                (r["value"], theirs[r["seed"]])
+                for r in mine
+                if r["seed"] in theirs
+            ]
             if not pairs:
                 continue
             ours, other = zip(*pairs, strict=True)
@@ -308,8 +332,9 @@ def attractor_figure(runs, config: Config, output: Path) -> Path:
     cells = attractor_cells(runs)
     lengths = sorted({key[2] for key in cells})
     names = sorted({(m, i) for m, i, _ in cells})
-    figure = Figure(figsize=(4.2 * len(lengths) + 1.5, 4.4),
-                    layout="constrained")  # fmt: skip
+    figure = Figure(
+        figsize=(4.2 * len(lengths) + 1.5, 4.4), layout="constrained"
+    )
     axes = np.atleast_1d(figure.subplots(1, len(lengths), sharey=True))
     colors = {name: f"C{i}" for i, name in enumerate(names)}
     for axis, length in zip(axes, lengths, strict=True):
@@ -319,16 +344,28 @@ def attractor_figure(runs, config: Config, output: Path) -> Path:
                 continue
             ks = sorted(by_k)
             label = name[0] + ("" if name[1] == "default" else f" ({name[1]})")
-            axis.plot(ks, [np.mean(by_k[k]) for k in ks], marker="o",
-                      color=colors[name], label=label)  # fmt: skip
+            axis.plot(
+                ks,
+                [np.mean(by_k[k]) for k in ks],
+                marker="o",
+                color=colors[name],
+                label=label,
+            )
             dots = [(k, v) for k in ks for v in by_k[k]]
-            axis.scatter(*zip(*dots, strict=True), s=12, alpha=0.3,
-                         color=colors[name])  # fmt: skip
-        ks = sorted({k for key, v in cells.items() if key[2] == length
-                     for k in v})  # fmt: skip
+            axis.scatter(
+                *zip(*dots, strict=True), s=12, alpha=0.3, color=colors[name]
+            )
+        ks = sorted(
+            {k for key, v in cells.items() if key[2] == length for k in v}
+        )
         axis.axhline(0.5, color="grey", linestyle=":", label="chance")
-        axis.plot(ks, [1.0 if k == 0 else 0.0 for k in ks], color="grey",
-                  linestyle="--", label="most recent noun")  # fmt: skip
+        axis.plot(
+            ks,
+            [1.0 if k == 0 else 0.0 for k in ks],
+            color="grey",
+            linestyle="--",
+            label="most recent noun",
+        )
         axis.set_title(f"clause of T = {length} tokens")
         axis.set_xticks(ks)
         axis.grid(alpha=0.3)
@@ -340,8 +377,9 @@ def attractor_figure(runs, config: Config, output: Path) -> Path:
     axes[0].set_ylim(-0.03, 1.03)
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside right center", fontsize=9)
-    seeds = max((len(v) for by_k in cells.values() for v in by_k.values()),
-                default=0)  # fmt: skip
+    seeds = max(
+        (len(v) for by_k in cells.values() for v in by_k.values()), default=0
+    )
     figure.suptitle(
         "Agreement with attractors (Linzen et al. 2016): accuracy against "
         f"the number of attractors, mean of {seeds} seeds"
@@ -455,11 +493,11 @@ def what_it_shows(runs, config: Config) -> list[str]:
     lines.append(
         f"- {seeds} seed{'s' if seeds != 1 else ''} per cell "
         f"(seeds {config.seed}..{config.seed + config.seeds - 1}; "
-        + ("a new data set per seed" if config.data_seeds else
-           "one data set") + f"); intervals: {METHOD}. "
+        + ("a new data set per seed" if config.data_seeds else "one data set")
+        + f"); intervals: {METHOD}. "
         "Solved means accuracy >= 0.9, or a loss at most a tenth (MSE) or "
         "half (copy) of the chance baseline."
-    )  # fmt: skip
+    )
     return lines
 
 

@@ -234,18 +234,27 @@ def timing_rows(kind, shape, mode, jit, times, paths, evidence, seed):
     rows = []
     for name, ms in times.items():
         twin = bidirectional if name.startswith("Bidirectional") else reference
-        rows.append({
-            "model": name,
-            "task": f"{mode} b{batch} t{time_steps} d{features} h{units}",
-            "mode": mode, "shape": list(shape), "jit_compile": jit,
-            "metric": "ms per step", "value": ms,
-            "ratio_to_builtin": ms / twin, "path": paths.get(name, ""),
-            "kernel_ops": evidence.get(name, ""),
-            "gflops": flops * batch * time_steps / ms / 1e6, "seed": seed,
-        })  # fmt: skip
-        print(f"  {mode:7s} jit={jit!s:5s} {name:38s} {ms:8.1f} ms "
-              f"({ms / twin:.2f}x built-in) [{paths.get(name, '')}]",
-              flush=True)  # fmt: skip
+        rows.append(
+            {
+                "model": name,
+                "task": f"{mode} b{batch} t{time_steps} d{features} h{units}",
+                "mode": mode,
+                "shape": list(shape),
+                "jit_compile": jit,
+                "metric": "ms per step",
+                "value": ms,
+                "ratio_to_builtin": ms / twin,
+                "path": paths.get(name, ""),
+                "kernel_ops": evidence.get(name, ""),
+                "gflops": flops * batch * time_steps / ms / 1e6,
+                "seed": seed,
+            }
+        )
+        print(
+            f"  {mode:7s} jit={jit!s:5s} {name:38s} {ms:8.1f} ms "
+            f"({ms / twin:.2f}x built-in) [{paths.get(name, '')}]",
+            flush=True,
+        )
     return rows
 
 
@@ -272,8 +281,9 @@ def measure_shape(kind, shape, config, rng) -> list[dict]:
             except Exception as error:
                 print(f"  {mode} jit_compile={jit}: failed ({error})")
                 continue
-            rows += timing_rows(kind, shape, mode, jit, times, paths,
-                                evidence, config.seed)  # fmt: skip
+            rows += timing_rows(
+                kind, shape, mode, jit, times, paths, evidence, config.seed
+            )
     return rows
 
 
@@ -358,17 +368,25 @@ def measure_growth(config, rng) -> list[dict]:
             config.warmup,
         )
         for name, ms in times.items():
-            rows.append({
-                "model": name,
-                "task": f"growth b{batch} t{time_steps} d{features} h{units}",
-                "mode": "growth", "shape": list(shape), "jit_compile": True,
-                "metric": "ms per step", "value": ms,
-                "ratio_to_builtin": ms / times["keras.layers.LSTM"],
-                "seed": config.seed,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "model": name,
+                    "task": (
+                        f"growth b{batch} t{time_steps} d{features} h{units}"
+                    ),
+                    "mode": "growth",
+                    "shape": list(shape),
+                    "jit_compile": True,
+                    "metric": "ms per step",
+                    "value": ms,
+                    "ratio_to_builtin": ms / times["keras.layers.LSTM"],
+                    "seed": config.seed,
+                }
+            )
             print(f"  growth T={time_steps} {name:38s} {ms:8.1f} ms")
-    first = {r["model"]: r["value"] for r in rows
-             if r["shape"][1] == GROWTH_TIMES[0]}  # fmt: skip
+    first = {
+        r["model"]: r["value"] for r in rows if r["shape"][1] == GROWTH_TIMES[0]
+    }
     for row in rows:
         if row["shape"][1] == GROWTH_TIMES[1]:
             row["growth_over_first"] = row["value"] / first[row["model"]]
@@ -433,15 +451,18 @@ def chart(rows, backend: str, device: str = "") -> Figure:
             ratios, labels = [], []
             for task, jit in groups:
                 match = [
-                    r for r in mine
-                    if r["model"] == name and r["task"] == task
+                    r
+                    for r in mine
+                    if r["model"] == name
+                    and r["task"] == task
                     and r["jit_compile"] == jit
-                ]  # fmt: skip
+                ]
                 ratios.append(match[0]["ratio_to_builtin"] if match else np.nan)
                 labels.append(f"{match[0]['value']:.0f} ms" if match else "")
             positions = np.arange(len(groups)) + i * height
-            bars = axis.barh(positions, ratios, height, label=name,
-                             color=f"C{_rank(name)}")  # fmt: skip
+            bars = axis.barh(
+                positions, ratios, height, label=name, color=f"C{_rank(name)}"
+            )
             axis.bar_label(bars, labels, fontsize=7, padding=2)
         axis.axvline(1.0, color="black", linewidth=1)
         axis.set_xscale("log")
@@ -460,9 +481,11 @@ def chart(rows, backend: str, device: str = "") -> Figure:
         )
         axis.set_title(f"{kind}")
         axis.legend(
-            fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2),
+            fontsize=8,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.2),
             ncol=2,
-        )  # fmt: skip
+        )
         axis.grid(axis="x", alpha=0.3, which="both")
     # At least 0.5x to 2x, so that a few percent never fill the plot.
     ratios = [r["ratio_to_builtin"] for r in train] or [1.0]
@@ -560,8 +583,16 @@ def write_summary(folder: Path, data: dict) -> str:
     return save_page(folder / "summary.md", lines)
 
 
-TIMING_COLUMNS = ["task", "jit_compile", "model", "value", "ratio_to_builtin",
-                  "gflops", "path", "kernel_ops"]  # fmt: skip
+TIMING_COLUMNS = [
+    "task",
+    "jit_compile",
+    "model",
+    "value",
+    "ratio_to_builtin",
+    "gflops",
+    "path",
+    "kernel_ops",
+]
 
 
 def write_growth(folder: Path, store, config) -> None:
@@ -578,7 +609,7 @@ def write_growth(folder: Path, store, config) -> None:
         markdown_table(
             store.runs,
             ["task", "model", "value", "ratio_to_builtin", "growth_over_first"],
-        ),  # fmt: skip
+        ),
     ]
     save_page(folder / "growth.md", lines)
 
@@ -626,8 +657,11 @@ def run_grid(store, config) -> None:
     rng = np.random.default_rng(config.seed)
     for shape in config.shapes:
         for kind in ("LSTM", "GRU"):
-            print(f"{kind} batch {shape[0]}, time {shape[1]}, input "
-                  f"{shape[2]}, units {shape[3]}:", flush=True)  # fmt: skip
+            print(
+                f"{kind} batch {shape[0]}, time {shape[1]}, input "
+                f"{shape[2]}, units {shape[3]}:",
+                flush=True,
+            )
             for row in measure_shape(kind, shape, config, rng):
                 store.add(row)
     for shape in config.shapes + config.extract_shapes:
@@ -648,11 +682,18 @@ def main(argv=None):
         return
     config = QUICK if args.quick else config_from(args, Config())
     # Timings are not resumable: a run starts over.
-    store = ResultsStore(output, "benchmark", config, fresh=True,
-                         command=command_line("benchmark", argv))  # fmt: skip
+    store = ResultsStore(
+        output,
+        "benchmark",
+        config,
+        fresh=True,
+        command=command_line("benchmark", argv),
+    )
     flush_denormals(store)
-    print(f"benchmark on {store.data['device']}, backend "
-          f"{keras.backend.backend()}")  # fmt: skip
+    print(
+        f"benchmark on {store.data['device']}, backend "
+        f"{keras.backend.backend()}"
+    )
     rng = np.random.default_rng(config.seed)
     if args.growth_only:
         for row in measure_growth(config, rng):
@@ -663,8 +704,10 @@ def main(argv=None):
     # would hide under their peak.
     memory = measure_memory(config, rng)
     store.add(memory)
-    print(f"memory: {memory['value']:.0f} MiB peak growth for "
-          f"{memory['gate_arrays_mib']:.0f} MiB of gate arrays")  # fmt: skip
+    print(
+        f"memory: {memory['value']:.0f} MiB peak growth for "
+        f"{memory['gate_arrays_mib']:.0f} MiB of gate arrays"
+    )
     if args.memory_only:
         return
     run_grid(store, config)
@@ -675,9 +718,13 @@ def main(argv=None):
 
 
 QUICK = Config(
-    shapes=[list(s) for s in QUICK_SHAPES], extract_shapes=[], repeats=2,
-    warmup=1, probe=4, memory_time=50,
-)  # fmt: skip
+    shapes=[list(s) for s in QUICK_SHAPES],
+    extract_shapes=[],
+    repeats=2,
+    warmup=1,
+    probe=4,
+    memory_time=50,
+)
 
 
 if __name__ == "__main__":

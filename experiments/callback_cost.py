@@ -88,11 +88,19 @@ def epoch_times(config: Config) -> dict:
                         ),
                     ]
                 start = time.perf_counter()
-                net.fit(x, y, epochs=1, batch_size=config.batch_size,
-                        callbacks=callbacks, verbose=0)  # fmt: skip
+                net.fit(
+                    x,
+                    y,
+                    epochs=1,
+                    batch_size=config.batch_size,
+                    callbacks=callbacks,
+                    verbose=0,
+                )
                 times[name].append(time.perf_counter() - start)
-                print(f"repeat {repeat + 1}: {name}: "
-                      f"{times[name][-1]:.1f} s", flush=True)  # fmt: skip
+                print(
+                    f"repeat {repeat + 1}: {name}: {times[name][-1]:.1f} s",
+                    flush=True,
+                )
     return times
 
 

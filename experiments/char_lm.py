@@ -88,8 +88,9 @@ class Windows(keras.utils.PyDataset):
     def __getitem__(self, index):
         config = self.config
         rng = np.random.default_rng([config.seed, self.epoch, index])
-        starts = rng.integers(0, len(self.ids) - config.length - 1,
-                              config.batch_size)  # fmt: skip
+        starts = rng.integers(
+            0, len(self.ids) - config.length - 1, config.batch_size
+        )
         window = starts[:, None] + np.arange(config.length + 1)
         chunk = self.ids[window]
         return chunk[:, :-1], chunk[:, 1:]
@@ -271,7 +272,7 @@ def padded_gates(model, excerpts) -> dict:
                         (len(excerpts), longest, values.shape[-1]),
                         np.nan,
                         "float32",
-                    ),  # fmt: skip
+                    ),
                 )
                 array[index, : values.shape[1]] = values[0]
     return found
@@ -318,8 +319,9 @@ def train_run(name, data, excerpts, config, output, backup, verbose):
         ],
         verbose=verbose,
     )
-    with atomic_path(output / "models" / f"{name}.weights.h5",
-                     suffix=".weights.h5") as tmp:  # fmt: skip
+    with atomic_path(
+        output / "models" / f"{name}.weights.h5", suffix=".weights.h5"
+    ) as tmp:
         model.save_weights(tmp)
     padded = padded_gates(model, excerpts)
     trained = joined(padded, excerpts)
@@ -348,8 +350,9 @@ def rewrite_pages(store, config: Config, output: Path) -> None:
         if run["model"] not in LAYERS or not weights.exists():
             continue
         if excerpts is None:
-            data = text.corpus(config.train_chars, config.test_chars,
-                               config.validation_chars)  # fmt: skip
+            data = text.corpus(
+                config.train_chars, config.test_chars, config.validation_chars
+            )
             recorded = store.data.get("text", {}).get("sha256")
             if recorded and data["sha256"] != recorded:
                 raise ValueError(
@@ -361,8 +364,9 @@ def rewrite_pages(store, config: Config, output: Path) -> None:
         model = build_model(run["model"], config)
         model.optimizer.build(model.trainable_variables)  # saved with it
         model.load_weights(weights)
-        write_pages(run["model"], model, excerpts, run["best_units"],
-                    output / "pages")  # fmt: skip
+        write_pages(
+            run["model"], model, excerpts, run["best_units"], output / "pages"
+        )
 
 
 def main(argv=None):
@@ -380,23 +384,37 @@ def main(argv=None):
         rewrite_pages(store, config, output)
         print(report.write_page(store, output))
         return
-    data = text.corpus(config.train_chars, config.test_chars,
-                       config.validation_chars)  # fmt: skip
+    data = text.corpus(
+        config.train_chars, config.test_chars, config.validation_chars
+    )
     store.data["text"] = {k: data[k] for k in ("python", "sha256", "files")}
     excerpts = analysis_texts(data, config)
-    print(f"Python {data['python']} standard library: {data['files']} files, "
-          f"text sha256 {data['sha256'][:16]}...", flush=True)  # fmt: skip
+    print(
+        f"Python {data['python']} standard library: {data['files']} files, "
+        f"text sha256 {data['sha256'][:16]}...",
+        flush=True,
+    )
     plan = [{"model": "n-gram"}] + [{"model": m} for m in config.models]
 
     def run_one(keys):
         if keys["model"] == "n-gram":
             return ngram_run(data, config)
-        return train_run(keys["model"], data, excerpts, config, output,
-                         backup_folder(output, keys),
-                         2 if args.quiet else "auto")  # fmt: skip
+        return train_run(
+            keys["model"],
+            data,
+            excerpts,
+            config,
+            output,
+            backup_folder(output, keys),
+            2 if args.quiet else "auto",
+        )
 
-    run_plan(store, plan, run_one,
-             lambda run: f"{run['value']:.3f} bits per character")  # fmt: skip
+    run_plan(
+        store,
+        plan,
+        run_one,
+        lambda run: f"{run['value']:.3f} bits per character",
+    )
     print(report.write_page(store, output))
 
 

@@ -68,8 +68,9 @@ class Options:
 
 
 def sweeps(quick: bool, seeds: int) -> dict:
-    base = Config(epochs=10, seeds=seeds, models=GATED_AND_RNN,
-                  inits=BOTH_INITS)  # fmt: skip
+    base = Config(
+        epochs=10, seeds=seeds, models=GATED_AND_RNN, inits=BOTH_INITS
+    )
     plans = {
         "agreement": replace(
             base,
@@ -108,9 +109,14 @@ def sweeps(quick: bool, seeds: int) -> dict:
 def map_config(quick: bool, seeds: int) -> gradient_map.Config:
     if quick:
         return gradient_map.Config(
-            length=20, epochs=1, units=4, train_size=64, probe_size=16,
-            gains=[0.5, 1.0, 1.5], seeds=seeds,
-        )  # fmt: skip
+            length=20,
+            epochs=1,
+            units=4,
+            train_size=64,
+            probe_size=16,
+            gains=[0.5, 1.0, 1.5],
+            seeds=seeds,
+        )
     return gradient_map.Config(seeds=seeds)
 
 
@@ -118,9 +124,14 @@ def copy_config(quick: bool, seeds: int) -> chrono_copy.Config:
     seeds = min(seeds, COPY_SEEDS)
     if quick:
         return chrono_copy.Config(
-            length=20, units=4, batch_size=8, iterations=6, eval_every=3,
-            eval_size=16, seeds=seeds,
-        )  # fmt: skip
+            length=20,
+            units=4,
+            batch_size=8,
+            iterations=6,
+            eval_every=3,
+            eval_size=16,
+            seeds=seeds,
+        )
     return chrono_copy.Config(seeds=seeds)
 
 
@@ -195,8 +206,11 @@ def plain_rnn_outcomes(results: dict) -> tuple[list, dict]:
     """Table rows, and the cells by outcome: "worse" (a gated layer's
     interval lies beyond the SimpleRNN's), "unresolved" (intervals
     overlap: no difference shown), "better" (the SimpleRNN's beyond)."""
-    rows = ["| task | T | SimpleRNN | solved | chance | best gated layer | "
-            "solved |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = [
+        "| task | T | SimpleRNN | solved | chance | best gated layer | "
+        "solved |",
+        "|---|---|---|---|---|---|---|",
+    ]
     outcome: dict = {"worse": [], "unresolved": [], "better": []}
     for task, length, found in cells(results):
         plain = found[("SimpleRNN", "default")]
@@ -288,31 +302,38 @@ def gradient_evidence(map_runs: list) -> tuple[list, str]:
         " The gradient map: with Keras's default recurrent kernel (orthogonal"
         f", gain 1) the SimpleRNN's per-step factor at initialisation is "
         f"{found.text(3)} ({said})"
-        + (", at the edge between vanishing and exploding: it compounds "
-           f"to {found.mean ** 100:.2g} over 100 steps and "
-           f"{found.mean ** 400:.2g} over 400"
-           if abs(found.mean - 1.0) < 0.05 else "")
+        + (
+            ", at the edge between vanishing and exploding: it compounds "
+            f"to {found.mean**100:.2g} over 100 steps and "
+            f"{found.mean**400:.2g} over 400"
+            if abs(found.mean - 1.0) < 0.05
+            else ""
+        )
         + "; the gradient vanishes at initialisation in: "
         + ("; ".join(vanishing) or "no setting")
         + f". Where both the predicted and the measured factor are resolved "
         f"(settings x at initialisation / after training), the gradient "
         f"fell on the side of 1 the article's argument predicts in {agree} "
         f"of {agree + disagree}."
-        + (" The factor is an upper bound of the per-step Jacobian's norm "
-           "(largest singular value times tanh'), and a loose one once "
-           "training has grown the kernel's largest singular value: the "
-           "gradient need not lie along that direction, so it can decay "
-           "where the bound exceeds 1 (see gradient_map/summary.md)."
-           if disagree else "")
-    )  # fmt: skip
+        + (
+            " The factor is an upper bound of the per-step Jacobian's norm "
+            "(largest singular value times tanh'), and a loose one once "
+            "training has grown the kernel's largest singular value: the "
+            "gradient need not lie along that direction, so it can decay "
+            "where the bound exceeds 1 (see gradient_map/summary.md)."
+            if disagree
+            else ""
+        )
+    )
     return lines, sentence
 
 
 def claim_plain_rnn_forgets(results: dict, map_runs: list) -> Section:
     rows, outcome = plain_rnn_outcomes(results)
     more, sentence = gradient_evidence(map_runs)
-    worse, unresolved, ahead = (outcome[k] for k in
-                                ("worse", "unresolved", "better"))  # fmt: skip
+    worse, unresolved, ahead = (
+        outcome[k] for k in ("worse", "unresolved", "better")
+    )
     if not worse and not ahead:
         verdict = (
             "not resolved: on no cell are the SimpleRNN's and the best gated "
@@ -372,9 +393,12 @@ def claim_forget_gate_keeps(agreement: list, facts: dict) -> Section:
         chrono = cells_[("GatedLSTM", "chrono", length)]
         theirs = {r["seed"]: r["value"] for r in default}
         found, said = paired_verdict(
-            [r["value"] - theirs[r["seed"]] for r in chrono
-             if r["seed"] in theirs]
-        )  # fmt: skip
+            [
+                r["value"] - theirs[r["seed"]]
+                for r in chrono
+                if r["seed"] in theirs
+            ]
+        )
         evidence.append(
             f"| {length} | {text(values(default))} | "
             f"{sum(map(solved, default))}/{len(default)} | "
@@ -407,8 +431,10 @@ def claim_forget_gate_keeps(agreement: list, facts: dict) -> Section:
         if stuck
         else "the LSTM also learned at every length; see the table."
     )
-    figures = ("![memory unit](agreement/agreement_memory_unit.png)",
-               "![heatmap](agreement/agreement_gates_heatmap.png)")  # fmt: skip
+    figures = (
+        "![memory unit](agreement/agreement_memory_unit.png)",
+        "![heatmap](agreement/agreement_gates_heatmap.png)",
+    )
     return Section(CLAIM_2, evidence, verdict, figures)
 
 
@@ -416,8 +442,7 @@ def claim_forget_gate_keeps(agreement: list, facts: dict) -> Section:
 
 
 def claim_fewer_parameters(runs: list) -> Section:
-    params = {r["model"]: r["params"] for r in runs
-              if r["task"] == "agreement"}  # fmt: skip
+    params = {r["model"]: r["params"] for r in runs if r["task"] == "agreement"}
     ratio = params["GatedGRU"] / params["GatedLSTM"]
     return Section(
         '3. "A GRU does the same job with fewer parameters"',
@@ -433,12 +458,22 @@ def claim_fewer_parameters(runs: list) -> Section:
 def claim_faster(agreement: list) -> Section:
     longest = max(r["length"] for r in agreement)
     speed = {
-        model: interval([r["seconds_per_epoch"] for r in agreement
-                         if r["model"] == model and r["length"] == longest])
+        model: interval(
+            [
+                r["seconds_per_epoch"]
+                for r in agreement
+                if r["model"] == model and r["length"] == longest
+            ]
+        )
         for model in ("GatedLSTM", "GatedGRU", "SimpleRNN")
-    }  # fmt: skip
-    said = compare("GatedGRU", speed["GatedGRU"], "GatedLSTM",
-                   speed["GatedLSTM"], higher=False)  # fmt: skip
+    }
+    said = compare(
+        "GatedGRU",
+        speed["GatedGRU"],
+        "GatedLSTM",
+        speed["GatedLSTM"],
+        higher=False,
+    )
     gru, lstm = speed["GatedGRU"].mean, speed["GatedLSTM"].mean
     if said.startswith("GatedGRU better"):
         verdict = f"holds here: {said} ({gru:.2f} s vs {lstm:.2f} s per epoch)."
@@ -457,22 +492,29 @@ def claim_faster(agreement: list) -> Section:
         )
     return Section(
         '4. "A GRU may be faster"',
-        [f"Seconds per epoch on agreement at T={longest}, every run of "
-         "the sweep (seeds x both initialisations; SimpleRNN: seeds):", "",
-         "| layer | s/epoch |", "|---|---|"]
+        [
+            f"Seconds per epoch on agreement at T={longest}, every run of "
+            "the sweep (seeds x both initialisations; SimpleRNN: seeds):",
+            "",
+            "| layer | s/epoch |",
+            "|---|---|",
+        ]
         + [f"| {m} | {t.text(2)} |" for m, t in speed.items()],
         verdict,
-    )  # fmt: skip
+    )
 
 
 # -- claim 5 -------------------------------------------------------------
 
 
 def claim_comparable(results: dict) -> Section:
-    rows = ["Best initialisation of each (by mean), per task and length; "
-            "the difference is paired by seed (same data, same seed):", "",
-            "| task | T | GatedLSTM | GatedGRU | LSTM - GRU | chance |",
-            "|---|---|---|---|---|---|"]  # fmt: skip
+    rows = [
+        "Best initialisation of each (by mean), per task and length; "
+        "the difference is paired by seed (same data, same seed):",
+        "",
+        "| task | T | GatedLSTM | GatedGRU | LSTM - GRU | chance |",
+        "|---|---|---|---|---|---|",
+    ]
     differ, same = [], []
     for task, length, found in cells(results):
         (_, li), lstm = best_setting(found, "GatedLSTM")
@@ -480,9 +522,13 @@ def claim_comparable(results: dict) -> Section:
         metric = lstm[0]["metric"]
         theirs = {r["seed"]: r["value"] for r in gru}
         gap, said = paired_verdict(
-            [r["value"] - theirs[r["seed"]] for r in lstm
-             if r["seed"] in theirs], higher=better(metric),
-        )  # fmt: skip
+            [
+                r["value"] - theirs[r["seed"]]
+                for r in lstm
+                if r["seed"] in theirs
+            ],
+            higher=better(metric),
+        )
         digits = 3 if metric == "accuracy" else 4
         rows.append(
             f"| {task} | {length} | {text(values(lstm), metric)} ({li}) | "
@@ -525,8 +571,9 @@ def attractor_section(agreement: list) -> Section:
     length) whether 4 attractors cost accuracy against 0 (paired)."""
     found = attractor_cells(agreement)
     if not found:
-        return Section("6. Linzen et al. (2016): attractors", [],
-                       "not measured.")  # fmt: skip
+        return Section(
+            "6. Linzen et al. (2016): attractors", [], "not measured."
+        )
     losses, flat = [], []
     for (model, init, length), by_k in sorted(found.items()):
         most = max(by_k)
@@ -656,17 +703,23 @@ def report_opening(recorded: dict, seeds: int) -> list[str]:
         "",
         f"Measured on {recorded['device']}, "
         f"{recorded.get('date', 'date not recorded')}"
-        + (f"; the whole run took {recorded['minutes']:.0f} min"
-           if recorded.get("minutes") else "")
+        + (
+            f"; the whole run took {recorded['minutes']:.0f} min"
+            if recorded.get("minutes")
+            else ""
+        )
         + ". Each task trains every model with the same data and budget "
         "(10 epochs, Adam 3e-3, 32 units), "
-        + (f"{seeds} seeds per cell (different initial weights, data order "
-           f"and dropout; one data set). Tables give the mean and the {METHOD}"
-           "; verdicts are decided from the intervals (two cells differ only "
-           "when their intervals are apart; paired differences only when "
-           "their interval excludes 0)." if seeds > 1 else
-           "ONE seed per cell: a quick pass, no intervals; verdicts need "
-           "`--seeds 5`.")
+        + (
+            f"{seeds} seeds per cell (different initial weights, data order "
+            f"and dropout; one data set). Tables give the mean and the {METHOD}"
+            "; verdicts are decided from the intervals (two cells differ only "
+            "when their intervals are apart; paired differences only when "
+            "their interval excludes 0)."
+            if seeds > 1
+            else "ONE seed per cell: a quick pass, no intervals; verdicts need "
+            "`--seeds 5`."
+        )
         + ' "chrono" is the chrono initialisation of the gate biases (Tallec '
         '& Ollivier 2018); "default" is Keras\'s (forget bias 1). "Solved" '
         "means accuracy >= 0.9 or an MSE at most a tenth of chance. The "
@@ -675,11 +728,12 @@ def report_opening(recorded: dict, seeds: int) -> list[str]:
         "are comparable only within one run. Each part's own page (linked "
         "at the end) gives its command, machine and date.",
         "",
-    ]  # fmt: skip
+    ]
 
 
-def write_report(output: Path, parts: dict, facts: dict, seeds: int,
-                 recorded: dict) -> None:  # fmt: skip
+def write_report(
+    output: Path, parts: dict, facts: dict, seeds: int, recorded: dict
+) -> None:
     results = {task: parts[task] for task in TASKS if task in parts}
     agreement = results["agreement"]
     sections = [
@@ -707,36 +761,45 @@ def write_report(output: Path, parts: dict, facts: dict, seeds: int,
         + ", ".join(
             f"[{t}]({t}/summary.md)"
             for t in (*SWEEPS, "gradient_map", "chrono_copy")
-        )  # fmt: skip
+        )
         + ".",
         "",
     ]
     atomic_write_text(output / "REPORT.md", "\n".join(lines) + "\n")
 
 
-def run_all(output: Path, options: Options, quiet: bool, report: bool,
-            command="") -> tuple:  # fmt: skip
+def run_all(
+    output: Path, options: Options, quiet: bool, report: bool, command=""
+) -> tuple:
     """Every part, seed by seed (or, with `report`, their recorded
     results). Returns (runs per part, gate facts, what the agreement
     sweep recorded about its invocation)."""
     plans = sweeps(options.quick, options.seeds)
     mapping = map_config(options.quick, options.seeds)
     copying = copy_config(options.quick, options.seeds)
-    folders = {name: output / name for name in
-               (*SWEEPS, "gradient_map", "chrono_copy")}  # fmt: skip
+    folders = {
+        name: output / name for name in (*SWEEPS, "gradient_map", "chrono_copy")
+    }
     if not report:
         start = time.perf_counter()
-        map_store = ResultsStore(folders["gradient_map"], "gradient_map",
-                                 mapping, command=command)  # fmt: skip
-        copy_store = ResultsStore(folders["chrono_copy"], "chrono_copy",
-                                  copying, command=command)  # fmt: skip
+        map_store = ResultsStore(
+            folders["gradient_map"], "gradient_map", mapping, command=command
+        )
+        copy_store = ResultsStore(
+            folders["chrono_copy"], "chrono_copy", copying, command=command
+        )
         map_data = gradient_map.probe_data(mapping)
         for seed in range(options.seeds):
             print(f"=== seed {seed}", flush=True)
             for name, config in plans.items():
                 print(f"--- {name}", flush=True)
-                run_sweep(config, folders[name], verbose=0 if quiet else 2,
-                          command=command, only_seed=seed)  # fmt: skip
+                run_sweep(
+                    config,
+                    folders[name],
+                    verbose=0 if quiet else 2,
+                    command=command,
+                    only_seed=seed,
+                )
             print("--- gradient_map", flush=True)
             run_plan(
                 map_store,
@@ -749,10 +812,13 @@ def run_all(output: Path, options: Options, quiet: bool, report: bool,
                 print("--- chrono_copy", flush=True)
                 run_plan(
                     copy_store,
-                    [k for k in chrono_copy.plan_of(copying)
-                     if k["seed"] == seed],
+                    [
+                        k
+                        for k in chrono_copy.plan_of(copying)
+                        if k["seed"] == seed
+                    ],
                     lambda keys: chrono_copy.train_one(copying, keys, quiet),
-                )  # fmt: skip
+                )
         minutes = (time.perf_counter() - start) / 60
     parts, facts, recorded = {}, {}, {}
     for name in SWEEPS:
@@ -760,20 +826,25 @@ def run_all(output: Path, options: Options, quiet: bool, report: bool,
         config = Config(**store.config)
         _, found = write_outputs(store, config, folders[name])
         if found:
-            facts = {**found, "length": config.figure_length,
-                     "verdict": carrier_verdict(found)}  # fmt: skip
+            facts = {
+                **found,
+                "length": config.figure_length,
+                "verdict": carrier_verdict(found),
+            }
         if name == "agreement":
             recorded = dict(store.data)
         parts[name] = store.runs
     store = ResultsStore.load(folders["gradient_map"])
-    gradient_map.write_page(store, gradient_map.Config(**store.config),
-                            folders["gradient_map"])  # fmt: skip
+    gradient_map.write_page(
+        store, gradient_map.Config(**store.config), folders["gradient_map"]
+    )
     parts["gradient_map"] = store.runs
     if (folders["chrono_copy"] / "results.json").exists():
         store = ResultsStore.load(folders["chrono_copy"])
         parts["copy_config"] = chrono_copy.Config(**store.config)
-        chrono_copy.write_page(store, parts["copy_config"],
-                               folders["chrono_copy"])  # fmt: skip
+        chrono_copy.write_page(
+            store, parts["copy_config"], folders["chrono_copy"]
+        )
         parts["chrono_copy"] = store.runs
     timing = output / "timing.txt"
     spent = float(timing.read_text()) if timing.exists() else 0.0
@@ -795,9 +866,12 @@ def main(argv=None):
     output = Path(args.output)
     options = Options(seeds=args.seeds, quick=args.quick)
     parts, facts, recorded = run_all(
-        output, options, args.quiet, args.report,
+        output,
+        options,
+        args.quiet,
+        args.report,
         command_line("claims", argv),
-    )  # fmt: skip
+    )
     seeds = max(r["seed"] for r in parts["agreement"]) + 1
     write_report(output, parts, facts, seeds, recorded)
     print(f"wrote {output / 'REPORT.md'}")

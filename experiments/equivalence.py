@@ -98,8 +98,13 @@ def measure(kind: str, options: dict, config: Config) -> dict:
     }
 
 
-COLUMNS = ["model", "task", "output_max_abs_diff", "gradient_max_abs_diff",
-           "gradient_max_abs"]  # fmt: skip
+COLUMNS = [
+    "model",
+    "task",
+    "output_max_abs_diff",
+    "gradient_max_abs_diff",
+    "gradient_max_abs",
+]
 
 
 def what_it_shows(runs) -> list[str]:
@@ -147,8 +152,11 @@ def main(argv=None):
     store, config = open_store(args, Config(), "equivalence", argv)
     if not args.report:
         keras.utils.set_random_seed(config.seed)
-        plan = [{"model": kind, "task": name}
-                for kind in ("LSTM", "GRU") for name in OPTIONS]  # fmt: skip
+        plan = [
+            {"model": kind, "task": name}
+            for kind in ("LSTM", "GRU")
+            for name in OPTIONS
+        ]
         run_plan(
             store,
             plan,

@@ -40,15 +40,27 @@ SETTINGS = [
 ]
 # (a, b, what the difference a - b says)
 GAPS = [
-    (("GatedLSTM", "default"), ("GatedLSTM", "forget0"),
-     "the forget bias of 1 against 0"),
-    (("GatedLSTM", "forget0"), ("GatedGRU", "default"),
-     "the LSTM with forget bias 0 against the GRU"),
-    (("GatedLSTM", "default"), ("GatedGRU", "default"),
-     "the LSTM with forget bias 1 against the GRU"),
-    (("GatedLSTM", "chrono"), ("GatedLSTM", "default"),
-     "chrono against the forget bias of 1"),
-]  # fmt: skip
+    (
+        ("GatedLSTM", "default"),
+        ("GatedLSTM", "forget0"),
+        "the forget bias of 1 against 0",
+    ),
+    (
+        ("GatedLSTM", "forget0"),
+        ("GatedGRU", "default"),
+        "the LSTM with forget bias 0 against the GRU",
+    ),
+    (
+        ("GatedLSTM", "default"),
+        ("GatedGRU", "default"),
+        "the LSTM with forget bias 1 against the GRU",
+    ),
+    (
+        ("GatedLSTM", "chrono"),
+        ("GatedLSTM", "default"),
+        "chrono against the forget bias of 1",
+    ),
+]
 
 
 @dataclass
@@ -87,18 +99,28 @@ def run_all(store, config: Config, output: Path) -> None:
         task, length = keys["task"], length_of(keys["task"], config)
         if task not in cache:
             cache.clear()
-            sizes = (config.train_size, config.validation_size,
-                     config.test_size)  # fmt: skip
+            sizes = (
+                config.train_size,
+                config.validation_size,
+                config.test_size,
+            )
             cache[task] = make_splits(
                 get_task(task), length, sizes, seed=config.seed
             )
         _, run = train_run(
-            task, keys["model"], cache[task], length, epochs=config.epochs,
-            units=config.units, init=keys["init"],
-            batch_size=config.batch_size, learning_rate=config.learning_rate,
-            seed=keys["seed"], backup_dir=backup_folder(output, keys),
+            task,
+            keys["model"],
+            cache[task],
+            length,
+            epochs=config.epochs,
+            units=config.units,
+            init=keys["init"],
+            batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            seed=keys["seed"],
+            backup_dir=backup_folder(output, keys),
             verbose=0,
-        )  # fmt: skip
+        )
         return run
 
     def describe(run):
@@ -168,9 +190,13 @@ def gap_verdict(found) -> str:
 def failures(runs, task: str) -> str:
     """A warning when neither forget bias solved a seed of `task`: the
     comparison is then between failures."""
-    lstm = [r for r in runs if r["task"] == task
-            and r["model"] == "GatedLSTM"
-            and r["init"] in ("forget0", "default")]  # fmt: skip
+    lstm = [
+        r
+        for r in runs
+        if r["task"] == task
+        and r["model"] == "GatedLSTM"
+        and r["init"] in ("forget0", "default")
+    ]
     if lstm and not any(solved(r) for r in lstm):
         return (
             f" Neither forget bias solved any of its {len(lstm)} runs at "

@@ -96,10 +96,12 @@ def figure(results: dict, config: Config) -> Figure:
         if r.get("keep_init") is None:
             continue
         colour = f"C{i}"
-        right.stairs(r["keep_init"]["density"], BINS, linestyle=":",
-                     color=colour)  # fmt: skip
-        right.stairs(r["keep_trained"]["density"], BINS, color=colour,
-                     label=label)  # fmt: skip
+        right.stairs(
+            r["keep_init"]["density"], BINS, linestyle=":", color=colour
+        )
+        right.stairs(
+            r["keep_trained"]["density"], BINS, color=colour, label=label
+        )
     right.set_xlabel("forget gate f (LSTM) / kept share z (GRU, Keras)")
     right.set_ylabel("density over units, steps, sentences")
     right.set_yscale("log")
@@ -116,17 +118,27 @@ def measure(config: Config, output: Path, data, keys, quiet: bool) -> dict:
     x_probe, y_probe = data["test"]
     keras.utils.set_random_seed(config.seed)
     fresh = build_model(
-        "agreement", model, units=config.units, init=init,
-        max_timesteps=config.length, seed=config.seed,
-    )  # fmt: skip
+        "agreement",
+        model,
+        units=config.units,
+        init=init,
+        max_timesteps=config.length,
+        seed=config.seed,
+    )
     at_init = input_gradients(fresh, x_probe, y_probe)
     keep_init = keep_gate(fresh, x_probe[:64])
     net, run = train_run(
-        "agreement", model, data, config.length, config.epochs,
-        units=config.units, init=init, seed=config.seed,
+        "agreement",
+        model,
+        data,
+        config.length,
+        config.epochs,
+        units=config.units,
+        init=init,
+        seed=config.seed,
         backup_dir=backup_folder(output, keys),
         verbose=0 if quiet else "auto",
-    )  # fmt: skip
+    )
     run.update(
         gradient_init=at_init.tolist(),
         gradient_trained=input_gradients(net, x_probe, y_probe).tolist(),
@@ -149,16 +161,21 @@ def ratio_rows(runs) -> list[dict]:
     for run in runs:
         g0 = np.array(run["gradient_init"])
         g1 = np.array(run["gradient_trained"])
-        rows.append({
-            "model": run["model"], "init": run["init"],
-            "test accuracy": run["value"],
-            "init: subject / last clause step": float(g0[0] / g0[-2]),
-            "trained: subject / last clause step": float(g1[0] / g1[-2]),
-            "keep gate at init (5/50/95%)": _quantiles(run["keep_gate_init"]),
-            "keep gate trained (5/50/95%)": _quantiles(
-                run["keep_gate_trained"]
-            ),
-        })  # fmt: skip
+        rows.append(
+            {
+                "model": run["model"],
+                "init": run["init"],
+                "test accuracy": run["value"],
+                "init: subject / last clause step": float(g0[0] / g0[-2]),
+                "trained: subject / last clause step": float(g1[0] / g1[-2]),
+                "keep gate at init (5/50/95%)": _quantiles(
+                    run["keep_gate_init"]
+                ),
+                "keep gate trained (5/50/95%)": _quantiles(
+                    run["keep_gate_trained"]
+                ),
+            }
+        )
     return rows
 
 

@@ -130,8 +130,13 @@ def learning_curves(runs) -> Figure:
         marker = {"marker": "o", "markersize": 11 if gated else 5}
         for axis, key in ((left, "loss"), (right, "accuracy")):
             axis.plot(epochs, history[key], linestyle=":", **style)
-            axis.plot(epochs, history[f"val_{key}"], label=run["model"],
-                      **style, **marker)  # fmt: skip
+            axis.plot(
+                epochs,
+                history[f"val_{key}"],
+                label=run["model"],
+                **style,
+                **marker,
+            )
     for axis, name in ((left, "loss"), (right, "accuracy")):
         axis.set_xlabel("epoch")
         axis.set_ylabel(name)
@@ -265,17 +270,25 @@ def train_one(model, text, parts, config, output, backup, verbose) -> dict:
     keras.utils.set_random_seed(config.seed)
     with strategy_scope(config.strategy):
         net = build_text_model(
-            model, text, config.units, config.embedding,
-            config.embedding_dropout, config.dropout,
+            model,
+            text,
+            config.units,
+            config.embedding,
+            config.embedding_dropout,
+            config.dropout,
             learning_rate(config, -(-len(x_train) // config.batch_size)),
-            config.seed, config.recurrent_dropout,
-        )  # fmt: skip
+            config.seed,
+            config.recurrent_dropout,
+        )
     timer = EpochTimer()
     best = output / "models" / f"{model}.keras"
     best.parent.mkdir(parents=True, exist_ok=True)
     history = net.fit(
-        x_train, y_train, validation_data=parts["validation"],
-        epochs=config.epochs, batch_size=config.batch_size,
+        x_train,
+        y_train,
+        validation_data=parts["validation"],
+        epochs=config.epochs,
+        batch_size=config.batch_size,
         callbacks=[
             keras.callbacks.BackupAndRestore(str(backup)),
             keras.callbacks.ModelCheckpoint(
@@ -284,7 +297,7 @@ def train_one(model, text, parts, config, output, backup, verbose) -> dict:
             timer,
         ],
         verbose=verbose,
-    )  # fmt: skip
+    )
     restored = keras.saving.load_model(best)
     _, accuracy = restored.evaluate(*parts["test"], batch_size=256, verbose=0)
     return {
@@ -337,8 +350,14 @@ def write_page(store, config: Config, output: Path, data) -> str:
         names = ("review_positive", "review_negative", "saturation")
         figures = [output / f"{n}.png" for n in names]
         figures = [p for p in figures if p.exists()]
-    columns = ["model", "value", "params", "recurrent_params",
-               "seconds_per_epoch", "epochs"]  # fmt: skip
+    columns = [
+        "model",
+        "value",
+        "params",
+        "recurrent_params",
+        "seconds_per_epoch",
+        "epochs",
+    ]
     lines = page_opening("IMDB: gated layers against the built-ins", store.data)
     lines += [
         f"Config: {config}.",
@@ -355,8 +374,11 @@ def write_page(store, config: Config, output: Path, data) -> str:
         "",
     ]
     if words:
-        lines += ["## Which words open and close the GatedLSTM's gates", "",
-                  words]  # fmt: skip
+        lines += [
+            "## Which words open and close the GatedLSTM's gates",
+            "",
+            words,
+        ]
         lines += [f"![{p.stem}]({p.name})" for p in figures]
     return save_page(output / "summary.md", lines)
 
@@ -379,11 +401,15 @@ def main(argv=None):
     check_model_names(config.models)
     text = TextConfig(config.vocabulary, config.length, config.keep)
     data = imdb_arrays(
-        text, cache=output / "tokens.npz", data_dir=args.data_dir,
-        train_split=config.train_split, test_split=config.test_split,
-    )  # fmt: skip
-    store = ResultsStore(output, "imdb", config, args.fresh,
-                         command_line("imdb", argv))  # fmt: skip
+        text,
+        cache=output / "tokens.npz",
+        data_dir=args.data_dir,
+        train_split=config.train_split,
+        test_split=config.test_split,
+    )
+    store = ResultsStore(
+        output, "imdb", config, args.fresh, command_line("imdb", argv)
+    )
     parts = splits(data, config)
     print(
         f"IMDB: {len(parts['train'][0])} training, "
@@ -401,7 +427,7 @@ def main(argv=None):
             output,
             backup_folder(output, keys),
             2 if args.quiet else "auto",
-        ),  # fmt: skip
+        ),
         lambda run: (
             f"test accuracy {run['value']:.4f}, "
             f"{run['seconds_per_epoch']:.1f} s/epoch"

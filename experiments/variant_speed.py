@@ -98,20 +98,32 @@ def measure(config: Config, store) -> None:
             times = time_interleaved(steps_of, config.repeats, config.warmup)
             rows = []
             for name, ms in times.items():
-                rows.append({
-                    "candidate": name, "ms": ms, "path": paths[name],
-                    "params": params[name],
-                    "to_standard": ms / times["standard"],
-                    "to_loop": ms / times["standard, use_cudnn=False"],
-                })  # fmt: skip
-                print(f"  {kind} gates={'on' if gates else 'off':3s} "
-                      f"{name:27s} {ms:8.1f} ms "
-                      f"({ms / times['standard']:.2f}x standard) "
-                      f"[{paths[name]}]", flush=True)  # fmt: skip
-            store.add({
-                "kind": kind, "gates": gates, "jit_compile": jit,
-                "shape": list(config.shape), "rows": rows,
-            })  # fmt: skip
+                rows.append(
+                    {
+                        "candidate": name,
+                        "ms": ms,
+                        "path": paths[name],
+                        "params": params[name],
+                        "to_standard": ms / times["standard"],
+                        "to_loop": ms / times["standard, use_cudnn=False"],
+                    }
+                )
+                print(
+                    f"  {kind} gates={'on' if gates else 'off':3s} "
+                    f"{name:27s} {ms:8.1f} ms "
+                    f"({ms / times['standard']:.2f}x standard) "
+                    f"[{paths[name]}]",
+                    flush=True,
+                )
+            store.add(
+                {
+                    "kind": kind,
+                    "gates": gates,
+                    "jit_compile": jit,
+                    "shape": list(config.shape),
+                    "rows": rows,
+                }
+            )
 
 
 def chart(store) -> Figure:
@@ -140,11 +152,17 @@ def chart(store) -> Figure:
     ):
         ax.barh(positions + shift, values, height, label=name, color=colour)
         for position, value in zip(positions, values, strict=True):
-            ax.text(value, position + shift, f" {value:.2f}", va="center",
-                    fontsize=8)  # fmt: skip
+            ax.text(
+                value,
+                position + shift,
+                f" {value:.2f}",
+                va="center",
+                fontsize=8,
+            )
     ax.axvline(1.0, color="black", linewidth=1)
-    ax.axvline(TARGET, color="tab:red", linestyle="--", linewidth=1,
-               label=f"{TARGET}x")  # fmt: skip
+    ax.axvline(
+        TARGET, color="tab:red", linestyle="--", linewidth=1, label=f"{TARGET}x"
+    )
     ax.set_yticks(positions, labels)
     ax.set_xlabel("training step / the standard gated layer's (auto path)")
     ax.set_xlim(0, max(off + on + [TARGET]) * 1.15)
@@ -174,11 +192,14 @@ def write_page(store, output: Path) -> str:
     slow = []
     for run in store.runs:
         rows = [
-            {**row, "ms": f"{row['ms']:.1f}",
-             "to standard": f"{row['to_standard']:.2f}",
-             "to loop": f"{row['to_loop']:.2f}"}
+            {
+                **row,
+                "ms": f"{row['ms']:.1f}",
+                "to standard": f"{row['to_standard']:.2f}",
+                "to loop": f"{row['to_loop']:.2f}",
+            }
             for row in run["rows"]
-        ]  # fmt: skip
+        ]
         lines += [
             f"## {run['kind']}, gates {'on' if run['gates'] else 'off'}",
             "",
@@ -247,8 +268,10 @@ def main(argv=None):
         args, defaults, "variant_speed", argv, fresh=True
     )
     if not args.report:
-        print(f"variant_speed on {store.data['device']}, backend "
-              f"{keras.backend.backend()}")  # fmt: skip
+        print(
+            f"variant_speed on {store.data['device']}, backend "
+            f"{keras.backend.backend()}"
+        )
         measure(config, store)
     print(write_page(store, Path(args.output)))
 

@@ -155,12 +155,20 @@ def run_synthetic(keys, config: Config, data: dict, output: Path) -> dict:
     layer, options = MODELS[keys["model"]]
     length = length_of(keys["task"], config)
     net, run = train_run(
-        keys["task"], layer, data, length, epochs=config.epochs,
-        units=config.units, init=config.init,
-        batch_size=config.batch_size, learning_rate=config.learning_rate,
-        seed=keys["seed"], backup_dir=backup_folder(output, keys),
-        verbose=0, layer_options=options,
-    )  # fmt: skip
+        keys["task"],
+        layer,
+        data,
+        length,
+        epochs=config.epochs,
+        units=config.units,
+        init=config.init,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        seed=keys["seed"],
+        backup_dir=backup_folder(output, keys),
+        verbose=0,
+        layer_options=options,
+    )
     if keys["task"] == "agreement" and keys["seed"] == config.seed:
         path = model_path(output, keys["model"])
         with atomic_path(path, suffix=".keras") as tmp:
@@ -172,8 +180,9 @@ def imdb_parts(config: Config, output: Path) -> dict:
     """Short-budget IMDB: `imdb_train` training and 500 validation reviews
     drawn from the training split, `imdb_test` test reviews, the same for
     every run (tokens cached in output/tokens.npz)."""
-    text = TextConfig(vocabulary=config.imdb_vocabulary,
-                      length=config.imdb_length)  # fmt: skip
+    text = TextConfig(
+        vocabulary=config.imdb_vocabulary, length=config.imdb_length
+    )
     data = imdb_arrays(text, cache=Path(output) / "tokens.npz")
     rng = np.random.default_rng(config.seed)
     order = rng.permutation(len(data["x_train"]))
@@ -192,29 +201,42 @@ def run_imdb(keys, config: Config, parts: dict, output: Path) -> dict:
     layer, options = MODELS[keys["model"]]
     keras.utils.set_random_seed(keys["seed"])
     net = build_text_model(
-        layer, parts["text"], units=config.units, seed=keys["seed"],
+        layer,
+        parts["text"],
+        units=config.units,
+        seed=keys["seed"],
         layer_options=options,
-    )  # fmt: skip
+    )
     timer = EpochTimer()
     x, y = parts["train"]
     history = net.fit(
-        x, y, validation_data=parts["validation"],
-        epochs=config.imdb_epochs, batch_size=config.batch_size,
-        callbacks=[keras.callbacks.BackupAndRestore(
-            str(backup_folder(output, keys))), timer],
+        x,
+        y,
+        validation_data=parts["validation"],
+        epochs=config.imdb_epochs,
+        batch_size=config.batch_size,
+        callbacks=[
+            keras.callbacks.BackupAndRestore(str(backup_folder(output, keys))),
+            timer,
+        ],
         verbose=0,
-    )  # fmt: skip
+    )
     _, accuracy = net.evaluate(*parts["test"], batch_size=256, verbose=0)
     timed = timer.seconds[1:] or timer.seconds
     return {
-        "task": "imdb", "length": config.imdb_length, "metric": "accuracy",
-        "value": float(accuracy), "baseline": 0.5,
+        "task": "imdb",
+        "length": config.imdb_length,
+        "metric": "accuracy",
+        "value": float(accuracy),
+        "baseline": 0.5,
         "params": int(net.get_layer("recurrent").count_params()),
         "seconds_per_epoch": float(np.median(timed)) if timed else None,
-        "epochs": config.imdb_epochs, "seed": keys["seed"],
-        "history": {k: [float(v) for v in vs]
-                    for k, vs in history.history.items()},
-    }  # fmt: skip
+        "epochs": config.imdb_epochs,
+        "seed": keys["seed"],
+        "history": {
+            k: [float(v) for v in vs] for k, vs in history.history.items()
+        },
+    }
 
 
 def run_all(store, config: Config, output: Path) -> None:
@@ -227,11 +249,15 @@ def run_all(store, config: Config, output: Path) -> None:
                 cache[task] = imdb_parts(config, output)
             else:
                 cache[task] = make_splits(
-                    get_task(task), length_of(task, config),
-                    (config.train_size, config.validation_size,
-                     config.test_size),
+                    get_task(task),
+                    length_of(task, config),
+                    (
+                        config.train_size,
+                        config.validation_size,
+                        config.test_size,
+                    ),
                     seed=config.seed,
-                )  # fmt: skip
+                )
         return cache[task]
 
     def run_one(keys):
@@ -298,23 +324,42 @@ def task_table(task: str, runs) -> tuple[str, dict]:
         diff, verdict = change(mine, base, higher)
         if model != BASELINE:
             verdicts[model] = (diff, verdict)
-        rows.append({
-            "model": model, "params": first["params"], "seeds": values.n,
-            "mean": f"{values.mean:.4f}",
-            "95% interval": values.text(4) if values.low is not None
-            else "n/a (1 seed)",
-            "solved": f"{sum(is_solved(r) for r in mine.values())}/"
-                      f"{values.n}",
-            f"change vs {BASELINE}": "-" if model == BASELINE else (
-                f"{diff.mean:+.4f}" + (
-                    f" [{diff.low:+.4f}, {diff.high:+.4f}]"
-                    if diff is not None and diff.low is not None else "")
-            ),
-            "verdict": "baseline" if model == BASELINE else verdict,
-            "s/epoch": f"{epoch_seconds(mine):.2f}",
-        })  # fmt: skip
-    columns = ["model", "params", "seeds", "mean", "95% interval", "solved",
-               f"change vs {BASELINE}", "verdict", "s/epoch"]  # fmt: skip
+        rows.append(
+            {
+                "model": model,
+                "params": first["params"],
+                "seeds": values.n,
+                "mean": f"{values.mean:.4f}",
+                "95% interval": values.text(4)
+                if values.low is not None
+                else "n/a (1 seed)",
+                "solved": f"{sum(is_solved(r) for r in mine.values())}/"
+                f"{values.n}",
+                f"change vs {BASELINE}": "-"
+                if model == BASELINE
+                else (
+                    f"{diff.mean:+.4f}"
+                    + (
+                        f" [{diff.low:+.4f}, {diff.high:+.4f}]"
+                        if diff is not None and diff.low is not None
+                        else ""
+                    )
+                ),
+                "verdict": "baseline" if model == BASELINE else verdict,
+                "s/epoch": f"{epoch_seconds(mine):.2f}",
+            }
+        )
+    columns = [
+        "model",
+        "params",
+        "seeds",
+        "mean",
+        "95% interval",
+        "solved",
+        f"change vs {BASELINE}",
+        "verdict",
+        "s/epoch",
+    ]
     return markdown_table(rows, columns), verdicts
 
 
@@ -400,10 +445,13 @@ def difference_lines(verdicts_by_task: dict, runs) -> list[str]:
             "saturates."
         )
     unresolved = [
-        model for model in ("noaf", "niaf")
-        if all(verdict(task, model) not in ("better", "worse")
-               for task in verdicts_by_task)
-    ]  # fmt: skip
+        model
+        for model in ("noaf", "niaf")
+        if all(
+            verdict(task, model) not in ("better", "worse")
+            for task in verdicts_by_task
+        )
+    ]
     if unresolved:
         lines.append(
             f"- {', '.join(unresolved)}: no difference resolved on any task. "
@@ -426,17 +474,30 @@ def chart(runs, tasks) -> Figure:
             values = [r["value"] for r in found.get((task, model), {}).values()]
             means.append(np.mean(values) if values else np.nan)
             ax.scatter(
-                np.full(len(values), position), values, s=14,
-                color="black", alpha=0.5, zorder=3,
-            )  # fmt: skip
-        colours = ["tab:blue" if MODELS[m][0] == "GatedLSTM" else "tab:orange"
-                   for m in models]  # fmt: skip
+                np.full(len(values), position),
+                values,
+                s=14,
+                color="black",
+                alpha=0.5,
+                zorder=3,
+            )
+        colours = [
+            "tab:blue" if MODELS[m][0] == "GatedLSTM" else "tab:orange"
+            for m in models
+        ]
         ax.bar(positions, means, color=colours, alpha=0.6)
-        first = next((r for (t, _), s in found.items() if t == task
-                      for r in s.values()), None)  # fmt: skip
+        first = next(
+            (r for (t, _), s in found.items() if t == task for r in s.values()),
+            None,
+        )
         if first is not None:
-            ax.axhline(first["baseline"], color="tab:red", linestyle="--",
-                       linewidth=1, label="chance")  # fmt: skip
+            ax.axhline(
+                first["baseline"],
+                color="tab:red",
+                linestyle="--",
+                linewidth=1,
+                label="chance",
+            )
             metric = first["metric"]
             ax.set_ylabel(f"test {metric}")
             if metric == "mse":
@@ -462,27 +523,36 @@ def gates_figure(output: Path, models, config: Config):
     rng = np.random.default_rng(config.seed + 99)
     x, _ = task.make(1, config.agreement_length, rng)
     tokens = agreement_tokens(x[0])
-    figure = Figure(figsize=(12, 1.25 * len(found) + 1.2),
-                    layout="constrained")  # fmt: skip
+    figure = Figure(figsize=(12, 1.25 * len(found) + 1.2), layout="constrained")
     axes = figure.subplots(len(found), 3, squeeze=False, sharex=True)
     for row, model in zip(axes, found, strict=True):
         net = keras.saving.load_model(model_path(output, model))
         gates = extract_gates(net, x)["recurrent"]
         lstm = MODELS[model][0] == "GatedLSTM"
-        names = ("forget", "input", "cell") if lstm else (
-            "update", "reset", "hidden")  # fmt: skip
+        names = (
+            ("forget", "input", "cell")
+            if lstm
+            else ("update", "reset", "hidden")
+        )
         for ax, name in zip(row, names, strict=True):
             values = gates[name][0].T  # units x time
             values = values[np.argsort(values.mean(axis=1))]
             # States: a symmetric scale clipped at the 98th percentile of
             # |value|, so that a few large cells do not wash out the rest.
             bound = float(np.percentile(np.abs(values), 98)) or 1.0
-            limits = (0, 1) if name != "cell" and name != "hidden" else (
-                -bound, bound)  # fmt: skip
-            image = ax.imshow(values, aspect="auto", cmap="viridis"
-                              if limits[0] == 0 else "RdBu_r",
-                              vmin=limits[0], vmax=limits[1],
-                              interpolation="nearest")  # fmt: skip
+            limits = (
+                (0, 1)
+                if name != "cell" and name != "hidden"
+                else (-bound, bound)
+            )
+            image = ax.imshow(
+                values,
+                aspect="auto",
+                cmap="viridis" if limits[0] == 0 else "RdBu_r",
+                vmin=limits[0],
+                vmax=limits[1],
+                interpolation="nearest",
+            )
             ax.set_title(f"{model}: {name}", fontsize=9, loc="left")
             ax.set_yticks([])
             figure.colorbar(image, ax=ax, pad=0.01, fraction=0.04)
@@ -502,8 +572,9 @@ def gates_figure(output: Path, models, config: Config):
 def write_page(store, config: Config, output: Path) -> str:
     runs = store.runs
     tasks = [t for t in config.tasks if any(r["task"] == t for r in runs)]
-    lines = page_opening("Which gate matters: LSTM variants and the MGU",
-                         store.data)  # fmt: skip
+    lines = page_opening(
+        "Which gate matters: LSTM variants and the MGU", store.data
+    )
     seeds = max((len(s) for s in cells(runs).values()), default=0)
     lines += [
         f"Every model trained with the same budget ({config.units} units; "

@@ -65,8 +65,12 @@ def browser():
 
     options = Options()
     options.binary_location = shutil.which("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--window-size=1300,1000"):  # fmt: skip
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--window-size=1300,1000",
+    ):
         options.add_argument(argument)
     return webdriver.Chrome(
         service=Service(shutil.which("chromedriver")), options=options
@@ -129,10 +133,13 @@ def measure(path: Path, loads: int) -> list[dict]:
 def write_page(store, output: Path) -> str:
     run = store.runs[0]
     rows = [
-        {"measure": name, "median ms": float(np.median(values)),
-         "max ms": float(np.max(values))}
+        {
+            "measure": name,
+            "median ms": float(np.median(values)),
+            "max ms": float(np.max(values)),
+        }
         for name, values in run["times"].items()
-    ]  # fmt: skip
+    ]
     size = run["bytes"] / 1e6
     actions = [np.median(run["times"][k]) for k in ("unit", "gate", "span")]
     lines = page_opening("Gate viewer: size and speed", store.data) + [
@@ -163,25 +170,31 @@ def write_page(store, output: Path) -> str:
 
 
 def main(argv=None):
-    args = parser(Config(), "Gate viewer page size and speed",
-                  "results/viewer_speed").parse_args(argv)  # fmt: skip
+    args = parser(
+        Config(), "Gate viewer page size and speed", "results/viewer_speed"
+    ).parse_args(argv)
     output = Path(args.output)
-    store, config = open_store(args, Config(), "viewer_speed", argv,
-                               fresh=True)  # fmt: skip
+    store, config = open_store(args, Config(), "viewer_speed", argv, fresh=True)
     if not args.report:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "page.html"
             tokens = [list("def f(x):\n    return x\n" * 25)[: config.steps]]
-            viewer.write_html(gates_of(config), tokens * config.sequences,
-                              path)  # fmt: skip
+            viewer.write_html(gates_of(config), tokens * config.sequences, path)
             loads, browser_name = measure(path, config.loads)
             size = path.stat().st_size
         times = {k: [load[k] for load in loads] for k in loads[0]}
-        store.add({
-            "model": "viewer", "bytes": size, "loads": config.loads,
-            "shape": f"{config.sequences} x {config.steps} x {config.units}",
-            "times": times, "browser": browser_name,
-        })  # fmt: skip
+        store.add(
+            {
+                "model": "viewer",
+                "bytes": size,
+                "loads": config.loads,
+                "shape": (
+                    f"{config.sequences} x {config.steps} x {config.units}"
+                ),
+                "times": times,
+                "browser": browser_name,
+            }
+        )
     print(write_page(store, output))
 
 
