@@ -16,9 +16,14 @@ from keras_gates.callbacks import (
     load_gate_history,
 )
 from keras_gates.inspection import (
+    Clamp,
     GateExtractor,
+    MeanAblate,
+    Patch,
+    Scale,
     convert,
     extract_gates,
+    intervene,
     stats,
 )
 from keras_gates.layers import (
@@ -44,6 +49,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Chrono",
+    "Clamp",
+    "MeanAblate",
+    "Patch",
+    "Scale",
+    "intervene",
     "GatePlotter",
     "GateRecorder",
     "GatedGRU",

@@ -43,9 +43,14 @@ def lstm(
     go_backwards=False,
     activation="tanh",
     recurrent_activation="sigmoid",
+    edit=None,
 ):
     """Returns `(gates, (h, c))`; gates `{name: (batch, time, units)}` in
-    the input's time order, states after the last processed step."""
+    the input's time order, states after the last processed step.
+
+    `edit(name, t, value) -> value`, when given, replaces each gate and
+    state at step t as soon as it is computed (an intervention)."""
+    edit = edit or (lambda name, t, value: value)
     act, sig = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
     x = np.asarray(x, "float64")
     batch, time, _ = x.shape
@@ -64,12 +69,12 @@ def lstm(
     steps = range(time - 1, -1, -1) if go_backwards else range(time)
     for t in steps:
         x_t = x[:, t]
-        i = sig(x_t @ w_i + h @ u_i + b_i)
-        f = sig(x_t @ w_f + h @ u_f + b_f)
-        g = act(x_t @ w_c + h @ u_c + b_c)
-        o = sig(x_t @ w_o + h @ u_o + b_o)
-        c = f * c + i * g
-        h = o * act(c)
+        i = edit("input", t, sig(x_t @ w_i + h @ u_i + b_i))
+        f = edit("forget", t, sig(x_t @ w_f + h @ u_f + b_f))
+        g = edit("candidate", t, act(x_t @ w_c + h @ u_c + b_c))
+        o = edit("output", t, sig(x_t @ w_o + h @ u_o + b_o))
+        c = edit("cell", t, f * c + i * g)
+        h = edit("hidden", t, o * act(c))
         for name, value in zip(names, (i, f, g, o, c, h), strict=True):
             gates[name][:, t] = value
     return gates, (h, c)
@@ -85,10 +90,12 @@ def gru(
     reset_after=True,
     activation="tanh",
     recurrent_activation="sigmoid",
+    edit=None,
 ):
     """Returns `(gates, h)`; gates `{update, reset, candidate, hidden}`,
     each `(batch, time, units)` in the input's time order. `update` is
-    Keras's z, the share of the old state kept."""
+    Keras's z, the share of the old state kept. `edit` as for `lstm`."""
+    edit = edit or (lambda name, t, value: value)
     act, sig = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
     x = np.asarray(x, "float64")
     batch, time, _ = x.shape
@@ -115,13 +122,14 @@ def gru(
     steps = range(time - 1, -1, -1) if go_backwards else range(time)
     for t in steps:
         x_t = x[:, t]
-        z = sig(x_t @ w_z + b_z + h @ u_z + rb_z)
-        r = sig(x_t @ w_r + b_r + h @ u_r + rb_r)
+        z = edit("update", t, sig(x_t @ w_z + b_z + h @ u_z + rb_z))
+        r = edit("reset", t, sig(x_t @ w_r + b_r + h @ u_r + rb_r))
         if reset_after:
             hh = act(x_t @ w_h + b_h + r * (h @ u_h + rb_h))
         else:
             hh = act(x_t @ w_h + b_h + (r * h) @ u_h)
-        h = z * h + (1.0 - z) * hh
+        hh = edit("candidate", t, hh)
+        h = edit("hidden", t, z * h + (1.0 - z) * hh)
         for name, value in zip(names, (z, r, hh, h), strict=True):
             gates[name][:, t] = value
     return gates, h

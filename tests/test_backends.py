@@ -23,6 +23,7 @@ LAYER_TESTS = [
     "tests/test_keras_bridge.py",
     "tests/test_errors.py",
     "tests/test_keras_own_tests.py",
+    "tests/test_interventions.py",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -224,9 +224,24 @@ class Result:
     packed: object = None  # the stepped loop's packed gates
 
 
-def run(layer, sequences, initial_state, mask, training, *, gates, plan=None):
+def run(
+    layer,
+    sequences,
+    initial_state,
+    mask,
+    training,
+    *,
+    gates,
+    plan=None,
+    edits=None,
+):
     """Runs `layer` over `sequences` (the layer's `call`, minus the
-    arrangement of what it returns). Updates stateful states."""
+    arrangement of what it returns). Updates stateful states.
+
+    `edits`: None, or `{gate: (a, b)}`, each `(batch, time, units)` in the
+    input's time order: the step replaces that gate's value v by `a * v +
+    b` as soon as it is computed (interventions; Keras's loop, gates
+    stepped)."""
     cell = layer.cell
     check.sequence_input(layer.name, sequences.shape, cell.kernel.shape[0])
     if layer.unroll and sequences.shape[1] is None:
@@ -239,6 +254,15 @@ def run(layer, sequences, initial_state, mask, training, *, gates, plan=None):
         check.sequence_mask(layer.name, mask.shape, sequences.shape)
     if plan is None:
         plan = choose(facts_of(layer, sequences, mask, gates))
+    if edits is not None:
+        # Edits ride as extra input features through Keras's loop.
+        plan = dataclasses.replace(
+            plan,
+            try_kernel=False,
+            sequence=LOOP,
+            gates=STEPPED if gates else NONE,
+            project=False,
+        )
     masks = dropout_masks(layer, sequences, training)
     state0 = initial_states(layer, sequences, initial_state)
     full = layer.return_sequences or plan.gates == RECOVERED
@@ -247,7 +271,7 @@ def run(layer, sequences, initial_state, mask, training, *, gates, plan=None):
         result = _kernel(layer, sequences, state0, mask, training, masks, full)
     if result is None:
         result = _sequence(
-            layer, plan, sequences, state0, mask, masks, full=full
+            layer, plan, sequences, state0, mask, masks, full=full, edits=edits
         )
     if plan.gates == RECOVERED:
         result.gates = _recover(layer, sequences, state0, mask, masks, result)
@@ -385,12 +409,15 @@ class _Step:
     are already `project_inputs` of the step, input bias included.
     """
 
-    def __init__(self, cell, masks, projected, step_mask, with_gates):
+    def __init__(
+        self, cell, masks, projected, step_mask, with_gates, edited=()
+    ):
         self.cell = cell
         self.input_masks, self.recurrent_masks = masks
         self.projected = projected
         self.step_mask = step_mask
         self.with_gates = with_gates
+        self.edited = tuple(edited)
 
     def __call__(self, inputs, states):
         cell = self.cell
@@ -398,13 +425,14 @@ class _Step:
         if self.step_mask is not None:
             step_mask = ops.greater(inputs[:, -1:], 0.5)
             inputs = inputs[:, :-1]
+        inputs, edit = self._edit_of(inputs)
         if self.projected:
             x, x_has_bias = inputs, True
         else:
             x = cell.project_inputs(inputs, self.input_masks)
             x_has_bias = cell.projection_has_bias
         h, new_states, gates = cell.recur(
-            x, states, self.recurrent_masks, x_has_bias
+            x, states, self.recurrent_masks, x_has_bias, edit=edit
         )
         if step_mask is not None:
             new_states = [
@@ -417,9 +445,31 @@ class _Step:
             return join_blocks(gates, gate_names(cell.kind)), new_states
         return h, new_states
 
+    def _edit_of(self, inputs):
+        """The step's inputs without the edit features, and the edit: `(a,
+        b)` per edited gate, the last `2 * units` features each."""
+        if not self.edited:
+            return inputs, None
+        width = 2 * len(self.edited) * self.cell.units
+        inputs, packed = inputs[:, :-width], inputs[:, -width:]
+        parts = ops.split(packed, 2 * len(self.edited), axis=-1)
+        table = {
+            name: (parts[2 * k], parts[2 * k + 1])
+            for k, name in enumerate(self.edited)
+        }
 
-def _sequence(layer, plan, sequences, state0, mask, masks, *, full):
-    """The handwritten or loop path; gates stepped when the plan says."""
+        def edit(name, value):
+            if name not in table:
+                return value
+            scale, shift = table[name]
+            return scale * value + shift
+
+        return inputs, edit
+
+
+def _sequence(layer, plan, sequences, state0, mask, masks, *, full, edits=None):
+    """The handwritten or loop path; gates stepped when the plan says;
+    `edits` (see `run`) on the loop path only."""
     cell = layer.cell
     input_masks, recurrent_masks = masks
     with_gates = plan.gates == STEPPED
@@ -437,6 +487,14 @@ def _sequence(layer, plan, sequences, state0, mask, masks, *, full):
         outputs, states = cell.handwritten(sequences, list(state0), with_gates)
         last, path = outputs[:, -1], HANDWRITTEN
     else:
+        edited = tuple(edits or ())
+        if edited:
+            pieces = [
+                ops.cast(part, sequences.dtype)
+                for name in edited
+                for part in edits[name]
+            ]
+            sequences = ops.concatenate([sequences, *pieces], axis=-1)
         step_mask = None
         zero_output = layer.zero_output_for_mask
         if plan.gates == RECOVERED:
@@ -453,6 +511,7 @@ def _sequence(layer, plan, sequences, state0, mask, masks, *, full):
             plan.project,
             step_mask,
             with_gates,
+            edited,
         )
         last, outputs, states = keras_bridge.rnn_loop(
             step,

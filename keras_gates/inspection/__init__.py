@@ -1,7 +1,25 @@
-"""Reading a trained model: `extract_gates`, `GateExtractor`, `convert`,
-and statistics of gate arrays (`stats`, numpy only)."""
+"""Reading a trained model and changing it: `extract_gates`,
+`GateExtractor`, `convert`, `intervene` and its edits, and statistics of
+gate arrays (`stats`, numpy only)."""
 
 from keras_gates.inspection import stats
 from keras_gates.inspection.extract import GateExtractor, convert, extract_gates
+from keras_gates.inspection.interventions import (
+    Clamp,
+    MeanAblate,
+    Patch,
+    Scale,
+    intervene,
+)
 
-__all__ = ["GateExtractor", "convert", "extract_gates", "stats"]
+__all__ = [
+    "Clamp",
+    "GateExtractor",
+    "MeanAblate",
+    "Patch",
+    "Scale",
+    "convert",
+    "extract_gates",
+    "intervene",
+    "stats",
+]

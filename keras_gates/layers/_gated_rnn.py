@@ -20,6 +20,10 @@ from keras_gates.gate_layout import (
 )
 
 
+def _unedited(name, value):
+    return value
+
+
 def cut_to_blocks(initializer, units, standard, kept):
     """An initializer that draws `initializer` for the standard layout
     (`standard` blocks of `units` along the last axis) and keeps the
@@ -254,7 +258,10 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
             return join_blocks(gates, gate_names(self.kind)), new_states
         return h, new_states
 
-    def recur(self, x, states, recurrent_masks, x_has_bias):
+    def recur(self, x, states, recurrent_masks, x_has_bias, edit=None):
+        """One step. `edit(name, value) -> value`, when given, replaces each
+        gate and state as soon as it is computed (what comes after reads the
+        edited value): interventions."""
         raise NotImplementedError
 
     def handwritten(self, x, states, with_gates):
@@ -394,6 +401,9 @@ class GatedRNN(keras.layers.RNN):
         )
         self.use_cudnn = use_cudnn
         self.recover_gates = recover_gates
+        # Set by `keras_gates.intervene` around one call: the edits to
+        # apply, and where the edited run's gates go.
+        self._intervention = None
         # As the built-in sets it: its fused TensorFlow kernel (cuDNN) does
         # not compile under XLA, so `jit_compile="auto"` turns XLA off.
         if not keras_bridge.builtin_supports_jit(cell, unroll, use_cudnn):
@@ -410,14 +420,21 @@ class GatedRNN(keras.layers.RNN):
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
+        intervention = self._intervention
         result = _engine.run(
             self,
             sequences,
             initial_state,
             mask,
             training,
-            gates=self.return_gates,
+            gates=self.return_gates or intervention is not None,
+            edits=None if intervention is None else intervention.edits,
         )
+        if intervention is not None:
+            intervention.gates = {
+                name: self._to_input_order(result.gates[name], mask)
+                for name in gate_names(self.cell.kind)
+            }
         output = result.outputs if self.return_sequences else result.last
         if not self.return_gates:
             if self.return_state:

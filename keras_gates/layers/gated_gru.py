@@ -10,7 +10,12 @@ from keras_gates.gate_layout import (
     split_blocks,
 )
 from keras_gates.layers import _handwritten
-from keras_gates.layers._gated_rnn import GatedCell, GatedRNN, cut_to_blocks
+from keras_gates.layers._gated_rnn import (
+    GatedCell,
+    GatedRNN,
+    _unedited,
+    cut_to_blocks,
+)
 from keras_gates.layers.initializers import Chrono
 
 
@@ -205,7 +210,8 @@ class GatedGRUCell(GatedCell):
             last = last[:, 3 * self.units :]
         return packed, [last]
 
-    def recur(self, x, states, recurrent_masks, x_has_bias):
+    def recur(self, x, states, recurrent_masks, x_has_bias, edit=None):
+        edit = edit or _unedited
         h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
         input_bias, recurrent_bias = self._biases()
         if input_bias is not None and not x_has_bias:
@@ -219,17 +225,20 @@ class GatedGRUCell(GatedCell):
                 inner = inner + recurrent_bias  # `+=` in Keras
             inner = split_blocks(inner, blocks)
             z, r = self._update_reset(x, inner)
+            z, r = edit("update", z), edit("reset", r)
             hh = self.activation(x["candidate"] + r * inner["candidate"])
         else:
             inner = self.recurrent_projection(h_tm1, recurrent_masks, gated)
             inner = split_blocks(inner, gated)
             kernels = split_blocks(self.recurrent_kernel, blocks)
             z, r = self._update_reset(x, inner)
+            z, r = edit("update", z), edit("reset", r)
             h_c = h_tm1 * recurrent_masks[-1] if recurrent_masks else h_tm1
             hh = self.activation(
                 x["candidate"] + ops.matmul(r * h_c, kernels["candidate"])
             )
-        h = z * h_tm1 + (1.0 - z) * hh
+        hh = edit("candidate", hh)
+        h = edit("hidden", z * h_tm1 + (1.0 - z) * hh)
         gates = {"update": z, "reset": r, "candidate": hh, "hidden": h}
         new_states = [h] if isinstance(states, (list, tuple)) else h
         return h, new_states, gates

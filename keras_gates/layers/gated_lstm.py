@@ -14,7 +14,12 @@ from keras_gates.gate_layout import (
     split_blocks,
 )
 from keras_gates.layers import _handwritten
-from keras_gates.layers._gated_rnn import GatedCell, GatedRNN, cut_to_blocks
+from keras_gates.layers._gated_rnn import (
+    GatedCell,
+    GatedRNN,
+    _unedited,
+    cut_to_blocks,
+)
 from keras_gates.layers.initializers import Chrono
 
 
@@ -278,15 +283,19 @@ class GatedLSTMCell(GatedCell):
         # Keras adds the bias to the input term only in implementation 1.
         return self.implementation == 1
 
-    def recur(self, x, states, recurrent_masks, x_has_bias):
+    def recur(self, x, states, recurrent_masks, x_has_bias, edit=None):
+        edit = edit or _unedited
         h_tm1, c_tm1 = states[0], states[1]
         z = self._preactivations(x, h_tm1, recurrent_masks, x_has_bias)
         if self.variant == "fgr":
             z = self._add_gate_recurrence(z, states[2])
         i, f, g = self._input_side(z, c_tm1)
-        c = f * c_tm1 + i * g
-        o = self._output_gate(z, c)
+        i, f = edit("input", i), edit("forget", f)
+        g = edit("candidate", g)
+        c = edit("cell", f * c_tm1 + i * g)
+        o = edit("output", self._output_gate(z, c))
         h = o * (c if self.variant == "noaf" else self.activation(c))
+        h = edit("hidden", h)
         gates = {
             "input": i,
             "forget": f,
