@@ -24,6 +24,7 @@ from keras_gates.inspection import (
     convert,
     extract_gates,
     intervene,
+    memory_contributions,
     stats,
 )
 from keras_gates.layers import (
@@ -54,6 +55,7 @@ __all__ = [
     "Patch",
     "Scale",
     "intervene",
+    "memory_contributions",
     "GatePlotter",
     "GateRecorder",
     "GatedGRU",

@@ -1,8 +1,10 @@
 """Reading a trained model and changing it: `extract_gates`,
-`GateExtractor`, `convert`, `intervene` and its edits, and statistics of
+`GateExtractor`, `convert`, `intervene` and its edits,
+`memory_contributions`, and statistics of
 gate arrays (`stats`, numpy only)."""
 
 from keras_gates.inspection import stats
+from keras_gates.inspection.contributions import memory_contributions
 from keras_gates.inspection.extract import GateExtractor, convert, extract_gates
 from keras_gates.inspection.interventions import (
     Clamp,
@@ -21,5 +23,6 @@ __all__ = [
     "convert",
     "extract_gates",
     "intervene",
+    "memory_contributions",
     "stats",
 ]
