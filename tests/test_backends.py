@@ -24,6 +24,7 @@ LAYER_TESTS = [
     "tests/test_errors.py",
     "tests/test_keras_own_tests.py",
     "tests/test_interventions.py",
+    "tests/test_attribution.py",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 

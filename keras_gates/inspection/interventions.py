@@ -204,6 +204,55 @@ def _index_mask(name, index, size) -> np.ndarray:
     return mask
 
 
+class EditedRun:
+    """A gated copy of `model` that runs with edits: `(outputs, gates)`
+    for `{layer_path: {gate: (a, b)}}` tensors (private; `intervene` and
+    the attributions use it)."""
+
+    def __init__(self, model):
+        self.extractor = GateExtractor(model)
+        self.twin = convert(model)
+        self.layers = dict(_recurrent_layers(self.twin))
+        self._reads = {}
+
+    def read(self, inputs) -> dict:
+        """The unedited gates on `inputs` (kept per inputs object)."""
+        key = id(inputs)
+        if key not in self._reads:
+            self._reads[key] = (inputs, self.extractor(inputs))
+        return self._reads[key][1]
+
+    def gate_names(self, path):
+        if path not in self.layers:
+            raise ValueError(
+                f"edits names layer {path!r}; the model's recurrent layers "
+                f"are {sorted(self.layers)}"
+            )
+        return gate_names(self.layers[path].cell.kind)
+
+    def check_gate(self, path, gate):
+        names = self.gate_names(path)
+        if gate not in names:
+            raise ValueError(
+                f"edits[{path!r}] names gate {gate!r}; a "
+                f"{self.layers[path].cell.kind.upper()} has {names}"
+            )
+
+    def __call__(self, inputs, tables: dict):
+        for path, layer in self.layers.items():
+            layer._intervention = _Intervention(tables.get(path))
+        try:
+            outputs = self.twin(inputs, training=False)
+            gates = {
+                path: layer._intervention.gates
+                for path, layer in self.layers.items()
+            }
+        finally:
+            for layer in self.layers.values():
+                layer._intervention = None
+        return outputs, gates
+
+
 def intervene(model, inputs, edits: dict, *, return_gates: bool = False):
     """Runs `model` on `inputs` with gates replaced as `edits` says.
 
@@ -239,58 +288,34 @@ def intervene(model, inputs, edits: dict, *, return_gates: bool = False):
             f"edits must be a dict {{layer_path: {{gate: edit}}}}, got "
             f"{type(edits).__name__}"
         )
-    extractor = GateExtractor(model)
-    twin = convert(model)
-    layers = dict(_recurrent_layers(twin))
-    reads = {}
-
-    def read(source):
-        key = id(source)
-        if key not in reads:
-            reads[key] = (source, extractor(source))
-        return reads[key][1]
-
-    shapes = {path: g["hidden"].shape for path, g in read(inputs).items()}
-    resolved = {}
+    run = EditedRun(model)
+    shapes = {path: g["hidden"].shape for path, g in run.read(inputs).items()}
+    tables = {}
     for path, gate_edits in edits.items():
-        if path not in layers:
-            raise ValueError(
-                f"edits names layer {path!r}; the model's recurrent layers "
-                f"are {sorted(layers)}"
-            )
-        names = gate_names(layers[path].cell.kind)
+        run.gate_names(path)
         table = {}
         for gate, edit in dict(gate_edits).items():
-            if gate not in names:
-                raise ValueError(
-                    f"edits[{path!r}] names gate {gate!r}; a "
-                    f"{layers[path].cell.kind.upper()} has {names}"
-                )
+            run.check_gate(path, gate)
             if not isinstance(edit, Edit):
                 raise TypeError(
                     f"edits[{path!r}][{gate!r}] must be a Clamp, Scale, "
                     f"MeanAblate or Patch, got {type(edit).__name__}"
                 )
-            a, b = edit.affine(gate, path, shapes[path], read)
-            dtype = layers[path].compute_dtype
+            a, b = edit.affine(gate, path, shapes[path], run.read)
+            dtype = run.layers[path].compute_dtype
             table[gate] = (
                 keras.ops.convert_to_tensor(a, dtype),
                 keras.ops.convert_to_tensor(b, dtype),
             )
-        resolved[path] = table
-    for path, layer in layers.items():
-        layer._intervention = _Intervention(resolved.get(path))
-    try:
-        outputs = twin(inputs, training=False)
-        outputs = keras.tree.map_structure(keras.ops.convert_to_numpy, outputs)
-        gates = {
-            path: {
-                name: keras.ops.convert_to_numpy(value)
-                for name, value in layer._intervention.gates.items()
-            }
-            for path, layer in layers.items()
+        tables[path] = table
+    outputs, gates = run(inputs, tables)
+    outputs = keras.tree.map_structure(keras.ops.convert_to_numpy, outputs)
+    if not return_gates:
+        return outputs
+    return outputs, {
+        path: {
+            name: keras.ops.convert_to_numpy(value)
+            for name, value in layer_gates.items()
         }
-    finally:
-        for layer in layers.values():
-            layer._intervention = None
-    return (outputs, gates) if return_gates else outputs
+        for path, layer_gates in gates.items()
+    }

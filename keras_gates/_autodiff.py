@@ -1,0 +1,52 @@
+"""The edge where gradients are taken: one call per backend.
+
+Keras has no public backend-neutral gradient function; each backend's own
+(TensorFlow's GradientTape, torch.autograd, jax.grad) is imported here,
+only when that backend runs.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+
+def value_and_gradients(function, arguments: list):
+    """`(function(arguments), [d function / d argument])` as numpy, for a
+    `function` of a list of float tensors that returns a scalar tensor."""
+    backend = keras.backend.backend()
+    arguments = [keras.ops.convert_to_tensor(a) for a in arguments]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            for argument in arguments:
+                tape.watch(argument)
+            value = function(arguments)
+        grads = tape.gradient(value, arguments)
+        grads = [
+            tf.zeros_like(a) if g is None else g
+            for a, g in zip(arguments, grads, strict=True)
+        ]
+    elif backend == "torch":
+        import torch
+
+        arguments = [a.detach().requires_grad_(True) for a in arguments]
+        value = function(arguments)
+        grads = torch.autograd.grad(value, arguments, allow_unused=True)
+        grads = [
+            torch.zeros_like(a) if g is None else g
+            for a, g in zip(arguments, grads, strict=True)
+        ]
+    elif backend == "jax":
+        import jax
+
+        value, grads = jax.value_and_grad(function)(arguments)
+    else:  # pragma: no cover - Keras has no other backend today
+        raise NotImplementedError(
+            f"gradients on the {backend!r} backend are not supported"
+        )
+    return (
+        float(keras.ops.convert_to_numpy(value)),
+        [np.asarray(keras.ops.convert_to_numpy(g)) for g in grads],
+    )
