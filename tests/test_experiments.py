@@ -669,3 +669,50 @@ def test_a_one_seed_pass_says_it_skipped_the_copy_task():
     section = claims.copy_section([], None)
     assert section.verdict.startswith("not measured: a one-seed pass skips")
     assert "--seeds 3" in section.verdict
+
+
+def test_flip_subjects_swaps_each_noun_for_its_other_number():
+    from experiments import interventions
+    from keras_gates.tasks import AGREEMENT_VOCABULARY
+
+    ids = {w: k for k, w in enumerate(AGREEMENT_VOCABULARY)}
+    x = np.array(
+        [[ids["dog"], ids["cat"], ids["dogs"]], [ids["men"], ids["old"], 0]]
+    )
+    flipped = interventions.flip_subjects(x)
+    assert [AGREEMENT_VOCABULARY[t] for t in flipped[:, 0]] == ["dogs", "man"]
+    np.testing.assert_array_equal(flipped[:, 1:], x[:, 1:])
+
+
+def test_interventions_at_toy_size(tmp_path):
+    """Two seeds at toy size: one run per seed with every measurement a
+    fraction, the carriers distinct units, and --report rewriting the
+    same page."""
+    from experiments import interventions
+
+    out = tmp_path / "interventions"
+    args = ["--seeds", "2", "--epochs", "1", "--train-size", "200",
+            "--validation-size", "60", "--test-size", "80", "--length",
+            "12", "--long-lengths", "30", "--controls", "2", "--units",
+            "6", "--output", str(out)]  # fmt: skip
+    interventions.main(args)
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert [r["seed"] for r in runs] == [0, 1]
+    for run in runs:
+        assert len(set(run["carriers"])) == 2
+        assert all(0 <= u < 6 for u in run["carriers"])
+        for part in ("untouched", "carrier_edits", "control_edits"):
+            assert all(0.0 <= v <= 1.0 for v in run[part].values())
+        assert set(run["carrier_edits"]) == {
+            "forget0",
+            "patched_flips",
+            "held_30",
+        }
+        assert run["untouched"]["patched_flips"] == pytest.approx(
+            1.0 - run["untouched"]["plain"]
+        )
+    page = (out / "summary.md").read_text()
+    assert "## What it shows" in page
+    assert (out / "interventions.png").stat().st_size > 10_000
+    interventions.main(["--report", "--output", str(out)])
+    assert (out / "summary.md").read_text() == page

@@ -307,3 +307,18 @@ def test_mistakes_are_named(rng):
         "Patch: source_inputs give 'rnn' forget gates of shape (2, 7, 4), "
         "the inputs (3, 7, 4); pass source inputs of the inputs' shape"
     )
+
+
+def test_a_model_changed_after_an_intervention_is_read_anew(rng):
+    """The gated copy is made once per model and takes its current
+    weights at every call: after a training step, a no-op edit gives the
+    trained model's outputs."""
+    model = model_of("lstm", rng)
+    model.compile(keras.optimizers.SGD(0.5), "mse")
+    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    before = intervene(model, x, {"rnn": {"input": Scale(1.0)}})
+    model.train_on_batch(x, np.ones((BATCH, TIME, UNITS), "float32"))
+    after = intervene(model, x, {"rnn": {"input": Scale(1.0)}})
+    trained = keras.ops.convert_to_numpy(model(x))
+    np.testing.assert_allclose(after, trained, atol=1e-6)
+    assert not np.allclose(before, trained, atol=1e-4)

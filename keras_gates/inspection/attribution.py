@@ -67,7 +67,7 @@ def gate_gradients(
         later steps; 0 at masked steps.
     """
     _check_target(target)
-    run = EditedRun(model)
+    run = EditedRun.of(model)
     names = run.gate_names(layer_path)
     gates = list(names if gates is None else gates)
     for gate in gates:
@@ -122,7 +122,7 @@ def integrated_gradients(
     _check_target(target)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    run = EditedRun(model)
+    run = EditedRun.of(model)
     run.check_gate(layer_path, gate)
     actual = run.read(inputs)[layer_path][gate].astype("float64")
     valid = ~np.isnan(actual)

@@ -34,6 +34,7 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import weakref
 
 import keras
 import numpy as np
@@ -209,11 +210,30 @@ class EditedRun:
     for `{layer_path: {gate: (a, b)}}` tensors (private; `intervene` and
     the attributions use it)."""
 
+    _made = weakref.WeakKeyDictionary()  # model -> its EditedRun
+
     def __init__(self, model):
+        self.model = model
         self.extractor = GateExtractor(model)
         self.twin = convert(model)
         self.layers = dict(_recurrent_layers(self.twin))
         self._reads = {}
+
+    @classmethod
+    def of(cls, model) -> EditedRun:
+        """The model's EditedRun, made once (a copy and a probe model cost
+        graph constructions) and given the model's current weights."""
+        run = cls._made.get(model)
+        if run is None:
+            run = cls._made[model] = cls(model)
+        else:
+            for source, target in zip(
+                model.weights, run.twin.weights, strict=True
+            ):
+                # A copy: JAX may donate (delete) a variable's buffer.
+                target.assign(keras.ops.copy(source.value))
+        run._reads = {}
+        return run
 
     def read(self, inputs) -> dict:
         """The unedited gates on `inputs` (kept per inputs object)."""
@@ -288,7 +308,7 @@ def intervene(model, inputs, edits: dict, *, return_gates: bool = False):
             f"edits must be a dict {{layer_path: {{gate: edit}}}}, got "
             f"{type(edits).__name__}"
         )
-    run = EditedRun(model)
+    run = EditedRun.of(model)
     shapes = {path: g["hidden"].shape for path, g in run.read(inputs).items()}
     tables = {}
     for path, gate_edits in edits.items():
