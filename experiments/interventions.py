@@ -1,26 +1,26 @@
 """The article's claims tested causally: change the gates, watch the verb.
 
-    python -m experiments.interventions              # 5 seeds, ~10 minutes
+    python -m experiments.interventions              # 5 seeds
     python -m experiments.interventions --seeds 2    # a quick pass
 
 The article says the forget gate keeps the information. The correlational
 evidence (docs/agreement: a unit whose cell state differs with the
 subject's number) does not show that the model uses it. Here a chrono
-GatedLSTM is trained on subject-verb agreement (T = 50) once per seed;
-the `carriers` units whose cell state best separates singular from plural
-at the verb (on the validation set) are found, and on the test set:
+GatedLSTM is trained on subject-verb agreement (T = 50) once per seed,
+its units are ranked by how well their cell state separates singular from
+plural at the verb (validation set), and the best 2, 8 and all 32
+(`--counts`) are edited on the test set:
 
-- forget gate set to 0 on the carriers right after the subject (step 1):
-  their memory of the subject is erased;
+- forget gate 0 on them at every step after the subject: their cell state
+  cannot keep anything for more than one step;
 - their cell state at the subject patched from the same sentence with the
   subject's number flipped (`dog` <-> `dogs`): does the verb follow?
-- forget held at 1 and input at 0 on the carriers from step 1 on ("c_t ~
-  c_(t-1) when f ~ 1 and i ~ 0"), on sentences 4 and 8 times longer than
-  those trained on, where the untouched model fails;
+- forget held at 1 and input at 0 from step 1 on ("c_t ~ c_(t-1) when
+  f ~ 1 and i ~ 0"), on sentences 8 times longer than those trained on;
 
-and each edit again on `controls` random sets of as many non-carrier
-units. Lakretz et al. (2019) found two such units in an LSTM language
-model whose ablation took long-range agreement to chance.
+and each edit again on `controls` random sets of as many units. Lakretz
+et al. (2019) found two units in an LSTM language model whose ablation
+took long-range agreement to chance.
 
 Writes results/interventions/: results.json, summary.md,
 interventions.png. Resumable: finished seeds are kept, an interrupted
@@ -58,7 +58,7 @@ from keras_gates.tasks import (
 @dataclass
 class Config:
     length: int = 50
-    long_lengths: list = field(default_factory=lambda: [200, 400])
+    long_lengths: list = field(default_factory=lambda: [400])
     units: int = 32
     epochs: int = 10
     train_size: int = 4000
@@ -66,8 +66,8 @@ class Config:
     test_size: int = 1000
     batch_size: int = 64
     learning_rate: float = 3e-3
-    carriers: int = 2
-    controls: int = 10
+    counts: list = field(default_factory=lambda: [2, 8, 32])
+    controls: int = 5
     seed: int = 0
     seeds: int = 5
 
@@ -87,27 +87,28 @@ def accuracy(outputs, y) -> float:
     return float(np.mean((np.asarray(outputs)[:, 0] > 0.5) == y))
 
 
-def carriers_of(net, x, y, count) -> list[int]:
-    """The units whose cell state best separates the classes at the verb."""
+def carrier_ranking(net, x, y) -> list[int]:
+    """Every unit, the best separator of the classes at the verb first."""
     cell = extract_gates(net, x)["recurrent"]["cell"]
     separation = stats.class_separation(cell, y)[-1]
-    return [int(u) for u in np.argsort(separation)[::-1][:count]]
+    return [int(u) for u in np.argsort(separation)[::-1]]
 
 
 def measure(net, units, x, y, long_data) -> dict:
     """Accuracy, flip rate and long-range accuracy with `units` edited."""
-    forget0 = {"recurrent": {"forget": Clamp(0.0, units=units, steps=[1])}}
-    patch = {
-        "recurrent": {"cell": Patch(flip_subjects(x), units=units, steps=[0])}
-    }
+    after = slice(1, None)
+    forget0 = {"recurrent": {"forget": Clamp(0.0, units=units, steps=after)}}
+    flipped = Patch(flip_subjects(x), units=units, steps=[0])
     result = {
         "forget0": accuracy(intervene(net, x, forget0), y),
-        "patched_flips": accuracy(intervene(net, x, patch), 1.0 - y),
+        "patched_flips": accuracy(
+            intervene(net, x, {"recurrent": {"cell": flipped}}), 1.0 - y
+        ),
     }
     hold = {
         "recurrent": {
-            "forget": Clamp(1.0, units=units, steps=slice(1, None)),
-            "input": Clamp(0.0, units=units, steps=slice(1, None)),
+            "forget": Clamp(1.0, units=units, steps=after),
+            "input": Clamp(0.0, units=units, steps=after),
         }
     }
     for length, (x_long, y_long) in long_data.items():
@@ -115,6 +116,15 @@ def measure(net, units, x, y, long_data) -> dict:
             intervene(net, x_long, hold), y_long
         )
     return result
+
+
+def untouched_of(net, x, y, long_data) -> dict:
+    plain = {"forget0": accuracy(net.predict(x, verbose=0), y)}
+    plain["patched_flips"] = 1.0 - plain["forget0"]
+    for length, (x_long, y_long) in long_data.items():
+        found = net.predict(x_long, verbose=0)
+        plain[f"held_{length}"] = accuracy(found, y_long)
+    return plain
 
 
 def run_one(config: Config, output: Path, data, long_data, keys) -> dict:
@@ -133,152 +143,150 @@ def run_one(config: Config, output: Path, data, long_data, keys) -> dict:
         backup_dir=backup_folder(output, keys),
         verbose=0,
     )
-    carriers = carriers_of(net, *data["validation"], config.carriers)
+    ranking = carrier_ranking(net, *data["validation"])
     x, y = data["test"]
-    plain = {"plain": accuracy(net.predict(x, verbose=0), y)}
-    plain["patched_flips"] = accuracy(net.predict(x, verbose=0), 1.0 - y)
-    for length, (x_long, y_long) in long_data.items():
-        plain[f"held_{length}"] = accuracy(
-            net.predict(x_long, verbose=0), y_long
-        )
     rng = np.random.default_rng(1000 + seed)
-    others = [u for u in range(config.units) if u not in carriers]
-    controls = [
-        measure(
-            net,
-            list(rng.choice(others, config.carriers, False)),
-            x,
-            y,
-            long_data,
-        )
-        for _ in range(config.controls)
-    ]
-    return {
-        "value": plain["plain"],
-        "carriers": carriers,
-        "untouched": plain,
-        "carrier_edits": measure(net, carriers, x, y, long_data),
-        "control_edits": {
+    carrier_edits, control_edits = {}, {}
+    for count in config.counts:
+        edited = measure(net, ranking[:count], x, y, long_data)
+        carrier_edits[str(count)] = edited
+        if count >= config.units:  # every unit: no other set to draw
+            control_edits[str(count)] = edited
+            continue
+        controls = [
+            measure(
+                net,
+                rng.choice(config.units, count, False).tolist(),
+                x,
+                y,
+                long_data,
+            )
+            for _ in range(config.controls)
+        ]
+        control_edits[str(count)] = {
             key: float(np.mean([c[key] for c in controls]))
             for key in controls[0]
-        },
+        }
+    untouched = untouched_of(net, x, y, long_data)
+    return {
+        "value": untouched["forget0"],
+        "ranking": ranking,
+        "untouched": untouched,
+        "carrier_edits": carrier_edits,
+        "control_edits": control_edits,
         "history": run["history"],
         "seconds_per_epoch": run["seconds_per_epoch"],
     }
 
 
-def rows(runs, config: Config) -> list[dict]:
-    """One row per measurement: untouched, carriers edited, random units
-    edited, as mean [95% interval] over seeds."""
-    measurements = [
-        ("forget0", "plain", "accuracy, forget = 0 on the units at step 1"),
-        (
-            "patched_flips",
-            "patched_flips",
-            "verbs that follow the patched subject",
-        ),
+def measurements(config: Config) -> list[tuple]:
+    """(key, what it measures)."""
+    return [
+        ("forget0", "accuracy, forget = 0 on the units after the subject"),
+        ("patched_flips", "verbs that follow the patched subject"),
     ] + [
         (
             f"held_{n}",
-            f"held_{n}",
-            f"accuracy at T = {n}, f = 1 and i = 0 on the units from step 1",
+            f"accuracy at T = {n}, f = 1 and i = 0 on the units after the "
+            "subject",
         )
         for n in config.long_lengths
     ]
+
+
+def rows(runs, config: Config) -> list[dict]:
+    """One row per measurement and number of units edited: untouched,
+    carriers edited, random units edited, mean [95% interval] over seeds."""
     found = []
-    for key, plain_key, what in measurements:
-        untouched = [r["untouched"][plain_key] for r in runs]
-        carried = [r["carrier_edits"][key] for r in runs]
-        control = [r["control_edits"][key] for r in runs]
-        found.append(
-            {
-                "measurement": what,
-                "untouched": interval(untouched).text(),
-                "carrier units edited": interval(carried).text(),
-                "random units edited": interval(control).text(),
-                "carriers - random": paired_verdict(
-                    [a - b for a, b in zip(carried, control, strict=True)]
-                )[1],
-                "_key": key,
-                "_values": (untouched, carried, control),
-            }
-        )
+    for key, what in measurements(config):
+        untouched = [r["untouched"][key] for r in runs]
+        for count in config.counts:
+            carried = [r["carrier_edits"][str(count)][key] for r in runs]
+            control = [r["control_edits"][str(count)][key] for r in runs]
+            everyone = count >= config.units
+            difference = [a - b for a, b in zip(carried, control, strict=True)]
+            found.append(
+                {
+                    "measurement": what,
+                    "units edited": count,
+                    "untouched": interval(untouched).text(),
+                    "carriers": interval(carried).text(),
+                    "random units": (
+                        "(all units)" if everyone else interval(control).text()
+                    ),
+                    "carriers - random": (
+                        "-" if everyone else paired_verdict(difference)[1]
+                    ),
+                    "_key": key,
+                    "_values": (untouched, carried, control),
+                }
+            )
     return found
 
 
-def verdicts(found) -> list[str]:
-    by_key = {row["_key"]: row for row in found}
+def verdicts(found, config: Config) -> list[str]:
     lines = []
-    untouched, carried, control = by_key["forget0"]["_values"]
-    fell = interval([c - u for c, u in zip(carried, untouched, strict=True)])
-    chance = interval(carried)
-    to_chance = chance.low is not None and chance.low <= 0.5 <= chance.high
-    control_change = interval(
-        [c - u for c, u in zip(control, untouched, strict=True)]
-    )
-    lines.append(
-        f"- Erasing the carriers' memory of the subject (forget = 0 at step "
-        f"1) changes accuracy by {fell.text()}"
-        + (" (to chance)" if to_chance else "")
-        + f"; the same edit on random units by {control_change.text()}."
-    )
-    _, carried, control = by_key["patched_flips"]["_values"]
-    lines.append(
-        f"- Patching the carriers' cell state at the subject from the "
-        f"sentence with the other number makes {interval(carried).text()} "
-        f"of the verbs follow the patched subject; random units: "
-        f"{interval(control).text()}."
-    )
-    for key, row in by_key.items():
-        if not key.startswith("held_"):
-            continue
-        untouched, carried, control = row["_values"]
-        lines.append(
-            f"- At T = {key[5:]}: untouched {interval(untouched).text()}, "
-            f"carriers held (f = 1, i = 0) {interval(carried).text()}, "
-            f"random units held {interval(control).text()}."
-        )
+    for key, what in measurements(config):
+        parts = []
+        for row in (r for r in found if r["_key"] == key):
+            untouched, carried, control = row["_values"]
+            pairs = zip(carried, untouched, strict=True)
+            text = (
+                f"{row['units edited']} carriers "
+                f"{interval([c - u for c, u in pairs]).text()}"
+            )
+            if row["units edited"] < config.units:
+                pairs = zip(control, untouched, strict=True)
+                moved = interval([c - u for c, u in pairs])
+                text += f" (random units {moved.text()})"
+            parts.append(text)
+        lines.append(f"- {what}, change from untouched: {'; '.join(parts)}.")
     return lines
 
 
-def figure(found, path: Path) -> Path:
+def figure(found, config: Config, path: Path) -> Path:
     plots.require_matplotlib("experiments.interventions")
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(9, 4.4), layout="constrained")
-    axis = fig.subplots()
-    names = ["untouched", "carrier units edited", "random units edited"]
-    colours = ["#4d4d4d", "#d6604d", "#4393c3"]
-    width = 0.26
-    for k, (name, colour) in enumerate(zip(names, colours, strict=True)):
-        for i, row in enumerate(found):
-            values = row["_values"][k]
-            found_interval = interval(values)
-            mean = found_interval.mean
-            low = mean if found_interval.low is None else found_interval.low
-            high = mean if found_interval.high is None else found_interval.high
-            axis.bar(
-                i + (k - 1) * width,
-                found_interval.mean,
-                width,
-                color=colour,
-                label=name if i == 0 else None,
-                yerr=[[mean - low], [high - mean]],
-                capsize=3,
+    keys = measurements(config)
+    fig = Figure(figsize=(4.4 * len(keys), 4.4), layout="constrained")
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    lines = [
+        ("carriers edited", "#d6604d", "-"),
+        ("random units", "#4393c3", "--"),
+    ]
+    for axis, (key, what) in zip(axes, keys, strict=True):
+        mine = [row for row in found if row["_key"] == key]
+        counts = [row["units edited"] for row in mine]
+        for k, (name, colour, style) in enumerate(lines, start=1):
+            found_intervals = [interval(row["_values"][k]) for row in mine]
+            means = [i.mean for i in found_intervals]
+            lows = [i.mean if i.low is None else i.low for i in found_intervals]
+            highs = [
+                i.mean if i.high is None else i.high for i in found_intervals
+            ]
+            axis.plot(
+                counts, means, style, marker="o", color=colour, label=name
             )
-    axis.axhline(0.5, color="black", linestyle=":", linewidth=1, label="chance")
-    axis.set_xticks(range(len(found)))
-    axis.set_xticklabels(
-        ["forget = 0\nafter subject", "patched subject:\nverbs that follow"]
-        + [f"f = 1, i = 0\nT = {r['_key'][5:]}" for r in found[2:]]
+            axis.fill_between(counts, lows, highs, color=colour, alpha=0.2)
+        untouched = interval(mine[0]["_values"][0]).mean
+        axis.axhline(untouched, color="#4d4d4d", linewidth=1, label="untouched")
+        axis.axhline(
+            0.5, color="black", linestyle=":", linewidth=1, label="chance"
+        )
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(counts, [str(c) for c in counts])
+        axis.set_ylim(-0.02, 1.02)
+        axis.set_xlabel("units edited (best carriers first)")
+        axis.set_ylabel("fraction of test sentences")
+        axis.set_title(what.replace(", ", ",\n", 1), fontsize=10)
+    axes[0].legend(fontsize=8, loc="center left")
+    fig.suptitle(
+        f"Agreement, chrono GatedLSTM ({config.units} units) trained at "
+        f"T = {config.length}: editing the units that carry the subject's "
+        "number (mean and 95% interval over seeds)",
+        fontsize=10,
     )
-    axis.set_ylim(0, 1.05)
-    axis.set_ylabel("fraction of test sentences")
-    axis.set_title(
-        "Agreement (GatedLSTM, chrono, trained at T = 50): editing the "
-        "carrier units' gates\n(mean and 95% interval over seeds)"
-    )
-    axis.legend(loc="upper right", fontsize=8, ncols=2)
     plots.save_figure(fig, path)
     return path
 
@@ -289,14 +297,16 @@ def write_page(store, config: Config, output: Path) -> str:
     lines = page_opening(
         "Changing the gates: the article's claims tested causally", store.data
     )
+    picture = figure(found, config, output / "interventions.png")
     lines += [
         f"A chrono GatedLSTM ({config.units} units) trained on agreement at "
         f"T = {config.length} for {config.epochs} epochs, seeds "
-        f"{config.seed}..{config.seed + config.seeds - 1}; the "
-        f"{config.carriers} units whose cell state best separates singular "
-        f"from plural at the verb (validation set) edited on the 1000 test "
-        f"sentences, and the same edit on {config.controls} random sets of "
-        f"{config.carriers} other units (their mean). {METHOD}.",
+        f"{config.seed}..{config.seed + config.seeds - 1}. Its units ranked "
+        "by how well their cell state at the verb separates singular from "
+        "plural subjects (validation set); the best `units edited` of them "
+        f"(carriers) edited on the {config.test_size} test sentences, and "
+        f"the same edit on {config.controls} random sets of as many units "
+        f"(their mean). {METHOD}.",
         "",
         markdown_table(
             [
@@ -305,21 +315,22 @@ def write_page(store, config: Config, output: Path) -> str:
             ],
             [
                 "measurement",
+                "units edited",
                 "untouched",
-                "carrier units edited",
-                "random units edited",
+                "carriers",
+                "random units",
                 "carriers - random",
             ],
         ),
-        "Carrier units per seed: "
-        + "; ".join(f"seed {r['seed']}: {r['carriers']}" for r in runs)
+        "Best carriers per seed: "
+        + "; ".join(f"seed {r['seed']}: {r['ranking'][:4]}" for r in runs)
         + ".",
         "",
         "## What it shows",
         "",
-        *verdicts(found),
+        *verdicts(found, config),
         "",
-        f"![interventions]({figure(found, output / 'interventions.png').name})",
+        f"![interventions]({picture.name})",
         "",
     ]
     return save_page(output / "summary.md", lines)
@@ -347,7 +358,8 @@ def main(argv=None):
             plan,
             lambda keys: run_one(config, output, data, long_data, keys),
             lambda run: (
-                f"accuracy {run['value']:.3f}, carriers {run['carriers']}"
+                f"accuracy {run['value']:.3f}, "
+                f"best carriers {run['ranking'][:4]}"
             ),
         )
     print(write_page(store, config, output))

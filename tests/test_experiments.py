@@ -685,34 +685,51 @@ def test_flip_subjects_swaps_each_noun_for_its_other_number():
 
 
 def test_interventions_at_toy_size(tmp_path):
-    """Two seeds at toy size: one run per seed with every measurement a
-    fraction, the carriers distinct units, and --report rewriting the
-    same page."""
+    """Two seeds at toy size: one run per seed, every unit ranked once,
+    every measurement a fraction, all units edited the same for carriers
+    and controls, and --report rewriting the same page."""
     from experiments import interventions
 
     out = tmp_path / "interventions"
     args = ["--seeds", "2", "--epochs", "1", "--train-size", "200",
             "--validation-size", "60", "--test-size", "80", "--length",
             "12", "--long-lengths", "30", "--controls", "2", "--units",
-            "6", "--output", str(out)]  # fmt: skip
+            "6", "--counts", "2", "6", "--output", str(out)]  # fmt: skip
     interventions.main(args)
     runs = json.loads((out / "results.json").read_text())["runs"]
     assert [r["seed"] for r in runs] == [0, 1]
     for run in runs:
-        assert len(set(run["carriers"])) == 2
-        assert all(0 <= u < 6 for u in run["carriers"])
-        for part in ("untouched", "carrier_edits", "control_edits"):
-            assert all(0.0 <= v <= 1.0 for v in run[part].values())
-        assert set(run["carrier_edits"]) == {
-            "forget0",
-            "patched_flips",
-            "held_30",
-        }
+        assert sorted(run["ranking"]) == list(range(6))
+        for part in ("carrier_edits", "control_edits"):
+            assert set(run[part]) == {"2", "6"}
+            for values in run[part].values():
+                assert set(values) == {"forget0", "patched_flips", "held_30"}
+                assert all(0.0 <= v <= 1.0 for v in values.values())
+        assert run["carrier_edits"]["6"] == run["control_edits"]["6"]
         assert run["untouched"]["patched_flips"] == pytest.approx(
-            1.0 - run["untouched"]["plain"]
+            1.0 - run["untouched"]["forget0"]
         )
     page = (out / "summary.md").read_text()
     assert "## What it shows" in page
     assert (out / "interventions.png").stat().st_size > 10_000
     interventions.main(["--report", "--output", str(out)])
     assert (out / "summary.md").read_text() == page
+
+
+def test_intervention_cost_at_toy_size(tmp_path):
+    from experiments import intervention_cost
+
+    out = tmp_path / "cost"
+    intervention_cost.main(
+        ["--batch", "2", "--time", "5", "--features", "3", "--units", "2",
+         "--repeats", "1", "--warmup", "0", "--output", str(out)]
+    )  # fmt: skip
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert [r["model"] for r in runs] == [
+        "forward pass (predict_on_batch)",
+        "intervene (Clamp, 2 units, 1 step)",
+        "extract_gates (GateExtractor)",
+    ]
+    assert runs[0]["ratio"] == 1.0
+    assert all(r["ms"] > 0 for r in runs)
+    assert runs[1]["ratio"] == pytest.approx(runs[1]["ms"] / runs[0]["ms"])

@@ -1,0 +1,97 @@
+"""What an intervention costs against a forward pass.
+
+    python -m experiments.intervention_cost
+
+A GatedLSTM model (batch 64, 200 steps, 128 features -> 64 units -> one
+output) timed, interleaved, median of `--repeats`: its forward pass
+(`predict_on_batch`), `intervene` with a Clamp on two units' forget gate
+at one step, and `extract_gates`. Writes results/intervention_cost/:
+results.json and summary.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from experiments._runner import (
+    markdown_table,
+    open_store,
+    page_opening,
+    parser,
+    save_page,
+)
+from experiments._timing import time_interleaved
+from keras_gates import Clamp, GatedLSTM, GateExtractor, intervene
+
+
+@dataclass
+class Config:
+    batch: int = 64
+    time: int = 200
+    features: int = 128
+    units: int = 64
+    repeats: int = 10
+    warmup: int = 2
+    seed: int = 0
+
+
+def measure(config: Config) -> list[dict]:
+    keras.utils.set_random_seed(config.seed)
+    model = keras.Sequential(
+        [
+            keras.Input((config.time, config.features)),
+            GatedLSTM(config.units, name="lstm"),
+            keras.layers.Dense(1),
+        ]
+    )
+    rng = np.random.default_rng(config.seed)
+    x = rng.normal(size=(config.batch, config.time, config.features))
+    x = x.astype("float32")
+    edit = {"lstm": {"forget": Clamp(0.0, units=[0, 1], steps=[1])}}
+    extractor = GateExtractor(model)
+    functions = {
+        "forward pass (predict_on_batch)": lambda: model.predict_on_batch(x),
+        "intervene (Clamp, 2 units, 1 step)": lambda: intervene(model, x, edit),
+        "extract_gates (GateExtractor)": lambda: extractor(x),
+    }
+    times = time_interleaved(functions, config.repeats, config.warmup)
+    forward = times["forward pass (predict_on_batch)"]
+    return [
+        {"model": name, "ms": ms, "ratio": ms / forward}
+        for name, ms in times.items()
+    ]
+
+
+def write_page(store, config: Config, output: Path) -> str:
+    lines = page_opening("What an intervention costs", store.data)
+    lines += [
+        f"GatedLSTM({config.units}) on {config.batch} x {config.time} x "
+        f"{config.features} inputs, one Dense output; median of "
+        f"{config.repeats} interleaved calls after {config.warmup} warm-up "
+        "calls. `ratio`: against the forward pass.",
+        "",
+        markdown_table(store.runs, ["model", "ms", "ratio"]),
+    ]
+    return save_page(output / "summary.md", lines)
+
+
+def main(argv=None):
+    args = parser(
+        Config(), "What an intervention costs", "results/intervention_cost"
+    ).parse_args(argv)
+    store, config = open_store(
+        args, Config(), "intervention_cost", argv, fresh=True
+    )
+    output = Path(args.output)
+    if not args.report:
+        for row in measure(config):
+            store.add(row)
+    print(write_page(store, config, output))
+
+
+if __name__ == "__main__":
+    main()
