@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments._intervals import METHOD, interval, paired_verdict
+from experiments._intervals import METHOD, interval, paired
 from experiments._runner import (
     backup_folder,
     markdown_table,
@@ -214,9 +214,9 @@ def rows(runs, config: Config) -> list[dict]:
                     "random units": (
                         "(all units)" if everyone else interval(control).text()
                     ),
-                    "carriers - random": (
-                        "-" if everyone else paired_verdict(difference)[1]
-                    ),
+                    "carriers - random": "-"
+                    if everyone
+                    else paired(difference),
                     "_key": key,
                     "_values": (untouched, carried, control),
                 }
@@ -241,6 +241,90 @@ def verdicts(found, config: Config) -> list[str]:
                 text += f" (random units {moved.text()})"
             parts.append(text)
         lines.append(f"- {what}, change from untouched: {'; '.join(parts)}.")
+    return lines
+
+
+def _change(row, which: int):
+    """The interval of (edited - untouched) per seed; which: 1 carriers,
+    2 random units."""
+    untouched, *edited = row["_values"]
+    return interval(
+        [e - u for e, u in zip(edited[which - 1], untouched, strict=True)]
+    )
+
+
+def _resolved(change) -> bool:
+    return change.low is not None and not change.low <= 0.0 <= change.high
+
+
+def meaning(found, config: Config) -> list[str]:
+    """What the rows say about the article's claims and Lakretz et al.'s
+    two number units, in sentences chosen by the measured intervals."""
+    by = {(r["_key"], r["units edited"]): r for r in found}
+    everyone = max(config.counts)
+    lines = []
+    erased = interval(by[("forget0", everyone)]["_values"][1])
+    at_chance = erased.low is not None and erased.low <= 0.5 <= erased.high
+    lines.append(
+        "- The forget gate keeps the information: "
+        + (
+            "holds, causally. With the forget gate at 0 on every unit after "
+            "the subject (the cell state then holds nothing for more than "
+            f"one step) accuracy falls to chance ({erased.text()}), although "
+            "the hidden state still feeds every step: the number crosses the "
+            "clause in the cell state."
+            if at_chance
+            else f"with the forget gate at 0 on every unit accuracy is "
+            f"{erased.text()}, not chance: the number also crosses the "
+            "clause another way."
+        )
+    )
+    smaller = [c for c in config.counts if c < everyone]
+    falls = [
+        c
+        for c in smaller
+        if _resolved(_change(by[("forget0", c)], 1))
+        and _change(by[("forget0", c)], 1).high < 0
+        and _change(by[("forget0", c)], 1).high
+        < _change(by[("forget0", c)], 2).low
+    ]
+    lines.append(
+        "- Two number units (Lakretz et al. 2019): "
+        + (
+            f"editing the best {falls[0]} carriers lowers accuracy more than "
+            "random units do."
+            if falls
+            else "not found here. Erasing the memory of the best "
+            f"{' or '.join(map(str, smaller))} carriers changes accuracy no "
+            "more than erasing random units (table); the number is spread "
+            f"over more units than {max(smaller)} of {config.units}, and the "
+            "others make up for the edited ones."
+        )
+    )
+    patched = interval(by[("patched_flips", everyone)]["_values"][1])
+    lines.append(
+        f"- Patching every unit's cell state at the subject from the sentence "
+        f"with the other number makes {patched.text()} of the verbs follow "
+        "the patched number: the cell state written at the subject decides "
+        "the verb."
+    )
+    for key, _ in measurements(config)[2:]:
+        held = _change(by[(key, everyone)], 1)
+        untouched = interval(by[(key, everyone)]["_values"][0])
+        lines.append(
+            f"- c_t = c_(t-1) (f = 1, i = 0 on every unit after the subject) "
+            f"at T = {key[5:]}: the untouched model already reaches "
+            f"{untouched.text()} there (trained at T = {config.length}, "
+            f"chrono), and the idealised memory changes that by "
+            f"{held.text()}: "
+            + (
+                f"not resolved at {held.n} seeds."
+                if not _resolved(held)
+                else "worse than the trained gates."
+                if held.high < 0
+                else "better than the trained gates."
+            )
+        )
     return lines
 
 
@@ -327,6 +411,10 @@ def write_page(store, config: Config, output: Path) -> str:
         + ".",
         "",
         "## What it shows",
+        "",
+        *meaning(found, config),
+        "",
+        "Every change from untouched, mean [95% interval] over seeds:",
         "",
         *verdicts(found, config),
         "",
