@@ -34,3 +34,34 @@ def to_numpy(x):
 
 def pytest_report_header(config):
     return f"keras {keras.__version__}, backend {keras.backend.backend()}"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The other backends' suites last: they run in the background from
+    the start (below), and their tests only wait for them."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/test_backends"))
+
+
+def pytest_collection_finish(session):
+    """Starts the PyTorch and JAX layer suites (tests/test_backends.py) as
+    soon as they are collected, so that they run beside the TensorFlow
+    tests; their tests wait for them."""
+    wanted = {
+        item.callspec.params["backend"]
+        for item in session.items
+        if item.nodeid.startswith("tests/test_backends.py")
+        and hasattr(item, "callspec")
+    }
+    if not wanted:
+        return
+    from tests import test_backends
+
+    session.config.backend_runs = {
+        backend: test_backends.start(backend) for backend in sorted(wanted)
+    }
+
+
+def pytest_sessionfinish(session):
+    for process in getattr(session.config, "backend_runs", {}).values():
+        if process is not None and process.poll() is None:
+            process.kill()

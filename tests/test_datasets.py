@@ -93,7 +93,7 @@ def test_one_epoch_on_2000_real_reviews_beats_chance():
     )
     assert arrays["x_train"].shape == (2000, 120)
     assert 0.4 < arrays["y_train"].mean() < 0.6
-    from experiments.imdb import build_model
+    from experiments._training import build_text_model as build_model
 
     keras.utils.set_random_seed(0)
     model = build_model("GatedLSTM", config, units=32, embedding=32)
