@@ -29,9 +29,9 @@ Relied on:
    TensorFlow when cuDNN can run (`builtin_supports_jit`).
 6. `keras.layers.RNN.call` draws its cell's dropout masks before the loop
    (and clears them after) when the cell is a `DropoutRNNCell`, the mixin
-   of Keras's own cells (not public: `keras.src.layers.rnn.
-   dropout_rnn_cell`); that is what keeps a JAX scan free of seed updates.
-   Our cells take the same mixin (`DropoutRNNCell`).
+   of Keras's own cells (not exported; found among `keras.layers.
+   LSTMCell`'s bases); that is what keeps a JAX scan free of seed
+   updates. Our cells take the same mixin (`DropoutRNNCell`).
 """
 
 from __future__ import annotations
@@ -39,45 +39,44 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-try:
-    from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
-except ImportError:  # pragma: no cover - a Keras without the mixin
 
-    class DropoutRNNCell:
-        """Stand-in where Keras has no `DropoutRNNCell`: the same cached
-        masks, so the cells work alone; `keras.layers.RNN` then does not
-        pre-draw them (JAX training with dropout needs a Keras that has
-        the mixin)."""
+def _dropout_mixin():
+    """Keras's `DropoutRNNCell`, found among the bases of its public
+    `LSTMCell` (it is not exported)."""
+    for base in keras.layers.LSTMCell.__mro__:
+        if base.__name__ == "DropoutRNNCell":
+            return base
+    return None
 
-        def get_dropout_mask(self, step_input):
-            if getattr(self, "_dropout_mask", None) is None and self.dropout:
-                self._dropout_mask = self._create_dropout_mask(
-                    step_input, self.dropout
-                )
-            return getattr(self, "_dropout_mask", None)
 
-        def get_recurrent_dropout_mask(self, step_input):
-            mask = getattr(self, "_recurrent_dropout_mask", None)
-            if mask is None and self.recurrent_dropout:
-                self._recurrent_dropout_mask = self._create_dropout_mask(
-                    step_input, self.recurrent_dropout
-                )
-            return getattr(self, "_recurrent_dropout_mask", None)
+class _DropoutMasks:
+    """Stand-in where Keras has no `DropoutRNNCell`: the same cached masks,
+    so the cells work alone; `keras.layers.RNN` then does not pre-draw
+    them (JAX training with dropout needs a Keras that has the mixin)."""
 
-        def reset_dropout_mask(self):
-            self._dropout_mask = None
+    def get_dropout_mask(self, step_input):
+        if getattr(self, "_dropout_mask", None) is None and self.dropout:
+            self._dropout_mask = self._create_dropout_mask(
+                step_input, self.dropout
+            )
+        return getattr(self, "_dropout_mask", None)
 
-        def reset_recurrent_dropout_mask(self):
-            self._recurrent_dropout_mask = None
+    def get_recurrent_dropout_mask(self, step_input):
+        mask = getattr(self, "_recurrent_dropout_mask", None)
+        if mask is None and self.recurrent_dropout:
+            self._recurrent_dropout_mask = self._create_dropout_mask(
+                step_input, self.recurrent_dropout
+            )
+        return getattr(self, "_recurrent_dropout_mask", None)
 
-        def _create_dropout_mask(self, step_input, rate):
-            count = getattr(self, "dropout_mask_count", None)
-            ones = ops.ones_like(step_input)
-            masks = [
-                keras.random.dropout(ones, rate, seed=self.seed_generator)
-                for _ in range(count or 1)
-            ]
-            return masks if count is not None else masks[0]
+    def reset_dropout_mask(self):
+        self._dropout_mask = None
+
+    def reset_recurrent_dropout_mask(self):
+        self._recurrent_dropout_mask = None
+
+
+DropoutRNNCell = _dropout_mixin() or _DropoutMasks
 
 
 class View:
