@@ -350,3 +350,25 @@ def test_a_mask_handed_to_the_layer_by_hand_reaches_its_gates(rng):
         np.testing.assert_allclose(
             gates[name][mask], to_numpy(value)[mask], atol=1e-6
         )
+
+
+def test_a_nested_functional_model_reads_what_it_was_called_with():
+    """A functional model's `input` is its own keras.Input; the gates of
+    a GRU inside it come from the tensors the outer model called it
+    with: its hidden state equals the nested model's output."""
+    inner_in = keras.Input((6, 4))
+    encoder = keras.Model(
+        inner_in,
+        keras.layers.GRU(3, return_sequences=True, name="gru")(inner_in),
+        name="encoder",
+    )
+    inputs = keras.Input((6, 4))
+    model = keras.Model(inputs, keras.layers.Dense(1)(encoder(inputs)))
+    x = np.random.default_rng(0).normal(size=(2, 6, 4)).astype("float32")
+    gates = extract_gates(model, x)
+    assert list(gates) == ["encoder/gru"]
+    np.testing.assert_allclose(
+        gates["encoder/gru"]["hidden"],
+        keras.ops.convert_to_numpy(encoder(x)),
+        atol=1e-6,
+    )

@@ -209,11 +209,10 @@ def test_patching_every_gate_from_b_reproduces_the_run_on_b(rng):
 def test_layer_paths_inside_bidirectional_and_nested_models(rng):
     """Edits name layers as extract_gates does: "bi/backward" edits only
     the backward direction, "encoder/gru" the GRU inside a nested model."""
-    encoder = keras.Sequential(
-        [
-            keras.Input((TIME, FEATURES)),
-            keras.layers.GRU(3, return_sequences=True, name="gru"),
-        ],
+    inner_in = keras.Input((TIME, FEATURES))
+    encoder = keras.Model(
+        inner_in,
+        keras.layers.GRU(3, return_sequences=True, name="gru")(inner_in),
         name="encoder",
     )
     inputs = keras.Input((TIME, FEATURES))

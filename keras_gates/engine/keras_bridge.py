@@ -32,6 +32,10 @@ Relied on:
    of Keras's own cells (not exported; found among `keras.layers.
    LSTMCell`'s bases); that is what keeps a JAX scan free of seed
    updates. Our cells take the same mixin (`DropoutRNNCell`).
+7. A model nested in another records the tensors it was called with in
+   its first inbound node (`layer._inbound_nodes[0].input_tensors`);
+   a functional model's public `input` is its own `keras.Input`, not
+   those (`call_inputs`).
 """
 
 from __future__ import annotations
@@ -95,6 +99,16 @@ class View:
             "supported by keras_gates' bridge (keras_gates/engine/"
             "keras_bridge.py)"
         )
+
+
+def call_inputs(layer):
+    """What `layer` was first called with in the model that holds it: a
+    tensor, or a list of them."""
+    nodes = getattr(layer, "_inbound_nodes", None)
+    if not nodes:
+        return layer.input
+    tensors = list(nodes[0].input_tensors)
+    return tensors[0] if len(tensors) == 1 else tensors
 
 
 def builtin_class(kind: str):

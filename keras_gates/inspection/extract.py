@@ -13,6 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_gates.engine import keras_bridge
 from keras_gates.gate_layout import gate_names
 from keras_gates.layers._gated_rnn import GatedRNN
 from keras_gates.layers.gated_gru import GatedGRU
@@ -229,7 +230,7 @@ class GateExtractor:
                 inner = keras.Model(
                     layer.inputs, self._gate_tensors(layer, path + "/")
                 )
-                outputs.update(inner(layer.input))
+                outputs.update(inner(keras_bridge.call_inputs(layer)))
                 continue
             else:
                 continue
