@@ -64,6 +64,14 @@ def gated_twin(layer, **overrides) -> GatedRNN:
     return twin
 
 
+def copy_weights(source, target) -> None:
+    """`source`'s weights into `target` (a layer or model of the same
+    structure), variable to variable, with no round trip through numpy."""
+    for value, variable in zip(source.weights, target.weights, strict=True):
+        # A copy: JAX may donate (delete) a variable's buffer.
+        variable.assign(ops.copy(value.value))
+
+
 def _recurrent_layers(model, prefix=""):
     """(path, layer) for every recurrent layer, recursing into sub-models."""
     for layer in model.layers:
@@ -259,12 +267,8 @@ class GateExtractor:
         return gates
 
     def _sync_weights(self):
-        """Copies each layer's weights into its twin, variable to variable
-        (no round trip through numpy)."""
         for layer, twin in self.pairs:
-            for source, target in zip(layer.weights, twin.weights, strict=True):
-                # A copy: JAX may donate (delete) a variable's buffer.
-                target.assign(ops.copy(source.value))
+            copy_weights(layer, twin)
 
     def _run(self, inputs, batch_size):
         # predict_on_batch per chunk: `predict` costs tens of milliseconds

@@ -44,6 +44,7 @@ from keras_gates.inspection.extract import (
     GateExtractor,
     _recurrent_layers,
     convert,
+    copy_weights,
 )
 
 
@@ -227,11 +228,7 @@ class EditedRun:
         if run is None:
             run = cls._made[model] = cls(model)
         else:
-            for source, target in zip(
-                model.weights, run.twin.weights, strict=True
-            ):
-                # A copy: JAX may donate (delete) a variable's buffer.
-                target.assign(keras.ops.copy(source.value))
+            copy_weights(model, run.twin)
         run._reads = {}
         return run
 
