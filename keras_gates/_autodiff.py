@@ -1,8 +1,10 @@
-"""The edge where gradients are taken: one call per backend.
+"""The edge where each backend's own machinery is called: gradients and
+compiled functions, one call per backend.
 
-Keras has no public backend-neutral gradient function; each backend's own
-(TensorFlow's GradientTape, torch.autograd, jax.grad) is imported here,
-only when that backend runs.
+Keras has no public backend-neutral gradient function, nor a public way to
+compile a function that calls a model; each backend's own (TensorFlow's
+GradientTape and tf.function, torch.autograd, jax.grad and jax.jit) is
+imported here, only when that backend runs.
 """
 
 from __future__ import annotations
@@ -50,3 +52,30 @@ def value_and_gradients(function, arguments: list):
         float(keras.ops.convert_to_numpy(value)),
         [np.asarray(keras.ops.convert_to_numpy(g)) for g in grads],
     )
+
+
+def compiled(model, function):
+    """`function(*arguments)`, a function that calls `model` and returns
+    tensors, compiled as Keras compiles `predict`: a `tf.function` on
+    TensorFlow, `jax.jit` on JAX (the model's variables passed in at each
+    call, so later weights are seen), as it is on torch (Keras's torch
+    `predict` runs eagerly too). A new structure of arguments traces
+    anew."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(function, reduce_retracing=True)
+    if backend == "jax":
+        import jax
+
+        def pure(values, arguments):
+            mapping = list(zip(model.variables, values, strict=True))
+            with keras.StatelessScope(state_mapping=mapping):
+                return function(*arguments)
+
+        jitted = jax.jit(pure)
+        return lambda *arguments: jitted(
+            [variable.value for variable in model.variables], arguments
+        )
+    return function

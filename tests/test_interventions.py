@@ -254,11 +254,17 @@ def test_a_masked_step_is_not_edited_and_keeps_its_state(rng):
             GatedLSTM(UNITS, return_sequences=True, name="rnn"),
         ]
     )
-    _, gates = intervene(
+    outputs, gates = intervene(
         model,
         tokens,
         {"rnn": {"forget": Patch(source)}},
         return_gates=True,
+    )
+    # Without its gates, the run steps Keras's own masked loop: the same.
+    np.testing.assert_allclose(
+        intervene(model, tokens, {"rnn": {"forget": Patch(source)}}),
+        outputs,
+        atol=1e-6,
     )
     clean = intervene(model, source, {}, return_gates=True)[1]["rnn"]
     forget = gates["rnn"]["forget"]
@@ -321,3 +327,20 @@ def test_a_model_changed_after_an_intervention_is_read_anew(rng):
     trained = keras.ops.convert_to_numpy(model(x))
     np.testing.assert_allclose(after, trained, atol=1e-6)
     assert not np.allclose(before, trained, atol=1e-4)
+
+
+def test_one_model_edited_in_turn_on_other_gates_and_shapes(rng):
+    """The compiled run is made once per model: other gates, other
+    batch sizes and with or without gates each give their own run."""
+    model = model_of("lstm", rng)
+    for gate, batch, value in [("forget", 3, 0.0), ("input", 5, 0.7)]:
+        x = rng.normal(size=(batch, TIME, FEATURES)).astype("float32")
+        edit = {"rnn": {gate: Clamp(value, units=UNIT_SET, steps=STEP_SET)}}
+        expected = run_reference(
+            "lstm", model, x, replacing(gate, lambda t, v=value: v)
+        )
+        assert_run_equals(
+            intervene(model, x, edit, return_gates=True), expected
+        )
+        outputs = intervene(model, x, edit)
+        np.testing.assert_allclose(outputs, expected["hidden"], atol=1e-5)

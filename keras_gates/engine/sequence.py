@@ -241,7 +241,7 @@ def run(
     `edits`: None, or `{gate: (a, b)}`, each `(batch, time, units)` in the
     input's time order: the step replaces that gate's value v by `a * v +
     b` as soon as it is computed (interventions; Keras's loop, gates
-    stepped)."""
+    stepped where `gates`)."""
     cell = layer.cell
     check.sequence_input(layer.name, sequences.shape, cell.kernel.shape[0])
     if layer.unroll and sequences.shape[1] is None:
@@ -261,7 +261,6 @@ def run(
             try_kernel=False,
             sequence=LOOP,
             gates=STEPPED if gates else NONE,
-            project=False,
         )
     masks = dropout_masks(layer, sequences, training)
     state0 = initial_states(layer, sequences, initial_state)

@@ -72,7 +72,7 @@ def gate_gradients(
     gates = list(names if gates is None else gates)
     for gate in gates:
         run.check_gate(layer_path, gate)
-    shape = run.read(inputs)[layer_path]["hidden"].shape
+    shape = run.shapes(inputs)[layer_path]
     dtype = run.layers[layer_path].compute_dtype
     ones = keras.ops.ones(shape, dtype)
 

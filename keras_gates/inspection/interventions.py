@@ -39,6 +39,7 @@ import weakref
 import keras
 import numpy as np
 
+from keras_gates import _autodiff
 from keras_gates.gate_layout import gate_names
 from keras_gates.inspection.extract import (
     GateExtractor,
@@ -165,8 +166,9 @@ class Patch(Edit):
 class _Intervention:
     """What one gated layer applies during `intervene`'s call."""
 
-    def __init__(self, edits):
+    def __init__(self, edits, with_gates=True):
         self.edits = edits  # {gate: (a, b)} tensors, or None
+        self.with_gates = with_gates  # whether to step and keep the gates
         self.gates = None  # the edited run's gates, after the call
 
 
@@ -219,6 +221,8 @@ class EditedRun:
         self.twin = convert(model)
         self.layers = dict(_recurrent_layers(self.twin))
         self._reads = {}
+        self._shapes = {}
+        self._compiled = {}
 
     @classmethod
     def of(cls, model) -> EditedRun:
@@ -239,6 +243,32 @@ class EditedRun:
             self._reads[key] = (inputs, self.extractor(inputs))
         return self._reads[key][1]
 
+    def shapes(self, inputs) -> dict:
+        """`{layer_path: (batch, time, units)}` for `inputs`, read once
+        per structure of input shapes."""
+        key = tuple(
+            (tuple(np.shape(x)), str(getattr(x, "dtype", "")))
+            for x in keras.tree.flatten(inputs)
+        )
+        if key not in self._shapes:
+            self._shapes[key] = {
+                path: gates["hidden"].shape
+                for path, gates in self.read(inputs).items()
+            }
+        return self._shapes[key]
+
+    def compiled(self, inputs, tables: dict, return_gates: bool):
+        """`self(inputs, tables)` compiled as `predict` is; the gates only
+        where `return_gates`."""
+        if return_gates not in self._compiled:
+
+            def call(inputs, tables):
+                return self(inputs, tables, with_gates=return_gates)
+
+            self._compiled[return_gates] = _autodiff.compiled(self.twin, call)
+        inputs = keras.tree.map_structure(keras.ops.convert_to_tensor, inputs)
+        return self._compiled[return_gates](inputs, tables)
+
     def gate_names(self, path):
         if path not in self.layers:
             raise ValueError(
@@ -255,15 +285,17 @@ class EditedRun:
                 f"{self.layers[path].cell.kind.upper()} has {names}"
             )
 
-    def __call__(self, inputs, tables: dict):
+    def __call__(self, inputs, tables: dict, with_gates: bool = True):
         for path, layer in self.layers.items():
-            layer._intervention = _Intervention(tables.get(path))
+            layer._intervention = _Intervention(tables.get(path), with_gates)
         try:
             outputs = self.twin(inputs, training=False)
-            gates = {
-                path: layer._intervention.gates
-                for path, layer in self.layers.items()
-            }
+            gates = {}
+            if with_gates:
+                gates = {
+                    path: layer._intervention.gates
+                    for path, layer in self.layers.items()
+                }
         finally:
             for layer in self.layers.values():
                 layer._intervention = None
@@ -306,7 +338,7 @@ def intervene(model, inputs, edits: dict, *, return_gates: bool = False):
             f"{type(edits).__name__}"
         )
     run = EditedRun.of(model)
-    shapes = {path: g["hidden"].shape for path, g in run.read(inputs).items()}
+    shapes = run.shapes(inputs)
     tables = {}
     for path, gate_edits in edits.items():
         run.gate_names(path)
@@ -325,7 +357,7 @@ def intervene(model, inputs, edits: dict, *, return_gates: bool = False):
                 keras.ops.convert_to_tensor(b, dtype),
             )
         tables[path] = table
-    outputs, gates = run(inputs, tables)
+    outputs, gates = run.compiled(inputs, tables, return_gates)
     outputs = keras.tree.map_structure(keras.ops.convert_to_numpy, outputs)
     if not return_gates:
         return outputs

@@ -427,10 +427,11 @@ class GatedRNN(keras.layers.RNN):
             initial_state,
             mask,
             training,
-            gates=self.return_gates or intervention is not None,
+            gates=self.return_gates
+            or (intervention is not None and intervention.with_gates),
             edits=None if intervention is None else intervention.edits,
         )
-        if intervention is not None:
+        if intervention is not None and intervention.with_gates:
             intervention.gates = {
                 name: self._to_input_order(result.gates[name], mask)
                 for name in gate_names(self.cell.kind)
