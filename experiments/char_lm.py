@@ -30,25 +30,33 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from experiments import _char_data as text
+from experiments._char_model import (
+    LAYERS,
+    STATE,
+    analysis_texts,
+    best_units,
+    bits_per_character,
+    build_model,
+    joined,
+    load,
+    padded_gates,
+    train,
+)
 from experiments._runner import (
     backup_folder,
     open_store,
     parser,
     run_plan,
 )
-from experiments._training import EpochTimer
-from keras_gates import GatedGRU, GatedLSTM, extract_gates, stats, viewer
+from keras_gates import stats, viewer
 from keras_gates.files import atomic_path
 
-LAYERS = {"GatedLSTM": GatedLSTM, "GatedGRU": GatedGRU}
 # Viewer pages show the first excerpts only (about 1.5 MB per excerpt of
 # 1500 characters for a 128-unit LSTM layer).
 PAGE_EXCERPTS = 2
-STATE = {"GatedLSTM": "cell", "GatedGRU": "hidden"}
 
 
 @dataclass
@@ -68,152 +76,6 @@ class Config:
     analysis_files: int = 6
     analysis_chars: int = 1500
     seed: int = 0
-
-
-# -- data and model ------------------------------------------------------
-
-
-class Windows(keras.utils.PyDataset):
-    """Batches of random windows of the training text: inputs are
-    `length` characters, targets the same shifted by one. Batch i of epoch
-    e is drawn from a generator seeded with (seed, e, i)."""
-
-    def __init__(self, ids, config: Config):
-        super().__init__()
-        self.ids, self.config, self.epoch = ids, config, 0
-
-    def __len__(self):
-        return self.config.steps_per_epoch
-
-    def __getitem__(self, index):
-        config = self.config
-        rng = np.random.default_rng([config.seed, self.epoch, index])
-        starts = rng.integers(
-            0, len(self.ids) - config.length - 1, config.batch_size
-        )
-        window = starts[:, None] + np.arange(config.length + 1)
-        chunk = self.ids[window]
-        return chunk[:, :-1], chunk[:, 1:]
-
-    def on_epoch_end(self):
-        self.epoch += 1
-
-
-def build_model(name: str, config: Config) -> keras.Model:
-    keras.utils.set_random_seed(config.seed)
-    layer = LAYERS[name]
-    model = keras.Sequential(
-        [
-            keras.Input((None,), dtype="int32"),
-            keras.layers.Embedding(len(text.VOCABULARY), config.embedding),
-            layer(config.units, return_sequences=True, name="layer_1"),
-            layer(config.units, return_sequences=True, name="layer_2"),
-            keras.layers.Dense(len(text.VOCABULARY), name="next_character"),
-        ],
-        name=name,
-    )
-    model.compile(
-        keras.optimizers.Adam(config.learning_rate, clipnorm=1.0),
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    return model
-
-
-def bits_per_character(model, ids, length=256, context=128, batch=32):
-    """Mean -log2 P(next character) over `ids`, in windows of `length`
-    that overlap by `context`: every character but the first few is
-    predicted from at least `context` characters before it."""
-    starts = range(0, max(len(ids) - length - 1, 0) + 1, length - context)
-    windows = np.stack([ids[s : s + length + 1] for s in starts])
-    nats = []
-    for first in range(0, len(windows), batch):
-        chunk = windows[first : first + batch]
-        logits = model.predict_on_batch(chunk[:, :-1]).astype("float64")
-        logits -= logits.max(-1, keepdims=True)
-        log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
-        picked = np.take_along_axis(log_p, chunk[:, 1:, None], -1)[..., 0]
-        # The first window scores every step; the others only the steps
-        # the previous window did not reach.
-        nats.append(picked[0] if first == 0 else picked[0, context:])
-        nats.extend(row[context:] for row in picked[1:])
-    return float(-np.concatenate(nats).mean() / np.log(2.0))
-
-
-class ValidationBits(keras.callbacks.Callback):
-    """Bits per character on the validation text after every epoch."""
-
-    def __init__(self, ids):
-        super().__init__()
-        self.ids, self.history = ids, []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.history.append(bits_per_character(self.model, self.ids))
-
-
-# -- what the cells do ---------------------------------------------------
-
-
-def analysis_texts(data: dict, config: Config) -> list[dict]:
-    """Excerpts of the first held-out files that tokenize, each with its
-    per-character features."""
-    found = []
-    for name in data["test_files"]:
-        source = Path(name).read_text("utf-8", errors="replace")
-        try:
-            features = text.text_features(source)
-        except (SyntaxError, text.tokenize.TokenError):
-            continue
-        part = text.excerpt(source, config.analysis_chars)
-        found.append(
-            {
-                "file": Path(name).name,
-                "text": part,
-                "features": {k: v[: len(part)] for k, v in features.items()},
-            }
-        )
-        if len(found) == config.analysis_files:
-            break
-    return found
-
-
-def joined(padded: dict, excerpts) -> dict:
-    """{layer: {gate: (steps, units)}}: the excerpts one after the other,
-    from `padded_gates`'s arrays."""
-    return {
-        layer: {
-            gate: np.concatenate(
-                [values[i, : len(e["text"])] for i, e in enumerate(excerpts)]
-            )
-            for gate, values in gates.items()
-        }
-        for layer, gates in padded.items()
-    }
-
-
-def correlations(states: np.ndarray, feature: np.ndarray) -> np.ndarray:
-    """Pearson r of every unit's state (steps, units) with a feature."""
-    x = states - states.mean(0)
-    y = feature - feature.mean()
-    spread = np.sqrt((x**2).sum(0) * (y**2).sum())
-    return (x * y[:, None]).sum(0) / np.where(spread > 0, spread, np.inf)
-
-
-def best_units(gates: dict, excerpts, state: str) -> dict:
-    """{feature: {layer, unit, r}}: the unit with the largest |r|."""
-    features = {
-        name: np.concatenate([e["features"][name] for e in excerpts])
-        for name in text.FEATURES
-    }
-    best = {}
-    for name, feature in features.items():
-        candidates = []
-        for layer, values in gates.items():
-            r = correlations(values[state], feature)
-            unit = int(np.argmax(np.abs(r)))
-            candidates.append((abs(r[unit]), layer, unit, float(r[unit])))
-        _, layer, unit, r = max(candidates)
-        best[name] = {"layer": layer, "unit": unit, "r": r}
-    return best
 
 
 def saturation(gates: dict) -> dict:
@@ -258,26 +120,6 @@ def write_pages(model_name, model, excerpts, best, folder):
     return links
 
 
-def padded_gates(model, excerpts) -> dict:
-    """{layer: {gate: (excerpts, longest, units)}}, NaN after each end."""
-    longest = max(len(e["text"]) for e in excerpts)
-    found: dict = {}
-    for index, item in enumerate(excerpts):
-        ids = text.encode(item["text"])[None]
-        for layer, gates in extract_gates(model, ids).items():
-            for gate, values in gates.items():
-                array = found.setdefault(layer, {}).setdefault(
-                    gate,
-                    np.full(
-                        (len(excerpts), longest, values.shape[-1]),
-                        np.nan,
-                        "float32",
-                    ),
-                )
-                array[index, : values.shape[1]] = values[0]
-    return found
-
-
 # -- the runs ------------------------------------------------------------
 
 
@@ -304,21 +146,11 @@ def ngram_run(data: dict, config: Config) -> dict:
 
 
 def train_run(name, data, excerpts, config, output, backup, verbose):
-    model = build_model(name, config)
-    untrained = joined(padded_gates(model, excerpts), excerpts)
-    control = best_units(untrained, excerpts, STATE[name])
-    timer = EpochTimer()
-    validation = ValidationBits(text.encode(data["validation"]))
-    model.fit(
-        Windows(text.encode(data["train"]), config),
-        epochs=config.steps // config.steps_per_epoch,
-        callbacks=[
-            keras.callbacks.BackupAndRestore(str(backup)),
-            timer,
-            validation,
-        ],
-        verbose=verbose,
+    untrained = joined(
+        padded_gates(build_model(name, config), excerpts), excerpts
     )
+    control = best_units(untrained, excerpts, STATE[name])
+    model, seconds, validation = train(name, data, config, backup, verbose)
     with atomic_path(
         output / "models" / f"{name}.weights.h5", suffix=".weights.h5"
     ) as tmp:
@@ -330,10 +162,8 @@ def train_run(name, data, excerpts, config, output, backup, verbose):
     return {
         "metric": "test bits per character",
         "value": bits_per_character(model, text.encode(data["test"])),
-        "validation_history": validation.history,
-        "seconds_per_epoch": float(np.median(timer.seconds))
-        if timer.seconds
-        else None,
+        "validation_history": validation,
+        "seconds_per_epoch": float(np.median(seconds)) if seconds else None,
         "params": int(model.count_params()),
         "best_units": best,
         "control_units": control,
@@ -361,9 +191,7 @@ def rewrite_pages(store, config: Config, output: Path) -> None:
                     f"({recorded[:16]}...); the pages need the same text"
                 )
             excerpts = analysis_texts(data, config)
-        model = build_model(run["model"], config)
-        model.optimizer.build(model.trainable_variables)  # saved with it
-        model.load_weights(weights)
+        model = load(run["model"], config, weights)
         write_pages(
             run["model"], model, excerpts, run["best_units"], output / "pages"
         )

@@ -733,3 +733,66 @@ def test_intervention_cost_at_toy_size(tmp_path):
     assert runs[0]["ratio"] == 1.0
     assert all(r["ms"] > 0 for r in runs)
     assert runs[1]["ratio"] == pytest.approx(runs[1]["ms"] / runs[0]["ms"])
+
+
+def test_char_lm_ablation_scores_bits_after_the_context():
+    from experiments import char_lm_ablation as ablation
+
+    logits = np.zeros((1, 5, 4))
+    logits[0, 3, 2] = 50.0
+    targets = np.array([[0, 1, 2, 2, 3]])
+    found = ablation.bits(logits, targets, context=2)
+    np.testing.assert_allclose(found, [[2.0, 0.0, 2.0]], atol=1e-12)
+    config = ablation.Config(window=4, context=2)
+    chunks = ablation.windows(np.arange(11), config)
+    np.testing.assert_array_equal(chunks[:, 0], [0, 2, 4])
+    np.testing.assert_array_equal(chunks[1], [2, 3, 4, 5, 6])
+
+
+@pytest.mark.slow
+def test_char_lm_ablation_at_toy_size(tmp_path):
+    """Two seeds at toy size: the untouched bits are the model's own
+    (numpy log-softmax of `predict`), every unit ablated is the same set
+    for carriers and controls, and --report rewrites the same page."""
+    from experiments import _char_data as text
+    from experiments import _char_model, char_lm_ablation
+
+    out = tmp_path / "ablation"
+    args = ["--steps", "20", "--steps-per-epoch", "10", "--train-chars",
+            "50000", "--validation-chars", "5000", "--test-chars", "20000",
+            "--units", "8", "--eval-chars", "3000", "--seeds", "2",
+            "--controls", "1", "--counts", "2", "16", "--analysis-files",
+            "2", "--analysis-chars", "300", "--output", str(out)]  # fmt: skip
+    char_lm_ablation.main(args)
+    data = json.loads((out / "results.json").read_text())
+    runs = data["runs"]
+    assert [r["seed"] for r in runs] == [0, 1]
+    config = char_lm_ablation.Config(
+        units=8, test_chars=20000, eval_chars=3000, seed=1
+    )
+    model = _char_model.load(
+        "GatedLSTM", config, out / "models" / "GatedLSTM-1.weights.h5"
+    )
+    corpus = text.corpus(50000, 20000, 5000)
+    chunk = char_lm_ablation.windows(
+        text.encode(corpus["test"][-3000:]), config
+    )
+    logits = model.predict(chunk[:, :-1], verbose=0).astype("float64")
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    spent = -np.take_along_axis(log_p, chunk[:, 1:, None], -1)[..., 0]
+    spent = spent[:, config.context :] / np.log(2.0)
+    due = np.isin(chunk[:, 1 + config.context :], text.encode("\n"))
+    assert runs[1]["untouched"]["column"]["due"] == pytest.approx(
+        spent[due].mean(), rel=1e-4
+    )
+    for run in runs:
+        for feature in ("bracket depth", "column"):
+            assert run["carriers"][feature]["16"] == pytest.approx(
+                run["controls"][feature]["16"]
+            )
+            assert len(run["ranking"][feature]) == 16
+    page = (out / "summary.md").read_text()
+    assert "## What it shows" in page
+    assert (out / "char_lm_ablation.png").stat().st_size > 10_000
+    char_lm_ablation.main(["--report", "--output", str(out)])
+    assert (out / "summary.md").read_text() == page

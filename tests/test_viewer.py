@@ -166,11 +166,11 @@ def browser():
 class Page:
     """The viewer opened in the browser, with the gates it was given."""
 
-    def __init__(self, driver, gates, tokens, path):
+    def __init__(self, driver, gates, tokens, path, **options):
         from selenium.webdriver.support.ui import WebDriverWait
 
         self.driver, self.gates, self.tokens = driver, gates, tokens
-        viewer.write_html(gates, tokens, path)
+        viewer.write_html(gates, tokens, path, **options)
         driver.get(path.as_uri())
         WebDriverWait(driver, 10).until(
             lambda d: d.execute_script("return !!window.gateViewer")
@@ -382,6 +382,56 @@ def test_the_page_starts_where_it_is_told_and_a_link_can_say_otherwise(
         "#gate=output&unit=2&sequence=1"
     )
     page.errors()
+
+
+def test_a_layer_beside_the_gates_is_drawn_and_hovered(browser, rng, tmp_path):
+    """What each step left in the final cell state, shown as a layer: its
+    colours are the signed scale at its values, the hover lists it."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    gates = planted_gates(rng)
+    name = "left in the last cell state"
+    # Written here, not by memory_contributions: i * g times the forget
+    # gates after each step.
+    after = np.cumprod(gates["forget"][:, ::-1], axis=1)[:, ::-1]
+    after = np.concatenate([after[:, 1:], np.ones_like(after[:, :1])], 1)
+    left = gates["input"] * gates["candidate"] * after
+    page = Page(
+        browser, gates, None, tmp_path / "layer.html", layers={name: left}
+    )
+    page.choose("gate", name)
+    page.unit(6)
+    reach = np.abs(left[:, :, 6]).max()
+    expected = [
+        expected_colour(
+            "signed", np.rint((v + reach) / (2 * reach) * 254) / 254
+        )
+        for v in left[0, :, 6]
+    ]
+    assert [rgb(c) for c in page.colours()] == expected
+    ActionChains(browser).move_to_element(page.tokens_shown()[3]).perform()
+    line = [
+        row for row in page.find("#tooltip").text.splitlines() if name in row
+    ]
+    assert len(line) == 1
+    shown = float(line[0].split()[-1])
+    assert abs(shown - left[0, 3, 6]) <= 2 * reach / 508 + 5e-4
+    page.errors()
+
+
+@pytest.mark.parametrize(
+    "layers, message",
+    [
+        ({"forget": np.zeros((2, 40, 12))}, "layers['forget'] has a gate's"),
+        ({"x": np.zeros((2, 40, 3))}, "layers['x'] must have the gates' shape"),
+        ([np.zeros((2, 40, 12))], "layers must be a dict"),
+    ],
+)
+def test_a_bad_layer_is_named(layers, message, rng, tmp_path):
+    with pytest.raises((TypeError, ValueError), match=re.escape(message)):
+        viewer.write_html(
+            planted_gates(rng), None, tmp_path / "a.html", layers=layers
+        )
 
 
 def test_a_start_that_does_not_exist_is_named(rng, tmp_path):

@@ -313,9 +313,10 @@
       "step " + step + "  token " + JSON.stringify(tokens[step]),
       "unit " + state.unit,
     ];
+    const width = Math.max(...data.gates.map((g) => g.length)) + 2;
     for (const gate of data.gates) {
       const value = valueOf(gate, code(gate, step, state.unit), state.unit);
-      lines.push(gate.padEnd(10) + (Number.isNaN(value) ? "masked" : value.toFixed(3)));
+      lines.push(gate.padEnd(width) + (Number.isNaN(value) ? "masked" : value.toFixed(3)));
     }
     if (data.note) lines.push("", "GRU: " + data.note);
     tooltip.textContent = lines.join("\n");

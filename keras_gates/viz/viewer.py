@@ -151,6 +151,38 @@ def _as_sequences(gates: Mapping) -> dict:
     return arrays
 
 
+def _extra_layers(layers, arrays: dict) -> dict:
+    """`layers` as float32 `(batch, time, units)` arrays of the gates'
+    shape, under names that are not gates'."""
+    if layers is None:
+        return {}
+    if not isinstance(layers, Mapping):
+        raise TypeError(
+            "layers must be a dict {name: (batch, time, units) array}, got "
+            f"{type(layers).__name__}"
+        )
+    shape = next(iter(arrays.values())).shape
+    found = {}
+    for name, values in layers.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"layers' names must be strings, got {name!r}")
+        if name in set(LSTM_GATES) | set(GRU_GATES):
+            raise ValueError(
+                f"layers[{name!r}] has a gate's name; name it after what "
+                "it shows, e.g. 'memory left at the last step'"
+            )
+        values = np.asarray(values, "float32")
+        if values.ndim == 2:
+            values = values[None]
+        if values.shape != shape:
+            raise ValueError(
+                f"layers[{name!r}] must have the gates' shape {shape}, got "
+                f"{values.shape}"
+            )
+        found[name] = values
+    return found
+
+
 def _token_lists(tokens, batch: int, time: int) -> list[list[str]]:
     """One list of `time` strings per sequence."""
     if tokens is None:
@@ -187,12 +219,18 @@ def page_data(
     sequence_names: Sequence[str] | None = None,
     gate: str | None = None,
     unit: int = 0,
+    layers: Mapping | None = None,
 ) -> dict:
     """What the page embeds: ranges, scales, labels, tokens and, per
     sequence and gate, the base64 of its `(time, units)` uint8 codes."""
     arrays = _as_sequences(gates)
     batch, time, units = next(iter(arrays.values())).shape
     names = [name for name in DISPLAY_ORDER if name in arrays]
+    labels = {name: GATE_LABELS[name].replace("\n", " ") for name in names}
+    for name, values in _extra_layers(layers, arrays).items():
+        arrays[name] = values
+        names.append(name)
+        labels[name] = name
     token_lists = _token_lists(tokens, batch, time)
     if sequence_names is None:
         sequence_names = [f"sequence {index}" for index in range(batch)]
@@ -217,9 +255,7 @@ def page_data(
         "levels": LEVELS,
         "masked": MASKED,
         "gates": names,
-        "labels": {
-            name: GATE_LABELS[name].replace("\n", " ") for name in names
-        },
+        "labels": labels,
         "ranges": {
             name: [[float(v) for v in bound] for bound in ranges[name]]
             for name in names
@@ -270,6 +306,7 @@ def write_html(
     sequence_names: Sequence[str] | None = None,
     gate: str | None = None,
     unit: int = 0,
+    layers: Mapping | None = None,
 ) -> Path:
     """Writes a self-contained gate viewer page for one layer's gates.
 
@@ -285,6 +322,11 @@ def write_html(
         gate, unit: what the page shows first (default: the cell state,
             or the first gate, and unit 0). A link can ask for others:
             `page.html#gate=forget&unit=17&sequence=2`.
+        layers: more quantities of the gates' shape to show beside them,
+            `{name: (batch, time, units)}`, on a scale symmetric around 0:
+            what each step left in the memory (`memory_contributions(...)
+            ["steps"]`), a gate's attribution (`gate_gradients`,
+            `integrated_gradients`).
 
     Returns:
         The path written.
@@ -301,6 +343,7 @@ def write_html(
         sequence_names=sequence_names,
         gate=gate,
         unit=unit,
+        layers=layers,
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
