@@ -796,3 +796,54 @@ def test_char_lm_ablation_at_toy_size(tmp_path):
     assert (out / "char_lm_ablation.png").stat().st_size > 10_000
     char_lm_ablation.main(["--report", "--output", str(out)])
     assert (out / "summary.md").read_text() == page
+
+
+def _lrp_setup(rng, bias_scale=0.0):
+    import keras
+
+    from experiments import attribution
+
+    net = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(7, 5),
+            keras.layers.LSTM(4, name="recurrent"),
+            keras.layers.Dense(1, "sigmoid"),
+        ]
+    )
+    for layer in net.layers:
+        layer.set_weights(
+            [
+                rng.normal(size=w.shape) * (bias_scale if w.ndim == 1 else 0.5)
+                for w in layer.get_weights()
+            ]  # fmt: skip
+        )
+    x = rng.integers(0, 7, (6, 9))
+    return net, x, attribution.lrp_weights(net)
+
+
+def test_lrp_lstm_reproduces_keras_and_conserves_the_logit(rng, monkeypatch):
+    """The numpy LSTM gives the built-in layer's logit; with no biases and
+    a vanishing epsilon every bit of the logit reaches the tokens."""
+    import keras
+
+    from experiments import _lrp, attribution
+
+    net, x, weights = _lrp_setup(rng, bias_scale=0.3)
+    logit = keras.ops.convert_to_numpy(attribution.logit_model(net)(x))[:, 0]
+    np.testing.assert_allclose(_lrp.forward(x, weights)["logit"], logit,
+                               atol=1e-5)  # fmt: skip
+    net, x, weights = _lrp_setup(rng)
+    monkeypatch.setattr(_lrp, "EPSILON", 1e-12)
+    found = _lrp.relevance(x, weights)
+    np.testing.assert_allclose(
+        found["tokens"].sum(-1), found["logit"], rtol=1e-6
+    )
+
+
+def test_spearman_is_the_rank_correlation():
+    from experiments import attribution
+
+    a = np.array([[1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0]])
+    b = np.array([[10.0, 20.0, 30.0, 40.0], [1.0, 5.0, 2.0, 9.0]])
+    np.testing.assert_allclose(attribution.spearman(a, b), [1.0, -0.8])

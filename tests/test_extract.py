@@ -372,3 +372,20 @@ def test_a_nested_functional_model_reads_what_it_was_called_with():
         keras.ops.convert_to_numpy(encoder(x)),
         atol=1e-6,
     )
+
+
+def test_a_layer_shared_with_another_model_is_read_in_this_one(rng):
+    """A trained body given a new head (the layers shared): the gates come
+    from the new model's own call of the layer, not the first model's."""
+    tokens = keras.Input((None,), dtype="int32")
+    embedding = keras.layers.Embedding(9, 3)
+    lstm = keras.layers.LSTM(4, name="lstm")
+    first = keras.Model(tokens, keras.layers.Dense(1)(lstm(embedding(tokens))))
+    again = keras.Input((None,), dtype="int32")
+    offset = keras.layers.Lambda(lambda t: 8 - t)(again)
+    second = keras.Model(again, keras.layers.Dense(2)(lstm(embedding(offset))))
+    x = rng.integers(0, 9, (3, 6))
+    got = extract_gates(second, x)["lstm"]["hidden"]
+    expected = extract_gates(first, 8 - x)["lstm"]["hidden"]
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert not np.allclose(got, extract_gates(first, x)["lstm"]["hidden"])

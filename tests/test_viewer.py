@@ -459,3 +459,47 @@ def test_the_speed_experiment_at_toy_size(browser, tmp_path):
         assert len(run["times"][name]) == 2
         assert all(0 < value < 60_000 for value in run["times"][name]), name
     assert "| first_paint |" in (out / "summary.md").read_text()
+
+
+def test_two_inline_viewers_in_one_page_work_apart(browser, rng, tmp_path):
+    """What a notebook shows: two `show` frames in one document, each its
+    own page; picking a unit in one leaves the other as it was."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    first, second = planted_gates(rng), planted_gates(rng)
+    host = tmp_path / "notebook.html"
+    host.write_text(
+        "<!DOCTYPE html><html><body>"
+        + viewer.show(first, None, gate="forget")._repr_html_()
+        + viewer.show(second, None, gate="forget", unit=1)._repr_html_()
+        + "</body></html>"
+    )
+    browser.get(host.as_uri())
+    frames = browser.find_elements(By.TAG_NAME, "iframe")
+    assert len(frames) == 2
+
+    page = Page.__new__(Page)  # the helpers, on the frame switched to
+    page.driver = browser
+    shown = []
+    for frame, gates, unit in ((frames[0], first, 5), (frames[1], second, 1)):
+        browser.switch_to.default_content()
+        browser.switch_to.frame(frame)
+        WebDriverWait(browser, 10).until(
+            lambda d: d.execute_script("return !!window.gateViewer")
+        )
+        if unit == 5:
+            page.unit(5)
+        values = gates["forget"][0, :, unit]
+        expected = [
+            expected_colour("gate", np.rint(v * 254) / 254) for v in values
+        ]
+        shown.append([rgb(c) for c in page.colours()] == expected)
+    assert shown == [True, True]
+    browser.switch_to.default_content()
+    page.errors()
+
+
+def test_show_refuses_a_height_that_is_not_pixels(rng):
+    with pytest.raises(ValueError, match="height must be a number of pixels"):
+        viewer.show(planted_gates(rng), height="tall")

@@ -32,10 +32,13 @@ Relied on:
    of Keras's own cells (not exported; found among `keras.layers.
    LSTMCell`'s bases); that is what keeps a JAX scan free of seed
    updates. Our cells take the same mixin (`DropoutRNNCell`).
-7. A model nested in another records the tensors it was called with in
-   its first inbound node (`layer._inbound_nodes[0].input_tensors`);
-   a functional model's public `input` is its own `keras.Input`, not
-   those (`call_inputs`).
+7. A layer records each call on symbolic tensors as an inbound node
+   (`layer._inbound_nodes[k].input_tensors`), and a functional model the
+   keys of the nodes in its graph (`model._nodes`, keys
+   `f"{id(layer)}_ib-{k}"`); a layer shared by two models (a head
+   swapped on a trained body) has a node in each, and a nested model's
+   public `input` is its own `keras.Input`, not what it was called with
+   (`call_inputs`).
 """
 
 from __future__ import annotations
@@ -101,13 +104,20 @@ class View:
         )
 
 
-def call_inputs(layer):
-    """What `layer` was first called with in the model that holds it: a
-    tensor, or a list of them."""
+def call_inputs(layer, model=None):
+    """What `layer` was called with in `model`'s graph (default, or where
+    the model does not say: its first call): a tensor, or a list of
+    them."""
     nodes = getattr(layer, "_inbound_nodes", None)
     if not nodes:
         return layer.input
-    tensors = list(nodes[0].input_tensors)
+    keys = getattr(model, "_nodes", None) or ()
+    mine = [
+        node
+        for index, node in enumerate(nodes)
+        if f"{id(layer)}_ib-{index}" in keys
+    ]
+    tensors = list((mine or nodes)[0].input_tensors)
     return tensors[0] if len(tensors) == 1 else tensors
 
 

@@ -222,14 +222,16 @@ class GateExtractor:
         for layer in model.layers:
             path = prefix + layer.name
             if is_recurrent(layer):
-                gates = {path: self._twin_gates(layer, layer.input, path)}
+                tensors = keras_bridge.call_inputs(layer, model)
+                gates = {path: self._twin_gates(layer, tensors, path)}
             elif isinstance(layer, keras.layers.Bidirectional):
+                tensors = keras_bridge.call_inputs(layer, model)
                 gates = {
                     path + "/forward": self._twin_gates(
-                        layer.forward_layer, layer.input, path + "/forward"
+                        layer.forward_layer, tensors, path + "/forward"
                     ),
                     path + "/backward": self._twin_gates(
-                        layer.backward_layer, layer.input, path + "/backward"
+                        layer.backward_layer, tensors, path + "/backward"
                     ),
                 }
             elif isinstance(layer, keras.Model) and any(
@@ -238,7 +240,7 @@ class GateExtractor:
                 inner = keras.Model(
                     layer.inputs, self._gate_tensors(layer, path + "/")
                 )
-                outputs.update(inner(keras_bridge.call_inputs(layer)))
+                outputs.update(inner(keras_bridge.call_inputs(layer, model)))
                 continue
             else:
                 continue

@@ -231,7 +231,12 @@
   }
   function remember() {
     const hash = "#gate=" + state.gate + "&unit=" + state.unit + "&sequence=" + state.sequence;
-    if (window.location.hash !== hash) history.replaceState(null, "", hash);
+    if (window.location.hash === hash) return;
+    try {
+      history.replaceState(null, "", hash);
+    } catch (error) {
+      // A sandboxed frame (the notebook's inline viewer) has no URL to keep.
+    }
   }
   function paint() {
     remember();

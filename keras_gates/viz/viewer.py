@@ -349,3 +349,64 @@ def write_html(
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, render(data))
     return path
+
+
+class Shown:
+    """A viewer page shown inline in a notebook (Jupyter, JupyterLab, VS
+    Code, Colab): the page in its own sandboxed frame, so that two viewers
+    in one notebook do not share a script or a style, and nothing is
+    fetched. `save(path)` writes the same page as `write_html`."""
+
+    def __init__(self, page: str, height: int):
+        self.page = page
+        self.height = height
+
+    def _repr_html_(self) -> str:
+        return (
+            f'<iframe srcdoc="{html.escape(self.page, quote=True)}" '
+            'sandbox="allow-scripts" loading="eager" '
+            f'style="width: 100%; height: {self.height}px; border: 1px solid '
+            '#ccc;" title="gate viewer"></iframe>'
+        )
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, self.page)
+        return path
+
+
+def show(
+    gates: Mapping,
+    tokens=None,
+    *,
+    title: str = "Gates",
+    sequence_names: Sequence[str] | None = None,
+    gate: str | None = None,
+    unit: int = 0,
+    layers: Mapping | None = None,
+    height: int = 760,
+) -> Shown:
+    """The viewer of `write_html`, inline: the last expression of a
+    notebook cell (or `IPython.display.display(show(...))`) draws it.
+
+    Arguments as for `write_html`; `height`: the frame's height in pixels.
+
+    Example:
+        >>> gates = extract_gates(model, x[:4])["lstm"]
+        >>> show(gates, tokens)        # in a notebook cell
+    """
+    if isinstance(height, bool) or not isinstance(height, int) or height < 100:
+        raise ValueError(
+            f"height must be a number of pixels of at least 100, got {height!r}"
+        )
+    data = page_data(
+        gates,
+        tokens,
+        title=title,
+        sequence_names=sequence_names,
+        gate=gate,
+        unit=unit,
+        layers=layers,
+    )
+    return Shown(render(data), height)
