@@ -1,4 +1,5 @@
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -65,3 +66,45 @@ def pytest_sessionfinish(session):
     for process in getattr(session.config, "backend_runs", {}).values():
         if process is not None and process.poll() is None:
             process.kill()
+
+
+# -- a headless Chromium for the viewer's tests -----------------------------
+
+
+def _chromium():
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        return None, "selenium is not installed (pip install selenium)"
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not (binary and driver):
+        return None, (
+            "no chromium/chromedriver (apt-get install chromium "
+            "chromium-driver)"
+        )
+    options = Options()
+    options.binary_location = binary
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1300,1000",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options), ""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver, why = _chromium()
+    if driver is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the viewer's browser tests need a browser: {why}")
+        pytest.skip(why)
+    yield driver
+    driver.quit()
