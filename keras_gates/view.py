@@ -183,12 +183,28 @@ def write_pages(model, inputs, tokens, output: Path) -> dict:
             f"{html.escape(layer_path)}</a></td><td>{kind}</td>"
             f"<td>{units}</td><td>{time}</td><td>{batch}</td></tr>"
         )
+    together = ""
+    if len(gates) > 1:
+        try:
+            viewer.write_html(
+                gates,
+                tokens,
+                output / "all_layers.html",
+                title=f"{model.name}: every recurrent layer",
+            )
+            together = (
+                "<p><a href='all_layers.html'>every layer in one page</a> "
+                "(pick the layer as you pick the gate)</p>\n"
+            )
+        except ValueError:  # layers over different steps: one page each
+            pass
     title = html.escape(f"{model.name}: gates of every recurrent layer")
     atomic_write_text(
         output / "index.html",
         "<!DOCTYPE html>\n<html lang='en'>\n<head><meta charset='utf-8'>"
         f"<title>{title}</title></head>\n<body>\n<h1>{title}</h1>\n"
-        "<table>\n<tr><th>layer</th><th>cell</th><th>units</th>"
+        + together
+        + "<table>\n<tr><th>layer</th><th>cell</th><th>units</th>"
         "<th>steps</th><th>sequences</th></tr>\n"
         + "\n".join(rows)
         + "\n</table>\n</body>\n</html>\n",

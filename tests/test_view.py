@@ -64,10 +64,16 @@ def test_a_text_model_gets_a_page_per_layer_with_its_own_words(
         main([str(text_model), "--text", str(lines), "--output", str(out)]) == 0
     )
     assert sorted(p.name for p in out.iterdir()) == [
-        "bi__backward.html", "bi__forward.html", "gru.html", "index.html",
+        "all_layers.html", "bi__backward.html", "bi__forward.html",
+        "gru.html", "index.html",
     ]  # fmt: skip
     index = (out / "index.html").read_text()
-    for name in ("bi__backward.html", "bi__forward.html", "gru.html"):
+    together = page_data(out / "all_layers.html")
+    assert [layer["name"] for layer in together["layers"]] == [
+        "bi/forward", "bi/backward", "gru",
+    ]  # fmt: skip
+    for name in ("all_layers.html", "bi__backward.html", "bi__forward.html",
+                 "gru.html"):  # fmt: skip
         assert f"href='{name}'" in index
     model = keras.saving.load_model(text_model)
     expected = extract_gates(model, np.array(["the dog sat", "zebras run far"]))

@@ -462,3 +462,191 @@ def test_two_inline_viewers_in_one_page_work_apart(browser, rng, tmp_path):
 def test_show_refuses_a_height_that_is_not_pixels(rng):
     with pytest.raises(ValueError, match="height must be a number of pixels"):
         viewer.show(planted_gates(rng), height="tall")
+
+
+# -- the viewer's features, against numpy on the page's own codes ------------
+
+
+def page_values(path, gate, sequence=0, layer=None):
+    """The values the page holds for `gate`, decoded here from its JSON:
+    (time, units), NaN where masked."""
+    import base64
+    import json
+
+    text = path.read_text("utf-8")
+    payload = re.search(
+        r"type='application/json'>(.*?)</script>", text, re.S
+    ).group(1)
+    data = json.loads(payload.replace("<\\/", "</"))
+    if layer is not None:
+        data = data["layers"][layer]
+    codes = np.frombuffer(
+        base64.b64decode(data["sequences"][sequence]["codes"][gate]), "uint8"
+    ).reshape(data["time"], data["units"])
+    low, high = (np.array(bound) for bound in data["ranges"][gate])
+    values = low + codes / viewer.LEVELS * (high - low)
+    return np.where(codes == viewer.MASKED, np.nan, values), codes
+
+
+def _select(page, first, last):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    nodes = page.tokens_shown()
+    ActionChains(page.driver).click_and_hold(nodes[first]).move_to_element(
+        nodes[last]
+    ).release().perform()
+
+
+def _set(page, box, value):
+    page.driver.execute_script(
+        "const b = document.querySelector(arguments[0]); b.value = "
+        "arguments[1]; b.dispatchEvent(new Event('input')); "
+        "b.dispatchEvent(new Event('change'));",
+        box,
+        str(value),
+    )
+
+
+@pytest.mark.parametrize("on, off", [(0.5, 0.5), (0.3, 0.6), (0.7, 0.2)])
+def test_the_thresholded_match_counts_the_units_numpy_counts(
+    browser, rng, tmp_path, on, off
+):
+    gates = planted_gates(rng)
+    path = tmp_path / "match.html"
+    page = Page(browser, gates, None, path)
+    page.choose("gate", "forget")
+    first, last = 12, 14
+    _select(page, first, last)
+    _set(page, "#match-on", on)
+    _set(page, "#match-off", off)
+    values, _ = page_values(path, "forget")
+    inside = (values[first : last + 1] >= on).all(0)
+    edges = (values[[first - 1, last + 1]] <= off).all(0)
+    expected = set(np.flatnonzero(inside & edges).tolist())
+    shown = page.find("#match-count").get_attribute("data-units")
+    assert {int(u) for u in shown.split(",") if u} == expected
+    assert page.find("#match-count").text.startswith(
+        f"{len(expected)} of {UNITS} units match"
+    )
+    page.errors()
+
+
+def test_a_unit_s_top_excerpts_are_numpy_s(browser, rng, tmp_path):
+    gates = planted_gates(rng, batch=3)
+    # The highest at step 20; two just as far as an excerpt reaches (5
+    # steps: left out), one a step further (kept).
+    gates["input"][:, :, 5] *= 0.9
+    for step, value in ((20, 0.99), (25, 0.98), (15, 0.97), (26, 0.96)):
+        gates["input"][0, step, 5] = value
+    path = tmp_path / "top.html"
+    page = Page(browser, gates, [words(), words(offset=3), words(offset=7)],
+                path)  # fmt: skip
+    page.choose("gate", "input")
+    page.unit(5)
+    _set(page, "#top-k", 6)
+    codes = np.stack([page_values(path, "input", s)[1][:, 5] for s in range(3)])
+    order = sorted(
+        (-int(codes[s, t]), s, t) for s in range(3) for t in range(TIME)
+    )
+    chosen = []
+    for _, s, t in order:
+        if len(chosen) == 6:
+            break
+        if all(s != cs or abs(t - ct) > 5 for cs, ct in chosen):
+            chosen.append((s, t))
+    shown = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#top-list li'))"
+        ".map(li => [Number(li.dataset.sequence), Number(li.dataset.step)])"
+    )
+    assert [tuple(x) for x in shown] == chosen
+    assert chosen[:2] == [(0, 20), (0, 26)]
+    first = page.find("#top-list li b").text
+    assert first == page.tokens[chosen[0][0]][chosen[0][1]]
+    page.errors()
+
+
+def _overview_row(browser, unit):
+    return browser.execute_script(
+        "const c = document.getElementById('overview');"
+        "const g = c.getContext('2d');"
+        "const row = Math.max(1, Math.min(8, Math.floor(384 / arguments[1])));"
+        "const y = arguments[0] * row + Math.floor(row / 2);"
+        "const d = g.getImageData(0, y, c.width, 1).data;"
+        "const out = []; for (let x = 0; x < c.width; x++)"
+        " out.push([d[4 * x], d[4 * x + 1], d[4 * x + 2]]); return out;",
+        unit,
+        UNITS,
+    )
+
+
+def test_a_5000_step_overview_fits_and_zooms(browser, rng, tmp_path):
+    time = 5000
+    gates = {"forget": rng.uniform(0, 1, (1, time, UNITS)).astype("float32")}
+    path = tmp_path / "long.html"
+    page = Page(browser, gates, None, path)
+    page.unit(2)
+    width = browser.execute_script(
+        "return document.getElementById('overview').width"
+    )
+    assert width <= 900
+    scroll = browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth"
+    )
+    assert scroll
+    _, codes = page_values(path, "forget")
+    # Unit 6's row (unit 2, picked, is outlined).
+    positions = codes[:, 6] / viewer.LEVELS
+    bins = 900
+    expected = [
+        expected_colour(
+            "gate",
+            positions[b * time // bins : (b + 1) * time // bins].mean(),
+        )
+        for b in range(bins)
+    ]
+    row = _overview_row(browser, 6)
+    assert [tuple(p) for p in row] == expected
+    _set(page, "#view-from", 100)
+    _set(page, "#view-to", 199)
+    row = _overview_row(browser, 6)
+    assert len(row) == 100 * 4  # four pixels a step when they fit
+    expected = [expected_colour("gate", p) for p in positions[100:200]]
+    assert [tuple(p) for p in row[::4]] == expected
+    assert "steps 100..199" in page.find("#overview-axis").text
+    page.errors()
+
+
+def test_several_layers_in_one_page(browser, rng, tmp_path):
+    first = planted_gates(rng)
+    second = {
+        name: rng.uniform(0, 1, (2, TIME, 5)).astype("float32")
+        for name in ("update", "reset", "candidate", "hidden")
+    }
+    path = tmp_path / "layers.html"
+    page = Page(browser, {"enc/lstm": first, "gru": second}, None, path)
+    options = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#layer option'))"
+        ".map(o => o.textContent)"
+    )
+    assert options == ["enc/lstm", "gru"]
+    page.choose("layer", 1)
+    page.choose("gate", "reset")
+    page.unit(4)
+    values = second["reset"][0, :, 4]
+    expected = [expected_colour("gate", np.rint(v * 254) / 254) for v in values]
+    assert [rgb(c) for c in page.colours()] == expected
+    assert "share of the old state kept" in page.find("#note").text
+    assert browser.execute_script("return location.hash") == (
+        "#gate=reset&unit=4&sequence=0&layer=1"
+    )
+    browser.get(path.as_uri() + "#gate=forget&unit=3&sequence=1&layer=0")
+    browser.refresh()
+    assert page.find("#layer").get_attribute("value") == "0"
+    values = first["forget"][1, :, 3]
+    expected = [expected_colour("gate", np.rint(v * 254) / 254) for v in values]
+    assert [rgb(c) for c in page.colours()] == expected
+    page.errors()
+    with pytest.raises(ValueError, match="every layer must have the same"):
+        viewer.write_html(
+            {"a": first, "b": planted_gates(rng, time=7)}, None, path
+        )

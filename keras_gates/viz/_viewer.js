@@ -2,20 +2,37 @@
 // The gate viewer. Reads the JSON written by keras_gates.viewer.page_data
 // from #gate-data and builds the page; no network, no libraries.
 (function () {
-  const data = JSON.parse(document.getElementById("gate-data").textContent);
-  const units = data.units;
+  const all = JSON.parse(document.getElementById("gate-data").textContent);
+  // One layer's data, or several (`layers`), each shaped as one layer's.
+  const layers = all.layers || [all];
+  let data = layers[all.start.layer || 0];
+  let units = data.units;
   const state = {
-    sequence: data.start.sequence,
-    gate: data.start.gate,
-    unit: data.start.unit,
+    layer: all.start.layer || 0,
+    sequence: all.start.sequence,
+    gate: all.start.gate,
+    unit: all.start.unit,
     span: null,
     anchor: null,
     dragging: false,
+    view: null, // the overview's steps [first, last]; null: all
   };
   const decoded = new Map();
-  // A link may pick what to show: page.html#gate=cell&unit=17&sequence=0.
+  function useLayer(index) {
+    state.layer = index;
+    data = layers[index];
+    units = data.units;
+    if (!data.gates.includes(state.gate)) state.gate = data.start.gate;
+    state.unit = Math.min(state.unit, units - 1);
+  }
+  // A link may pick what to show: page.html#gate=cell&unit=17&sequence=0
+  // (and &layer=1 on a page of several layers).
   function readHash() {
     const asked = new URLSearchParams(window.location.hash.slice(1));
+    const layer = Number(asked.get("layer"));
+    if (asked.has("layer") && Number.isInteger(layer) && layer >= 0 && layer < layers.length) {
+      useLayer(layer);
+    }
     if (data.gates.includes(asked.get("gate"))) state.gate = asked.get("gate");
     for (const [key, limit] of [["unit", units], ["sequence", data.sequences.length]]) {
       const value = Number(asked.get(key));
@@ -28,7 +45,7 @@
 
   // -- data -----------------------------------------------------------------
   function codesOf(sequence, gate) {
-    const key = sequence + "/" + gate;
+    const key = state.layer + "/" + sequence + "/" + gate;
     if (!decoded.has(key)) {
       const text = atob(data.sequences[sequence].codes[gate]);
       const codes = new Uint8Array(text.length);
@@ -81,12 +98,14 @@
   data.sequences.forEach((s, i) =>
     element("option", { value: String(i), textContent: s.name }, sequenceMenu)
   );
+  const layerLabel = element("label", { textContent: "layer" }, controls);
+  const layerMenu = element("select", { id: "layer" }, layerLabel);
+  layers.forEach((l, i) =>
+    element("option", { value: String(i), textContent: l.name || "layer " + i }, layerMenu)
+  );
+  if (layers.length < 2) layerLabel.style.display = "none";
   const gateLabel = element("label", { textContent: "gate" }, controls);
   const gateMenu = element("select", { id: "gate" }, gateLabel);
-  data.gates.forEach((g) =>
-    element("option", { value: g, textContent: data.labels[g] }, gateMenu)
-  );
-  gateMenu.value = state.gate;
   sequenceMenu.value = String(state.sequence);
   const unitLabel = element("label", { textContent: "unit" }, controls);
   const unitBox = element(
@@ -94,14 +113,31 @@
     { id: "unit", type: "number", min: "0", max: String(units - 1), value: String(state.unit) },
     unitLabel
   );
-  element("span", { className: "axis", textContent: "of " + units }, unitLabel);
+  const unitCount = element("span", { className: "axis" }, unitLabel);
+  function fillMenus() {
+    gateMenu.textContent = "";
+    data.gates.forEach((g) =>
+      element("option", { value: g, textContent: data.labels[g] }, gateMenu)
+    );
+    gateMenu.value = state.gate;
+    layerMenu.value = String(state.layer);
+    unitBox.max = String(units - 1);
+    unitBox.value = String(state.unit);
+    unitCount.textContent = "of " + units;
+  }
+  fillMenus();
   const legend = element("div", { id: "legend" }, controls);
   const legendLow = element("span", { id: "legend-low" }, legend);
   const legendBar = element("canvas", { id: "legend-bar", width: 160, height: 14 }, legend);
   const legendHigh = element("span", { id: "legend-high" }, legend);
   const spanInfo = element("span", { id: "span-info", className: "axis" }, controls);
   const clear = element("button", { id: "clear-span", textContent: "clear selection" }, controls);
-  if (data.note) element("p", { id: "note", textContent: "GRU: " + data.note }, document.body);
+  const note = element("p", { id: "note" }, document.body);
+  function fillNote() {
+    note.textContent = data.note ? "GRU: " + data.note : "";
+    note.style.display = data.note ? "" : "none";
+  }
+  fillNote();
   element(
     "p",
     {
@@ -118,12 +154,14 @@
   const panels = element("div", { id: "panels" }, document.body);
   const overviewBox = element("div", { id: "overview-box" }, panels);
   const overviewTitle = element("h2", {}, overviewBox);
+  const zoom = element("div", { className: "axis", id: "zoom" }, overviewBox);
+  element("span", { textContent: "steps " }, zoom);
+  const viewFrom = element("input", { id: "view-from", type: "number", min: "0" }, zoom);
+  element("span", { textContent: " to " }, zoom);
+  const viewTo = element("input", { id: "view-to", type: "number", min: "0" }, zoom);
+  const viewAll = element("button", { id: "view-all", textContent: "all steps" }, zoom);
   const overview = element("canvas", { id: "overview" }, overviewBox);
-  element(
-    "div",
-    { className: "axis", textContent: "rows: units 0.." + (units - 1) + " (top to bottom); columns: steps; candidate, cell and hidden on each unit's own range; click a row to pick its unit" },
-    overviewBox
-  );
+  const overviewAxis = element("div", { className: "axis", id: "overview-axis" }, overviewBox);
   const matchBox = element("div", { id: "match-box" }, panels);
   element("h2", { textContent: "Units on in the selected span" }, matchBox);
   const matchHelp = element(
@@ -137,6 +175,24 @@
     matchBox
   );
   const matchList = element("ol", { id: "match-list" }, matchBox);
+  const thresholds = element("div", { className: "axis" }, matchBox);
+  element("span", { textContent: "match: on \u2265 " }, thresholds);
+  const matchOn = element("input", { id: "match-on", type: "number", step: "0.05", value: "0.5" }, thresholds);
+  element("span", { textContent: " in the span, \u2264 " }, thresholds);
+  const matchOff = element("input", { id: "match-off", type: "number", step: "0.05", value: "0.5" }, thresholds);
+  element("span", { textContent: " at the steps just before and after it" }, thresholds);
+  const matchCount = element("div", { id: "match-count" }, matchBox);
+  const topBox = element("div", { id: "top-box" }, panels);
+  element("h2", { textContent: "The unit's highest steps" }, topBox);
+  const topControls = element("div", { className: "axis" }, topBox);
+  element("span", { textContent: "top " }, topControls);
+  const topK = element("input", { id: "top-k", type: "number", min: "1", max: "50", value: "5" }, topControls);
+  element(
+    "span",
+    { textContent: " excerpts of all sequences, each 5 steps either side of a step where the gate is highest (none within 5 steps of a higher one)" },
+    topControls
+  );
+  const topList = element("ol", { id: "top-list" }, topBox);
 
   function separator() {
     const tokens = data.sequences[state.sequence].tokens;
@@ -193,44 +249,76 @@
     legendLow.textContent = low.toPrecision(3);
     legendHigh.textContent = high.toPrecision(3);
   }
-  const geometry = { column: 1, row: 1 };
+  // The overview shows steps view[0]..view[1] in at most MAX_COLUMNS
+  // columns: each column the mean (on the colour scale) of its steps.
+  const MAX_COLUMNS = 900;
+  const geometry = { column: 1, row: 1, first: 0, bins: 1, count: 1 };
+  function viewRange() {
+    return state.view || [0, data.time - 1];
+  }
+  function binOf(step) {
+    return Math.floor(((step - geometry.first) * geometry.bins) / geometry.count);
+  }
   function paintOverview() {
-    const time = data.time;
-    geometry.column = Math.max(1, Math.min(4, Math.floor(900 / time)));
+    const [first, last] = viewRange();
+    const count = last - first + 1;
+    const bins = Math.min(count, MAX_COLUMNS);
+    Object.assign(geometry, { first: first, bins: bins, count: count });
+    geometry.column = Math.max(1, Math.min(4, Math.floor(MAX_COLUMNS / bins)));
     geometry.row = Math.max(1, Math.min(8, Math.floor(384 / units)));
-    overview.width = time * geometry.column;
+    overview.width = bins * geometry.column;
     overview.height = units * geometry.row;
     const context = overview.getContext("2d");
     const image = context.createImageData(overview.width, overview.height);
     const codes = codesOf(state.sequence, state.gate);
     const scale = data.scales[state.gate];
-    const palette = [];
-    for (let c = 0; c <= data.levels; c++) palette.push(colourAt(scale, c / data.levels));
-    palette.push([200, 200, 200]);
-    for (let y = 0; y < overview.height; y++) {
-      const unit = Math.floor(y / geometry.row);
-      for (let x = 0; x < overview.width; x++) {
-        const step = Math.floor(x / geometry.column);
-        const rgb = palette[codes[step * units + unit]];
-        const at = (y * overview.width + x) * 4;
-        image.data[at] = rgb[0];
-        image.data[at + 1] = rgb[1];
-        image.data[at + 2] = rgb[2];
-        image.data[at + 3] = 255;
+    for (let unit = 0; unit < units; unit++) {
+      for (let bin = 0; bin < bins; bin++) {
+        const from = first + Math.floor((bin * count) / bins);
+        const to = first + Math.floor(((bin + 1) * count) / bins);
+        let sum = 0, n = 0;
+        for (let step = from; step < to; step++) {
+          const c = codes[step * units + unit];
+          if (c === data.masked) continue;
+          sum += c / data.levels;
+          n++;
+        }
+        const rgb = n ? colourAt(scale, sum / n) : [200, 200, 200];
+        for (let dy = 0; dy < geometry.row; dy++) {
+          for (let dx = 0; dx < geometry.column; dx++) {
+            const at = ((unit * geometry.row + dy) * overview.width + bin * geometry.column + dx) * 4;
+            image.data[at] = rgb[0];
+            image.data[at + 1] = rgb[1];
+            image.data[at + 2] = rgb[2];
+            image.data[at + 3] = 255;
+          }
+        }
       }
     }
     context.putImageData(image, 0, 0);
     context.strokeStyle = "#e6550d";
     context.lineWidth = 1;
     context.strokeRect(0.5, state.unit * geometry.row + 0.5, overview.width - 1, Math.max(geometry.row - 1, 1));
-    if (state.span) {
+    if (state.span && state.span[1] >= first && state.span[0] <= last) {
+      const a = binOf(Math.max(state.span[0], first));
+      const b = binOf(Math.min(state.span[1], last));
       context.fillStyle = "rgba(230, 85, 13, 0.25)";
-      context.fillRect(state.span[0] * geometry.column, 0, (state.span[1] - state.span[0] + 1) * geometry.column, overview.height);
+      context.fillRect(a * geometry.column, 0, (b - a + 1) * geometry.column, overview.height);
     }
     overviewTitle.textContent = data.labels[state.gate] + ": units x steps";
+    viewFrom.value = String(first);
+    viewTo.value = String(last);
+    viewFrom.max = viewTo.max = String(data.time - 1);
+    const per = count / bins;
+    overviewAxis.textContent =
+      "rows: units 0.." + (units - 1) + " (top to bottom); columns: steps " + first + ".." + last +
+      (per > 1 ? ", " + per.toFixed(per % 1 ? 2 : 0) + " steps per column (their mean)" : "") +
+      "; candidate, cell and hidden on each unit's own range; click a row to pick its unit";
   }
   function remember() {
-    const hash = "#gate=" + state.gate + "&unit=" + state.unit + "&sequence=" + state.sequence;
+    const hash =
+      "#gate=" + state.gate + "&unit=" + state.unit + "&sequence=" + state.sequence +
+      (layers.length > 1 ? "&layer=" + state.layer : "");
     if (window.location.hash === hash) return;
     try {
       history.replaceState(null, "", hash);
@@ -244,6 +332,7 @@
     paintLegend();
     paintOverview();
     rankSpan();
+    rankTop();
   }
 
   // -- the span match -------------------------------------------------------
@@ -251,6 +340,8 @@
     matchList.textContent = "";
     if (!state.span) {
       spanInfo.textContent = "no span selected";
+      matchCount.textContent = "";
+      matchCount.dataset.units = "";
       return;
     }
     const [first, last] = state.span;
@@ -276,6 +367,12 @@
       scores.push({ unit: unit, score: meanIn - meanOut, meanIn: meanIn, meanOut: meanOut });
     }
     scores.sort((a, b) => b.score - a.score || a.unit - b.unit);
+    const on = Number(matchOn.value), off = Number(matchOff.value);
+    const matching = scores.filter((s) => matches(codes, s.unit, first, last, on, off));
+    matchCount.textContent =
+      matching.length + " of " + units + " units match" +
+      (matching.length ? ": " + matching.map((s) => s.unit).join(", ") : "");
+    matchCount.dataset.units = matching.map((s) => s.unit).join(",");
     scores.slice(0, 10).forEach((s) => {
       const item = element(
         "li",
@@ -291,6 +388,72 @@
     });
   }
 
+  // LSTMVis's match: on (>= on) at every valid step of the span, off (<=
+  // off) at the valid steps just before and just after it.
+  function matches(codes, unit, first, last, on, off) {
+    for (let step = first; step <= last; step++) {
+      const c = codes[step * units + unit];
+      if (c !== data.masked && valueOf(state.gate, c, unit) < on) return false;
+    }
+    for (const step of [first - 1, last + 1]) {
+      if (step < 0 || step >= data.time) continue;
+      const c = codes[step * units + unit];
+      if (c !== data.masked && valueOf(state.gate, c, unit) > off) return false;
+    }
+    return true;
+  }
+
+  // -- the unit's top excerpts ----------------------------------------------
+  const RADIUS = 5;
+  function rankTop() {
+    topList.textContent = "";
+    const k = Math.max(1, Math.min(50, Math.floor(Number(topK.value)) || 5));
+    const found = [];
+    for (let sequence = 0; sequence < data.sequences.length; sequence++) {
+      const codes = codesOf(sequence, state.gate);
+      for (let step = 0; step < data.time; step++) {
+        const c = codes[step * units + state.unit];
+        if (c !== data.masked) found.push([c, sequence, step]);
+      }
+    }
+    found.sort((a, b) => b[0] - a[0] || a[1] - b[1] || a[2] - b[2]);
+    const chosen = [];
+    for (const [c, sequence, step] of found) {
+      if (chosen.length === k) break;
+      if (chosen.some((x) => x[1] === sequence && Math.abs(x[2] - step) <= RADIUS)) continue;
+      chosen.push([c, sequence, step]);
+    }
+    const tokens = (s) => data.sequences[s].tokens;
+    for (const [c, sequence, step] of chosen) {
+      const item = element("li", {}, topList);
+      item.dataset.sequence = String(sequence);
+      item.dataset.step = String(step);
+      const words = tokens(sequence);
+      const gap = words.every((t) => t.length <= 1) ? "" : " ";
+      const before = words.slice(Math.max(0, step - RADIUS), step).join(gap);
+      const after = words.slice(step + 1, step + 1 + RADIUS).join(gap);
+      element(
+        "span",
+        { className: "axis", textContent: data.sequences[sequence].name + ", step " + step + ", " + valueOf(state.gate, c, state.unit).toFixed(3) + ": " },
+        item
+      );
+      element("span", { textContent: before + gap }, item);
+      element("b", { textContent: words[step] }, item);
+      element("span", { textContent: gap + after }, item);
+      item.addEventListener("click", () => {
+        if (state.sequence !== sequence) {
+          state.sequence = sequence;
+          sequenceMenu.value = String(sequence);
+          state.span = null;
+          state.anchor = null;
+          buildText();
+        }
+        setSpan(step, step);
+        paint();
+      });
+    }
+  }
+
   // -- interaction ----------------------------------------------------------
   function setUnit(unit) {
     unit = Math.max(0, Math.min(units - 1, Math.floor(Number(unit)) || 0));
@@ -300,6 +463,7 @@
     paintText();
     paintLegend();
     paintOverview();
+    rankTop();
   }
   function setSpan(a, b) {
     state.span = [Math.min(a, b), Math.max(a, b)];
@@ -359,6 +523,29 @@
     state.gate = gateMenu.value;
     paint();
   });
+  layerMenu.addEventListener("change", () => {
+    useLayer(Number(layerMenu.value));
+    fillMenus();
+    fillNote();
+    paint();
+  });
+  for (const box of [matchOn, matchOff]) box.addEventListener("input", rankSpan);
+  topK.addEventListener("input", rankTop);
+  function setView() {
+    let first = Math.floor(Number(viewFrom.value)) || 0;
+    let last = Math.floor(Number(viewTo.value));
+    if (!Number.isFinite(last)) last = data.time - 1;
+    first = Math.max(0, Math.min(first, data.time - 1));
+    last = Math.max(first, Math.min(last, data.time - 1));
+    state.view = first === 0 && last === data.time - 1 ? null : [first, last];
+    paintOverview();
+  }
+  viewFrom.addEventListener("change", setView);
+  viewTo.addEventListener("change", setView);
+  viewAll.addEventListener("click", () => {
+    state.view = null;
+    paintOverview();
+  });
   sequenceMenu.addEventListener("change", () => {
     state.sequence = Number(sequenceMenu.value);
     state.span = null;
@@ -369,9 +556,9 @@
   window.addEventListener("hashchange", () => {
     const sequence = state.sequence;
     readHash();
-    gateMenu.value = state.gate;
+    fillMenus();
+    fillNote();
     sequenceMenu.value = String(state.sequence);
-    unitBox.value = String(state.unit);
     if (state.sequence !== sequence) {
       state.span = null;
       state.anchor = null;

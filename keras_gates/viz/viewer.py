@@ -151,6 +151,61 @@ def _as_sequences(gates: Mapping) -> dict:
     return arrays
 
 
+def _several_layers(gates) -> bool:
+    return (
+        isinstance(gates, Mapping)
+        and bool(gates)
+        and all(isinstance(v, Mapping) for v in gates.values())
+    )
+
+
+def _layers_data(gates, tokens, title, names, gate, unit, extras, start):
+    """Several layers' page data: each layer's as one layer's page has
+    it, under `"layers"`; the page opens at layer `start` (a path)."""
+    paths = [str(path) for path in gates]
+    if start is None:
+        start = paths[0]
+    if start not in paths:
+        raise ValueError(f"layer must be one of {paths}, got {start!r}")
+    extras = extras or {}
+    unknown = sorted(set(extras) - set(paths))
+    if unknown:
+        raise ValueError(
+            f"layers names {unknown}, which are not among the gates' "
+            f"layers {paths}; give {{layer_path: {{name: array}}}}"
+        )
+    found, shapes = [], {}
+    for path, layer_gates in gates.items():
+        first = str(path) == start
+        data = page_data(
+            layer_gates,
+            tokens,
+            title=title,
+            sequence_names=names,
+            gate=gate if first else None,
+            unit=unit if first else 0,
+            layers=extras.get(path),
+        )
+        data["name"] = str(path)
+        shapes[str(path)] = (len(data["sequences"]), data["time"])
+        found.append(data)
+    if len(set(shapes.values())) != 1:
+        raise ValueError(
+            "every layer must have the same sequences and steps, got "
+            f"(sequences, steps) {shapes}"
+        )
+    index = paths.index(start)
+    return {
+        "title": title,
+        "layers": found,
+        "start": {**found[index]["start"], "layer": index},
+        "sequences": [
+            {"name": s["name"], "tokens": s["tokens"]}
+            for s in found[index]["sequences"]
+        ],
+    }
+
+
 def _extra_layers(layers, arrays: dict) -> dict:
     """`layers` as float32 `(batch, time, units)` arrays of the gates'
     shape, under names that are not gates'."""
@@ -220,9 +275,21 @@ def page_data(
     gate: str | None = None,
     unit: int = 0,
     layers: Mapping | None = None,
+    layer: str | None = None,
 ) -> dict:
     """What the page embeds: ranges, scales, labels, tokens and, per
-    sequence and gate, the base64 of its `(time, units)` uint8 codes."""
+    sequence and gate, the base64 of its `(time, units)` uint8 codes; for
+    several layers (`{layer_path: gates}`), one such dict per layer under
+    `"layers"`, and which to show first."""
+    if _several_layers(gates):
+        return _layers_data(
+            gates, tokens, title, sequence_names, gate, unit, layers, layer
+        )
+    if layer is not None:
+        raise ValueError(
+            f"layer={layer!r} needs gates of several layers ({{layer_path: "
+            "gates}}, as extract_gates gives them); these are one layer's"
+        )
     arrays = _as_sequences(gates)
     batch, time, units = next(iter(arrays.values())).shape
     names = [name for name in DISPLAY_ORDER if name in arrays]
@@ -307,13 +374,16 @@ def write_html(
     gate: str | None = None,
     unit: int = 0,
     layers: Mapping | None = None,
+    layer: str | None = None,
 ) -> Path:
     """Writes a self-contained gate viewer page for one layer's gates.
 
     Args:
         gates: `{name: (batch, time, units)}` (or `(time, units)` for one
             sequence), as `return_gates=True` or `extract_gates` give
-            them; NaN marks a masked step.
+            them; NaN marks a masked step. Or several layers' gates on the
+            same sequences, `{layer_path: {name: array}}` as
+            `extract_gates` returns them: the page then has a layer menu.
         tokens: what each step shows: one list of strings for one
             sequence, one list per sequence, or None for step numbers.
         path: the `.html` file to write (written atomically).
@@ -326,7 +396,10 @@ def write_html(
             `{name: (batch, time, units)}`, on a scale symmetric around 0:
             what each step left in the memory (`memory_contributions(...)
             ["steps"]`), a gate's attribution (`gate_gradients`,
-            `integrated_gradients`).
+            `integrated_gradients`). For several layers, `{layer_path:
+            {name: array}}`.
+        layer: for several layers, the layer path the page shows first
+            (`#layer=2` in a link picks the third).
 
     Returns:
         The path written.
@@ -344,6 +417,7 @@ def write_html(
         gate=gate,
         unit=unit,
         layers=layers,
+        layer=layer,
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -385,6 +459,7 @@ def show(
     gate: str | None = None,
     unit: int = 0,
     layers: Mapping | None = None,
+    layer: str | None = None,
     height: int = 760,
 ) -> Shown:
     """The viewer of `write_html`, inline: the last expression of a
@@ -408,5 +483,6 @@ def show(
         gate=gate,
         unit=unit,
         layers=layers,
+        layer=layer,
     )
     return Shown(render(data), height)
