@@ -235,11 +235,14 @@ def meaning(runs) -> list[str]:
             f"|candidate| is {last.text()} over the last 10 steps of the "
             f"clause against {subject.text()} at the subject"
             + (
-                ": the network writes the number again at every step, from "
-                "its hidden state, rather than once at the subject and kept "
-                "by f ~ 1 as the article draws it. LRP names the subject as "
-                "the cause; integrated gradients over the candidate name "
-                "the last writes as what the verb reads."
+                ": the network keeps writing at every step of the clause, "
+                "from a hidden state that carries the number, rather than "
+                "writing once at the subject and keeping it with f ~ 1 as "
+                "the article draws it. LRP names the subject as the cause; "
+                "integrated gradients over the candidate name the last "
+                "writes as what the verb reads. (Patching the cell state at "
+                "the subject still flips the verb, docs/interventions: the "
+                "later writes follow from it.)"
                 if last.low is not None and last.low > subject.high
                 else "."
             )

@@ -847,3 +847,31 @@ def test_spearman_is_the_rank_correlation():
     a = np.array([[1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0]])
     b = np.array([[10.0, 20.0, 30.0, 40.0], [1.0, 5.0, 2.0, 9.0]])
     np.testing.assert_allclose(attribution.spearman(a, b), [1.0, -0.8])
+
+
+@pytest.mark.slow
+def test_attribution_at_toy_size(tmp_path):
+    """Two seeds at toy size: shares are fractions, LRP's numpy LSTM is
+    the model's to float32 rounding, --report rewrites the same page."""
+    from experiments import attribution
+
+    out = tmp_path / "attribution"
+    attribution.main(
+        ["--seeds", "2", "--epochs", "1", "--train-size", "200",
+         "--validation-size", "40", "--test-size", "60", "--sentences",
+         "20", "--length", "10", "--units", "6", "--ig-steps", "4",
+         "--output", str(out)]
+    )  # fmt: skip
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert [r["seed"] for r in runs] == [0, 1]
+    for run in runs:
+        assert run["lrp_forward_error"] < 1e-4
+        assert sorted(run["methods"]) == sorted(attribution.METHODS)
+        for found in run["methods"].values():
+            assert 0.0 <= found["subject_share"] <= 1.0
+            assert -1.0 <= found["rank_with_lrp"] <= 1.0 + 1e-9
+        assert run["methods"]["lrp"]["rank_with_lrp"] == pytest.approx(1.0)
+    page = (out / "summary.md").read_text()
+    assert "## What it shows" in page
+    attribution.main(["--report", "--output", str(out)])
+    assert (out / "summary.md").read_text() == page
