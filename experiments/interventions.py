@@ -16,7 +16,10 @@ plural at the verb (validation set), and the best 2, 8 and all 32
 - their cell state at the subject patched from the same sentence with the
   subject's number flipped (`dog` <-> `dogs`): does the verb follow?
 - forget held at 1 and input at 0 from step 1 on ("c_t ~ c_(t-1) when
-  f ~ 1 and i ~ 0"), on sentences 8 times longer than those trained on;
+  f ~ 1 and i ~ 0"), on sentences 4 and 8 times longer than those trained
+  on; and the same on a GatedLSTM with Keras's default initialisation
+  trained at T = 20 (`--short-length`), which fails at T = 200 and 400
+  untouched: does the idealised memory carry the number there?
 
 and each edit again on `controls` random sets of as many units. Lakretz
 et al. (2019) found two units in an LSTM language model whose ablation
@@ -58,7 +61,8 @@ from keras_gates.tasks import (
 @dataclass
 class Config:
     length: int = 50
-    long_lengths: list = field(default_factory=lambda: [400])
+    long_lengths: list = field(default_factory=lambda: [200, 400])
+    short_length: int = 20
     units: int = 32
     epochs: int = 10
     train_size: int = 4000
@@ -118,6 +122,22 @@ def measure(net, units, x, y, long_data) -> dict:
     return result
 
 
+def held_only(net, units, long_data, prefix="short_") -> dict:
+    """Long-range accuracy with f = 1 and i = 0 on `units` after the
+    subject (keys `short_held_<T>`)."""
+    after = slice(1, None)
+    hold = {
+        "recurrent": {
+            "forget": Clamp(1.0, units=units, steps=after),
+            "input": Clamp(0.0, units=units, steps=after),
+        }
+    }
+    return {
+        f"{prefix}held_{length}": accuracy(intervene(net, x, hold), y)
+        for length, (x, y) in long_data.items()
+    }
+
+
 def untouched_of(net, x, y, long_data) -> dict:
     plain = {"forget0": accuracy(net.predict(x, verbose=0), y)}
     plain["patched_flips"] = 1.0 - plain["forget0"]
@@ -127,7 +147,54 @@ def untouched_of(net, x, y, long_data) -> dict:
     return plain
 
 
-def run_one(config: Config, output: Path, data, long_data, keys) -> dict:
+def short_model(config, output, short_data, long_data, seed):
+    """The default-initialised GatedLSTM trained at `short_length`: its
+    carriers (validation), and long-range accuracy untouched and with the
+    memory held on carriers and random units."""
+    net, _ = train_run(
+        "agreement",
+        "GatedLSTM",
+        short_data,
+        config.short_length,
+        epochs=config.epochs,
+        units=config.units,
+        init="default",
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        seed=seed,
+        backup_dir=backup_folder(output, {"seed": seed, "model": "short"}),
+        verbose=0,
+    )
+    ranking = carrier_ranking(net, *short_data["validation"])
+    rng = np.random.default_rng(2000 + seed)
+    untouched = {
+        f"short_held_{length}": accuracy(net.predict(x, verbose=0), y)
+        for length, (x, y) in long_data.items()
+    }
+    untouched["short_trained"] = accuracy(
+        net.predict(short_data["test"][0], verbose=0), short_data["test"][1]
+    )
+    carriers, controls = {}, {}
+    for count in config.counts:
+        carriers[str(count)] = held_only(net, ranking[:count], long_data)
+        if count >= config.units:
+            controls[str(count)] = carriers[str(count)]
+            continue
+        draws = [
+            held_only(
+                net, rng.choice(config.units, count, False).tolist(), long_data
+            )
+            for _ in range(config.controls)
+        ]
+        controls[str(count)] = {
+            key: float(np.mean([d[key] for d in draws])) for key in draws[0]
+        }
+    return untouched, carriers, controls
+
+
+def run_one(
+    config: Config, output: Path, data, short_data, long_data, keys
+) -> dict:
     seed = keys["seed"]
     net, run = train_run(
         "agreement",
@@ -168,6 +235,13 @@ def run_one(config: Config, output: Path, data, long_data, keys) -> dict:
             for key in controls[0]
         }
     untouched = untouched_of(net, x, y, long_data)
+    short, short_carriers, short_controls = short_model(
+        config, output, short_data, long_data, seed
+    )
+    untouched.update(short)
+    for count in config.counts:
+        carrier_edits[str(count)].update(short_carriers[str(count)])
+        control_edits[str(count)].update(short_controls[str(count)])
     return {
         "value": untouched["forget0"],
         "ranking": ranking,
@@ -181,17 +255,29 @@ def run_one(config: Config, output: Path, data, long_data, keys) -> dict:
 
 def measurements(config: Config) -> list[tuple]:
     """(key, what it measures)."""
-    return [
-        ("forget0", "accuracy, forget = 0 on the units after the subject"),
-        ("patched_flips", "verbs that follow the patched subject"),
-    ] + [
-        (
-            f"held_{n}",
-            f"accuracy at T = {n}, f = 1 and i = 0 on the units after the "
-            "subject",
-        )
-        for n in config.long_lengths
-    ]
+    return (
+        [
+            ("forget0", "accuracy, forget = 0 on the units after the subject"),
+            ("patched_flips", "verbs that follow the patched subject"),
+        ]
+        + [
+            (
+                f"held_{n}",
+                f"accuracy at T = {n}, f = 1 and i = 0 on the units after the "
+                "subject",
+            )
+            for n in config.long_lengths
+        ]
+        + [
+            (
+                f"short_held_{n}",
+                f"accuracy at T = {n} of a GatedLSTM trained at T = "
+                f"{config.short_length} (default init), f = 1 and i = 0 on the "
+                "units after the subject",
+            )
+            for n in config.long_lengths
+        ]
+    )
 
 
 def rows(runs, config: Config) -> list[dict]:
@@ -309,6 +395,8 @@ def meaning(found, config: Config) -> list[str]:
         "the verb."
     )
     for key, _ in measurements(config)[2:]:
+        if key.startswith("short_"):
+            continue
         held = _change(by[(key, everyone)], 1)
         untouched = interval(by[(key, everyone)]["_values"][0])
         lines.append(
@@ -325,6 +413,33 @@ def meaning(found, config: Config) -> list[str]:
                 else "better than the trained gates."
             )
         )
+    lines += _short_meaning(by, config, everyone)
+    return lines
+
+
+def _short_meaning(by, config: Config, everyone: int) -> list[str]:
+    """What holding the memory does on the model that fails at length."""
+    lines = []
+    for n in config.long_lengths:
+        row = by[(f"short_held_{n}", everyone)]
+        untouched = interval(row["_values"][0])
+        held = interval(row["_values"][1])
+        change = _change(row, 1)
+        if untouched.high is not None and untouched.high < 0.9:
+            verdict = (
+                "the idealised memory does not rescue it: "
+                if not _resolved(change) or change.high < 0
+                else "holding the memory raises it: "
+            )
+        else:
+            verdict = "it does not fail there untouched: "
+        lines.append(
+            f"- c_t = c_(t-1) on a model that fails at length: a GatedLSTM "
+            f"with Keras's default init trained at T = {config.short_length} "
+            f"reaches {untouched.text()} at T = {n} untouched; {verdict}"
+            f"with f = 1 and i = 0 on every unit after the subject "
+            f"{held.text()} (change {change.text()})."
+        )
     return lines
 
 
@@ -333,13 +448,17 @@ def figure(found, config: Config, path: Path) -> Path:
     from matplotlib.figure import Figure
 
     keys = measurements(config)
-    fig = Figure(figsize=(4.4 * len(keys), 4.4), layout="constrained")
-    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    rows = 2 if len(keys) > 3 else 1
+    columns = -(-len(keys) // rows)
+    fig = Figure(figsize=(4.4 * columns, 4.4 * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for axis in axes[len(keys) :]:
+        axis.set_visible(False)
     lines = [
         ("carriers edited", "#d6604d", "-"),
         ("random units", "#4393c3", "--"),
     ]
-    for axis, (key, what) in zip(axes, keys, strict=True):
+    for axis, (key, what) in zip(axes, keys, strict=False):
         mine = [row for row in found if row["_key"] == key]
         counts = [row["units edited"] for row in mine]
         for k, (name, colour, style) in enumerate(lines, start=1):
@@ -420,6 +539,11 @@ def write_page(store, config: Config, output: Path) -> str:
         "",
         f"![interventions]({picture.name})",
         "",
+        "The same kind of edit on a character-level language model: "
+        "`experiments.char_lm_ablation` (docs/char_lm_ablation); what the "
+        "gradient attributions and LRP say about the same task: "
+        "`experiments.attribution` (docs/attribution).",
+        "",
     ]
     return save_page(output / "summary.md", lines)
 
@@ -433,6 +557,9 @@ def main(argv=None):
     if not args.report:
         sizes = (config.train_size, config.validation_size, config.test_size)
         data = make_splits("agreement", config.length, sizes, seed=config.seed)
+        short_data = make_splits(
+            "agreement", config.short_length, sizes, seed=config.seed
+        )
         task = get_task("agreement")
         rng = np.random.default_rng(config.seed + 500)
         long_data = {
@@ -444,7 +571,9 @@ def main(argv=None):
         run_plan(
             store,
             plan,
-            lambda keys: run_one(config, output, data, long_data, keys),
+            lambda keys: run_one(
+                config, output, data, short_data, long_data, keys
+            ),
             lambda run: (
                 f"accuracy {run['value']:.3f}, "
                 f"best carriers {run['ranking'][:4]}"

@@ -7,8 +7,9 @@ gated layers.
 For one shape (batch 64, 200 steps, 128 inputs, 64 units by default) it
 builds a small model (layer -> Dense(1), MSE, Adam) around every variant of
 `GatedLSTM` (Greff et al.'s nig, nfg, nog, niaf, noaf, cifg, fgr, and
-"vanilla": peepholes on), `GatedGRU(variant="mgu")`, and the standard
-gated layers, with gates off and with gates on (every gate in the loss),
+"vanilla": peepholes on), `GatedGRU(variant="mgu")`, zoneout (0.1) and
+recurrent DropConnect (0.25) on the standard cells, and the standard gated
+layers, with gates off and with gates on (every gate in the loss),
 and times a training step (`train_on_batch`), the candidates taken in
 turn, the median after warm-up. The standard layers are timed twice: as
 "auto" runs them (on PyTorch the hand-written backward pass; on a GPU the
@@ -42,6 +43,8 @@ from keras_gates import GatedGRU, GatedLSTM
 
 LSTM_VARIANTS = ("nig", "nfg", "nog", "niaf", "noaf", "cifg", "fgr")
 TARGET = 1.25  # a variant's step against the standard gated layer's
+# Zoneout's and DropConnect's step against the standard layer's loop.
+OPTION_TARGET = 1.2
 
 
 @dataclass
@@ -70,6 +73,10 @@ def layers(kind: str, units: int, gates: bool) -> dict:
             found[variant] = GatedLSTM(units, variant=variant, **on)
     else:
         found["mgu"] = GatedGRU(units, variant="mgu", **on)
+    found["zoneout 0.1"] = cls(units, zoneout=0.1, **on)
+    found["recurrent_dropconnect 0.25"] = cls(
+        units, recurrent_dropconnect=0.25, **on
+    )
     return found
 
 
@@ -237,6 +244,7 @@ def write_page(store, output: Path) -> str:
         + ", ".join(f"`{p}`" for p in paths)
         + ". The built-in's fused kernel (cuDNN) and the hand-written "
         "backward pass (PyTorch) compute the standard cell only.",
+        *_options_verdict(store),
         "- fgr adds a `(3 units, 3 units)` matrix product to every step "
         "(the recurrent work per sample grows from 4 to 13 units^2); "
         "peepholes make the output gate wait for the new cell state.",
@@ -246,6 +254,28 @@ def write_page(store, output: Path) -> str:
     ]
     chart(store).savefig(output / "variant_speed.png", dpi=120)
     return save_page(output / "summary.md", lines)
+
+
+def _options_verdict(store) -> list[str]:
+    """Zoneout and DropConnect against the standard layer's loop."""
+    found = [
+        f"{run['kind']} {row['candidate']} (gates "
+        f"{'on' if run['gates'] else 'off'}) {row['to_loop']:.2f}x"
+        for run in store.runs
+        for row in run["rows"]
+        if row["candidate"].startswith(("zoneout", "recurrent_dropconnect"))
+    ]
+    if not found:
+        return []
+    over = [
+        text for text in found if float(text.split()[-1][:-1]) > OPTION_TARGET
+    ]
+    return [
+        f"- Zoneout and DropConnect against the standard layer with "
+        f"`use_cudnn=False` (their path, Keras's loop), target "
+        f"{OPTION_TARGET}x: {'; '.join(found)}"
+        + (f" ({len(over)} over)." if over else " (all within).")
+    ]
 
 
 def command_parser(defaults):

@@ -44,12 +44,16 @@ def lstm(
     activation="tanh",
     recurrent_activation="sigmoid",
     edit=None,
+    zoneout=None,
 ):
     """Returns `(gates, (h, c))`; gates `{name: (batch, time, units)}` in
     the input's time order, states after the last processed step.
 
     `edit(name, t, value) -> value`, when given, replaces each gate and
-    state at step t as soon as it is computed (an intervention)."""
+    state at step t as soon as it is computed (an intervention).
+    `zoneout(t) -> (d_h, d_c)`, when given: the share of the previous h
+    and c each unit keeps at step t (Krueger et al. 2017: c = d_c c_prev +
+    (1 - d_c) c_new, h = d_h h_prev + (1 - d_h) o act(c_new))."""
     edit = edit or (lambda name, t, value: value)
     act, sig = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
     x = np.asarray(x, "float64")
@@ -73,8 +77,14 @@ def lstm(
         f = edit("forget", t, sig(x_t @ w_f + h @ u_f + b_f))
         g = edit("candidate", t, act(x_t @ w_c + h @ u_c + b_c))
         o = edit("output", t, sig(x_t @ w_o + h @ u_o + b_o))
-        c = edit("cell", t, f * c + i * g)
-        h = edit("hidden", t, o * act(c))
+        if zoneout is None:
+            c = edit("cell", t, f * c + i * g)
+            h = edit("hidden", t, o * act(c))
+        else:
+            d_h, d_c = zoneout(t)
+            new = f * c + i * g
+            c = d_c * c + (1.0 - d_c) * new
+            h = d_h * h + (1.0 - d_h) * o * act(new)
         for name, value in zip(names, (i, f, g, o, c, h), strict=True):
             gates[name][:, t] = value
     return gates, (h, c)
@@ -91,10 +101,12 @@ def gru(
     activation="tanh",
     recurrent_activation="sigmoid",
     edit=None,
+    zoneout=None,
 ):
     """Returns `(gates, h)`; gates `{update, reset, candidate, hidden}`,
     each `(batch, time, units)` in the input's time order. `update` is
-    Keras's z, the share of the old state kept. `edit` as for `lstm`."""
+    Keras's z, the share of the old state kept. `edit` as for `lstm`;
+    `zoneout(t) -> d`: the share of the previous h each unit keeps."""
     edit = edit or (lambda name, t, value: value)
     act, sig = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
     x = np.asarray(x, "float64")
@@ -129,7 +141,14 @@ def gru(
         else:
             hh = act(x_t @ w_h + b_h + (r * h) @ u_h)
         hh = edit("candidate", t, hh)
-        h = edit("hidden", t, z * h + (1.0 - z) * hh)
+        new = z * h + (1.0 - z) * hh
+        h = edit(
+            "hidden",
+            t,
+            new
+            if zoneout is None
+            else (zoneout(t) * h + (1.0 - zoneout(t)) * new),
+        )
         for name, value in zip(names, (z, r, hh, h), strict=True):
             gates[name][:, t] = value
     return gates, h
@@ -172,14 +191,24 @@ def arange_inputs(batch=1, time=3, features=2):
 
 
 def lstm_variant(
-    x, W, R, b, variant="standard", peephole=None, gate_R=None, state=None
+    x,
+    W,
+    R,
+    b,
+    variant="standard",
+    peephole=None,
+    gate_R=None,
+    state=None,
+    zoneout=None,
 ):
     """Greff et al.'s LSTM variants, from their equations.
 
     `W`, `R`, `b`: `{gate: matrix}` for the gates the variant has weights
     for (`input`, `forget`, `candidate`, `output`); `peephole`:
     `{gate: (units,)}` or None; `gate_R`: fgr's `(3 units, 3 units)` from
-    the previous `[i | f | o]` to this step's. Returns `(gates, (h, c))`.
+    the previous `[i | f | o]` to this step's; `zoneout` as for `lstm`
+    (the output gate's peephole and the output read the new cell value).
+    Returns `(gates, (h, c))`.
     """
     x = np.asarray(x, "float64")
     batch, time, _ = x.shape
@@ -209,12 +238,15 @@ def lstm_variant(
         else:
             f = 1.0 - i if variant == "cifg" else one
         g = a["candidate"] if variant == "niaf" else np.tanh(a["candidate"])
-        c = f * c + i * g
+        new = f * c + i * g
         if "output" in a:
-            o = sigmoid(a["output"] + p.get("output", 0.0) * c)
+            o = sigmoid(a["output"] + p.get("output", 0.0) * new)
         else:
             o = one
-        h = o * c if variant == "noaf" else o * np.tanh(c)
+        out = o * new if variant == "noaf" else o * np.tanh(new)
+        d_h, d_c = (0.0, 0.0) if zoneout is None else zoneout(t)
+        c = d_c * c + (1.0 - d_c) * new
+        h = d_h * h + (1.0 - d_h) * out
         previous = np.concatenate([i, f, o], axis=-1)
         for name, value in zip(names, (i, f, g, o, c, h), strict=True):
             gates[name][:, t] = value

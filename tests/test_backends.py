@@ -30,6 +30,7 @@ LAYER_TESTS = [
     "tests/test_keras_own_tests.py",
     "tests/test_interventions.py",
     "tests/test_attribution.py",
+    "tests/test_zoneout_dropconnect.py",
 ]
 BACKENDS = ["torch", "jax"]
 ROOT = Path(__file__).resolve().parents[1]

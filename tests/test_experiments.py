@@ -532,7 +532,12 @@ def test_variant_speed_at_toy_size(tmp_path):
     }  # fmt: skip
     for run in data["runs"]:
         rows = {row["candidate"]: row for row in run["rows"]}
-        expected = {"standard", "standard, use_cudnn=False"} | (
+        expected = {
+            "standard",
+            "standard, use_cudnn=False",
+            "zoneout 0.1",
+            "recurrent_dropconnect 0.25",
+        } | (
             {"vanilla (peepholes)", *variant_speed.LSTM_VARIANTS}
             if run["kind"] == "LSTM"
             else {"mgu"}
@@ -693,7 +698,8 @@ def test_interventions_at_toy_size(tmp_path):
     out = tmp_path / "interventions"
     args = ["--seeds", "2", "--epochs", "1", "--train-size", "200",
             "--validation-size", "60", "--test-size", "80", "--length",
-            "12", "--long-lengths", "30", "--controls", "2", "--units",
+            "12", "--long-lengths", "30", "--short-length", "6",
+            "--controls", "2", "--units",
             "6", "--counts", "2", "6", "--output", str(out)]  # fmt: skip
     interventions.main(args)
     runs = json.loads((out / "results.json").read_text())["runs"]
@@ -703,7 +709,9 @@ def test_interventions_at_toy_size(tmp_path):
         for part in ("carrier_edits", "control_edits"):
             assert set(run[part]) == {"2", "6"}
             for values in run[part].values():
-                assert set(values) == {"forget0", "patched_flips", "held_30"}
+                assert set(values) == {
+                    "forget0", "patched_flips", "held_30", "short_held_30",
+                }  # fmt: skip
                 assert all(0.0 <= v <= 1.0 for v in values.values())
         assert run["carrier_edits"]["6"] == run["control_edits"]["6"]
         assert run["untouched"]["patched_flips"] == pytest.approx(
@@ -874,4 +882,49 @@ def test_attribution_at_toy_size(tmp_path):
     page = (out / "summary.md").read_text()
     assert "## What it shows" in page
     attribution.main(["--report", "--output", str(out)])
+    assert (out / "summary.md").read_text() == page
+
+
+@pytest.mark.slow
+def test_view_command_at_toy_size(tmp_path, monkeypatch):
+    """Both saved models through the command, on mocked reviews (one with a
+    Unicode line separator, which the experiment cleans before Keras
+    saves its vocabulary): every page opens, the page rewrites the same."""
+    import tensorflow as tf
+
+    from experiments import _data, view_command
+
+    reviews = [
+        "a fine film\u2028with good acting",
+        "dull film and far too long, with no plot",
+        "the best thing i saw this year",
+        "i want my time back",
+    ] * 3
+
+    def fake(split, data_dir=None):
+        labels = [1, 0, 1, 0] * 3
+        data = tf.data.Dataset.from_tensor_slices((reviews, labels))
+        return data.take(int(split.split(":")[1].rstrip("]")))
+
+    monkeypatch.setattr(_data, "load_text", fake)
+    out = tmp_path / "view"
+    view_command.main(
+        ["--train-reviews", "12", "--epochs", "1", "--reviews", "3",
+         "--length", "8", "--analysis-files", "2", "--analysis-chars",
+         "200", "--loads", "1", "--char-weights", str(tmp_path / "none"),
+         "--output", str(out)]
+    )  # fmt: skip
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    pages = {run["model"]: [p["page"] for p in run["pages"]] for run in runs}
+    assert pages == {
+        "IMDB, TextVectorization -> GatedLSTM(64)": ["lstm.html"],
+        "char_lm, two GatedLSTM(128) layers": [
+            "all_layers.html", "layer_1.html", "layer_2.html",
+        ],
+    }  # fmt: skip
+    for run in runs:
+        assert run["seconds"] > 0
+        assert all(0 < p["shown ms (median)"] < 30_000 for p in run["pages"])
+    page = (out / "summary.md").read_text()
+    view_command.main(["--report", "--output", str(out)])
     assert (out / "summary.md").read_text() == page

@@ -263,15 +263,28 @@ def run(
             gates=STEPPED if gates else NONE,
         )
     masks = dropout_masks(layer, sequences, training)
+    kernel_mask, zone = training_draws(layer, sequences, training)
     state0 = initial_states(layer, sequences, initial_state)
     full = layer.return_sequences or plan.gates == RECOVERED
     result = None
     if plan.try_kernel:
         result = _kernel(layer, sequences, state0, mask, training, masks, full)
     if result is None:
-        result = _sequence(
-            layer, plan, sequences, state0, mask, masks, full=full, edits=edits
-        )
+        layer.cell._kernel_mask = kernel_mask
+        try:
+            result = _sequence(
+                layer,
+                plan,
+                sequences,
+                state0,
+                mask,
+                masks,
+                full=full,
+                edits=edits,
+                zone=zone,
+            )
+        finally:
+            layer.cell._kernel_mask = None
     if plan.gates == RECOVERED:
         result.gates = _recover(layer, sequences, state0, mask, masks, result)
     dtype = layer.compute_dtype
@@ -302,7 +315,10 @@ def packed_gates(layer, sequences, mask):
             gates = _recover(layer, sequences, state0, mask, masks, result)
             return join_blocks(gates, gate_names(layer.cell.kind))
     plan = dataclasses.replace(plan, try_kernel=False, gates=STEPPED)
-    result = _sequence(layer, plan, sequences, state0, mask, masks, full=True)
+    _, zone = training_draws(layer, sequences, False)
+    result = _sequence(
+        layer, plan, sequences, state0, mask, masks, full=True, zone=zone
+    )
     return result.packed
 
 
@@ -319,6 +335,24 @@ def dropout_masks(layer, sequences, training):
         ops.zeros((batch_size, cell.units), dtype=sequences.dtype),
     )
     return masks if training else (None, None)
+
+
+def training_draws(layer, sequences, training):
+    """`(kernel mask, zone)`: the recurrent kernel's DropConnect mask
+    (training; else None) and what zoneout keeps of each state: per state a
+    `(batch, time, units)` 0/1 mask in training, the rate at inference, or
+    None without zoneout. Drawn before the loop, after the dropout masks,
+    so that JAX's scan draws nothing."""
+    cell = layer.cell
+    kernel_mask = cell.draw_kernel_mask() if training else None
+    zone = None
+    if cell.has_zoneout:
+        if training:
+            shape = (*ops.shape(sequences)[:2], cell.units)
+            zone = cell.draw_zoneout_masks(shape, sequences.dtype)
+        else:
+            zone = list(cell.zoneout_rates)
+    return kernel_mask, zone
 
 
 def initial_states(layer, sequences, initial_state):
@@ -409,7 +443,14 @@ class _Step:
     """
 
     def __init__(
-        self, cell, masks, projected, step_mask, with_gates, edited=()
+        self,
+        cell,
+        masks,
+        projected,
+        step_mask,
+        with_gates,
+        edited=(),
+        zone=None,
     ):
         self.cell = cell
         self.input_masks, self.recurrent_masks = masks
@@ -417,6 +458,9 @@ class _Step:
         self.step_mask = step_mask
         self.with_gates = with_gates
         self.edited = tuple(edited)
+        # Zoneout: the rates (inference), or the number of 0/1 masks that
+        # ride as the last input features before the mask flag (training).
+        self.zone = zone
 
     def __call__(self, inputs, states):
         cell = self.cell
@@ -424,6 +468,11 @@ class _Step:
         if self.step_mask is not None:
             step_mask = ops.greater(inputs[:, -1:], 0.5)
             inputs = inputs[:, :-1]
+        zone = self.zone
+        if isinstance(zone, int):
+            width = zone * cell.units
+            inputs, packed = inputs[:, :-width], inputs[:, -width:]
+            zone = ops.split(packed, zone, axis=-1) if zone > 1 else [packed]
         inputs, edit = self._edit_of(inputs)
         if self.projected:
             x, x_has_bias = inputs, True
@@ -431,7 +480,7 @@ class _Step:
             x = cell.project_inputs(inputs, self.input_masks)
             x_has_bias = cell.projection_has_bias
         h, new_states, gates = cell.recur(
-            x, states, self.recurrent_masks, x_has_bias, edit=edit
+            x, states, self.recurrent_masks, x_has_bias, edit=edit, zone=zone
         )
         if step_mask is not None:
             new_states = [
@@ -466,9 +515,12 @@ class _Step:
         return inputs, edit
 
 
-def _sequence(layer, plan, sequences, state0, mask, masks, *, full, edits=None):
+def _sequence(
+    layer, plan, sequences, state0, mask, masks, *, full, edits=None, zone=None
+):
     """The handwritten or loop path; gates stepped when the plan says;
-    `edits` (see `run`) on the loop path only."""
+    `edits` and `zone` (see `run`, `training_draws`) on the loop path
+    only."""
     cell = layer.cell
     input_masks, recurrent_masks = masks
     with_gates = plan.gates == STEPPED
@@ -494,6 +546,12 @@ def _sequence(layer, plan, sequences, state0, mask, masks, *, full, edits=None):
                 for part in edits[name]
             ]
             sequences = ops.concatenate([sequences, *pieces], axis=-1)
+        step_zone = zone
+        if zone is not None and not isinstance(zone[0], float):
+            # Training's zoneout masks ride as features, after the edits.
+            pieces = [ops.cast(part, sequences.dtype) for part in zone]
+            sequences = ops.concatenate([sequences, *pieces], axis=-1)
+            step_zone = len(zone)
         step_mask = None
         zero_output = layer.zero_output_for_mask
         if plan.gates == RECOVERED:
@@ -511,6 +569,7 @@ def _sequence(layer, plan, sequences, state0, mask, masks, *, full, edits=None):
             step_mask,
             with_gates,
             edited,
+            step_zone,
         )
         last, outputs, states = keras_bridge.rnn_loop(
             step,

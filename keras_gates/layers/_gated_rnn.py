@@ -77,9 +77,15 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
         implementation,
         variant="standard",
         peepholes=False,
+        zoneout=0.0,
+        recurrent_dropconnect=0.0,
         **kwargs,
     ):
         units = check.positive_int("units", units)
+        zoneout_rates = _zoneout_rates(self.kind, zoneout)
+        recurrent_dropconnect = check.rate(
+            "recurrent_dropconnect", recurrent_dropconnect
+        )
         variant = check_variant(self.kind, variant)
         check.boolean("peepholes", peepholes)
         if peepholes and self.kind != "lstm":
@@ -129,23 +135,98 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
         )
         self.variant = variant
         self.peepholes = peepholes
+        # (p_h,) for the GRU, (p_h, p_c) for the LSTM; `zoneout` as given.
+        self.zoneout_rates = zoneout_rates
+        self.zoneout = (
+            zoneout_rates[0]
+            if len(set(zoneout_rates)) == 1
+            else list(zoneout_rates)
+        )
+        self.recurrent_dropconnect = recurrent_dropconnect
+        # The recurrent kernel's DropConnect mask for the current call, set
+        # while a training call runs (`kernel_mask`).
+        self._kernel_mask = None
         self.weight_gates = weight_gates(self.kind, variant)
         if self.implementation == 1:
             # Keras's cells' name for "one dropout mask per gate".
             self.dropout_mask_count = len(self.weight_gates)
 
     @property
+    def has_zoneout(self) -> bool:
+        return any(self.zoneout_rates)
+
+    @property
     def is_standard(self) -> bool:
         """Whether these are Keras's equations: the variant the built-in's
         fused kernel and the hand-written backward pass compute."""
-        return self.variant == "standard" and not self.peepholes
+        return (
+            self.variant == "standard"
+            and not self.peepholes
+            and not self.has_zoneout
+            and not self.recurrent_dropconnect
+        )
 
     @property
     def recoverable(self) -> bool:
         """Whether every step's gates follow from the inputs and the output
         sequence alone (`recover`): not when a gate reads the previous
-        step's cell state (peepholes) or gates (fgr)."""
-        return not self.peepholes and self.variant != "fgr"
+        step's cell state (peepholes) or gates (fgr), nor with zoneout or
+        DropConnect, which change the step in training."""
+        return (
+            not self.peepholes
+            and self.variant != "fgr"
+            and not self.has_zoneout
+            and not self.recurrent_dropconnect
+        )
+
+    def options_text(self) -> str:
+        """The arguments that make the cell non-standard, for errors."""
+        found = [f"variant={self.variant!r}", f"peepholes={self.peepholes}"]
+        if self.has_zoneout:
+            found.append(f"zoneout={self.zoneout!r}")
+        if self.recurrent_dropconnect:
+            found.append(f"recurrent_dropconnect={self.recurrent_dropconnect}")
+        return ", ".join(found)
+
+    # -- what training draws: DropConnect and zoneout ------------------------
+
+    def draw_kernel_mask(self):
+        """DropConnect (Wan et al. 2013; Merity et al. 2018): one mask on
+        the recurrent kernel per call, scaled by 1 / (1 - p) as Keras's
+        dropout scales; None when `recurrent_dropconnect` is 0."""
+        if not self.recurrent_dropconnect:
+            return None
+        ones = ops.ones(self.recurrent_kernel.shape, self.compute_dtype)
+        return keras.random.dropout(
+            ones, self.recurrent_dropconnect, seed=self.seed_generator
+        )
+
+    def draw_zoneout_masks(self, shape, dtype):
+        """Zoneout (Krueger et al. 2017): per state (h, then the LSTM's c),
+        1 where a unit keeps its previous value at a step, with
+        probability p; `shape` is `(batch, units)` for one step or
+        `(batch, time, units)` for a sequence."""
+        return [
+            ops.cast(
+                keras.random.uniform(shape, seed=self.seed_generator) < rate,
+                dtype,
+            )
+            for rate in self.zoneout_rates
+        ]
+
+    def get_recurrent_dropout_mask(self, step_input):
+        # `keras.layers.RNN` asks for this before its loop (outside JAX's
+        # scan): the DropConnect mask is drawn there too.
+        masks = super().get_recurrent_dropout_mask(step_input)
+        if self.recurrent_dropconnect and self._standalone_mask is None:
+            self._standalone_mask = self.draw_kernel_mask()
+        return masks
+
+    def reset_recurrent_dropout_mask(self):
+        super().reset_recurrent_dropout_mask()
+        self._standalone_mask = None
+
+    _standalone_mask = None
 
     # -- pieces the wrapper uses -------------------------------------------
 
@@ -211,6 +292,8 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
         """`h_tm1 @ recurrent_kernel` for `gates` (default: all)."""
         gates = self.weight_gates if gates is None else gates
         kernel = self.recurrent_kernel
+        if self._kernel_mask is not None:
+            kernel = kernel * self._kernel_mask
         if gates != self.weight_gates:
             kernels = split_blocks(kernel, self.weight_gates)
             kernel = join_blocks(kernels, gates)
@@ -247,21 +330,42 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
         alone, drawn now and kept until `reset_dropout_mask`), as Keras's
         own cells do."""
         input_masks = recurrent_masks = None
+        zone = None
         if training:
             input_masks = self.get_dropout_mask(inputs)
             recurrent_masks = self.get_recurrent_dropout_mask(states[0])
+            self._kernel_mask = self._standalone_mask
+            if self.recurrent_dropconnect and self._kernel_mask is None:
+                self._kernel_mask = self.draw_kernel_mask()
+            if self.has_zoneout:
+                # Drawn at every step: a cell alone in keras.layers.RNN
+                # trains with zoneout on TensorFlow and torch (JAX's scan
+                # cannot draw inside the loop; GatedLSTM/GatedGRU can).
+                h_tm1 = (
+                    states[0] if isinstance(states, (list, tuple)) else states
+                )
+                zone = self.draw_zoneout_masks(ops.shape(h_tm1), h_tm1.dtype)
+        elif self.has_zoneout:
+            zone = list(self.zoneout_rates)
         x = self.project_inputs(inputs, input_masks)
-        h, new_states, gates = self.recur(
-            x, states, recurrent_masks, self.projection_has_bias
-        )
+        try:
+            h, new_states, gates = self.recur(
+                x, states, recurrent_masks, self.projection_has_bias, zone=zone
+            )
+        finally:
+            self._kernel_mask = None
         if self.return_gates:
             return join_blocks(gates, gate_names(self.kind)), new_states
         return h, new_states
 
-    def recur(self, x, states, recurrent_masks, x_has_bias, edit=None):
+    def recur(
+        self, x, states, recurrent_masks, x_has_bias, edit=None, zone=None
+    ):
         """One step. `edit(name, value) -> value`, when given, replaces each
         gate and state as soon as it is computed (what comes after reads the
-        edited value): interventions."""
+        edited value): interventions. `zone`: None, or per state (h, then
+        the LSTM's c) what share of the previous value it keeps: a 0/1
+        mask in training, the zoneout rate at inference."""
         raise NotImplementedError
 
     def handwritten(self, x, states, with_gates):
@@ -325,7 +429,26 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
             config["variant"] = self.variant
         if self.peepholes:
             config["peepholes"] = True
+        if self.has_zoneout:
+            config["zoneout"] = self.zoneout
+        if self.recurrent_dropconnect:
+            config["recurrent_dropconnect"] = self.recurrent_dropconnect
         return {**super().get_config(), **config}
+
+
+def _zoneout_rates(kind: str, zoneout) -> tuple:
+    """`zoneout` as one rate per state: `(p_h,)` for the GRU, `(p_h, p_c)`
+    for the LSTM (a single rate for both)."""
+    states = ("h", "c") if kind == "lstm" else ("h",)
+    if isinstance(zoneout, (list, tuple)):
+        if len(zoneout) != len(states):
+            raise ValueError(
+                f"zoneout must be a rate or one rate per state "
+                f"{states} of the {kind.upper()}, got {zoneout!r}"
+            )
+        return tuple(check.rate("zoneout", rate) for rate in zoneout)
+    rate = check.rate("zoneout", zoneout)
+    return (rate,) * len(states)
 
 
 def _cell_property(name):
@@ -372,16 +495,18 @@ class GatedRNN(keras.layers.RNN):
             raise ValueError(
                 f"use_cudnn=True runs the built-in's fused kernel, which "
                 f"computes the standard cell only; got "
-                f"variant={cell.variant!r}, peepholes={cell.peepholes}: "
-                "pass use_cudnn='auto' or False"
+                f"{cell.options_text()}: pass use_cudnn='auto' or False"
             )
         if recover_gates is True and not cell.recoverable:
+            reason = (
+                "a gate reads the previous step's cell state or gates"
+                if cell.peepholes or cell.variant == "fgr"
+                else "training draws masks inside the step"
+            )
             raise ValueError(
                 f"recover_gates=True computes the gates from the output "
-                f"sequence, but with variant={cell.variant!r}, "
-                f"peepholes={cell.peepholes} a gate reads the previous "
-                "step's cell state or gates; pass recover_gates='auto' or "
-                "False (gates stepped)"
+                f"sequence, but with {cell.options_text()} {reason}; pass "
+                "recover_gates='auto' or False (gates stepped)"
             )
         if use_cudnn is True and cell.return_gates and recover_gates is False:
             raise ValueError(
@@ -555,3 +680,5 @@ class GatedRNN(keras.layers.RNN):
     implementation = _cell_property("implementation")
     variant = _cell_property("variant")
     peepholes = _cell_property("peepholes")
+    zoneout = _cell_property("zoneout")
+    recurrent_dropconnect = _cell_property("recurrent_dropconnect")

@@ -67,6 +67,12 @@ class GatedGRUCell(GatedCell):
             f, so `h = (1 - f) * h_tm1 + f * hh` and the candidate reads
             `f * (h_tm1 U_h + b'_h)` (`reset_after`) or `(f * h_tm1) U_h`.
             `Chrono` sets the update block, as for the GRU.
+        zoneout: float in [0, 1), default 0 (Krueger et al. 2017): in
+            training each unit keeps its previous h with probability p at
+            each step, `h = d * h_tm1 + (1 - d) * (z * h_tm1 + (1 - z) *
+            hh)`, d ~ Bernoulli(p); at inference d = p.
+        recurrent_dropconnect: float in [0, 1), default 0: DropConnect on
+            the recurrent kernel, one mask per call (see `GatedLSTMCell`).
 
     Call arguments:
         inputs: `(batch, features)`.
@@ -113,6 +119,8 @@ class GatedGRUCell(GatedCell):
         return_gates=False,
         implementation=2,
         variant="standard",
+        zoneout=0.0,
+        recurrent_dropconnect=0.0,
         **kwargs,
     ):  # pragma: no mutate block (Keras reads __init__'s argspec)
         if not isinstance(reset_after, bool):
@@ -139,6 +147,8 @@ class GatedGRUCell(GatedCell):
             return_gates,
             implementation,
             variant=variant,
+            zoneout=zoneout,
+            recurrent_dropconnect=recurrent_dropconnect,
             **kwargs,
         )
         self.reset_after = reset_after
@@ -210,7 +220,9 @@ class GatedGRUCell(GatedCell):
             last = last[:, 3 * self.units :]
         return packed, [last]
 
-    def recur(self, x, states, recurrent_masks, x_has_bias, edit=None):
+    def recur(
+        self, x, states, recurrent_masks, x_has_bias, edit=None, zone=None
+    ):
         edit = edit or _unedited
         h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
         input_bias, recurrent_bias = self._biases()
@@ -238,7 +250,10 @@ class GatedGRUCell(GatedCell):
                 x["candidate"] + ops.matmul(r * h_c, kernels["candidate"])
             )
         hh = edit("candidate", hh)
-        h = edit("hidden", z * h_tm1 + (1.0 - z) * hh)
+        h = z * h_tm1 + (1.0 - z) * hh
+        if zone is not None:  # zoneout (Krueger et al. 2017)
+            h = zone[0] * h_tm1 + (1.0 - zone[0]) * h
+        h = edit("hidden", h)
         gates = {"update": z, "reset": r, "candidate": hh, "hidden": h}
         new_states = [h] if isinstance(states, (list, tuple)) else h
         return h, new_states, gates
@@ -295,6 +310,8 @@ class GatedGRU(GatedRNN):
             `"mgu"`, the minimal gated unit (see `GatedGRUCell`): its
             `reset` gate is returned as `1 - update`. It runs Keras's loop,
             not the fused kernel or the hand-written backward pass.
+        zoneout, recurrent_dropconnect: see `GatedGRUCell`; they run
+            Keras's loop too.
         zero_output_for_mask, implementation: as `keras.layers.GRU`.
 
     Call arguments:
@@ -353,6 +370,8 @@ class GatedGRU(GatedRNN):
         use_cudnn="auto",
         return_gates=False,
         variant="standard",
+        zoneout=0.0,
+        recurrent_dropconnect=0.0,
         **kwargs,
     ):  # pragma: no mutate block (Keras reads __init__'s argspec)
         cell = GatedGRUCell(
@@ -375,6 +394,8 @@ class GatedGRU(GatedRNN):
             seed=seed,
             return_gates=return_gates,
             variant=variant,
+            zoneout=zoneout,
+            recurrent_dropconnect=recurrent_dropconnect,
             implementation=kwargs.pop("implementation", 2),
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),

@@ -79,6 +79,21 @@ class GatedLSTMCell(GatedCell):
             Greff's "vanilla" LSTM is `peepholes=True`; his "NP" is the
             default. `recurrent_regularizer` and `recurrent_constraint`
             also apply to `gate_kernel` and the peepholes.
+        zoneout: float in [0, 1), or `(p_h, p_c)`, default 0 (Krueger et
+            al. 2017): in training each unit keeps its previous h (c) with
+            probability p_h (p_c) at each step, one draw per sequence, step
+            and unit:
+
+                c = d_c * c_tm1 + (1 - d_c) * (f * c_tm1 + i * g)
+                h = d_h * h_tm1 + (1 - d_h) * o * tanh(f * c_tm1 + i * g)
+
+            with d ~ Bernoulli(p); at inference d = p, the expectation.
+        recurrent_dropconnect: float in [0, 1), default 0: DropConnect on
+            the recurrent kernel (Wan et al. 2013), as AWD-LSTM (Merity et
+            al. 2018) draws it: in training U is replaced by U * M / (1 - p),
+            M ~ Bernoulli(1 - p), one mask per call (per batch), the same at
+            every step. Drawn with `seed` after the dropout masks, before
+            the zoneout masks.
 
     With `unit_forget_bias`, the forget block's bias starts at 1; with
     `"cifg"` the input block's starts at -1 instead (so that f = 1 - i
@@ -136,6 +151,8 @@ class GatedLSTMCell(GatedCell):
         implementation=2,
         variant="standard",
         peepholes=False,
+        zoneout=0.0,
+        recurrent_dropconnect=0.0,
         **kwargs,
     ):  # pragma: no mutate block (Keras reads __init__'s argspec)
         if not isinstance(unit_forget_bias, bool):
@@ -164,6 +181,8 @@ class GatedLSTMCell(GatedCell):
             implementation,
             variant=variant,
             peepholes=peepholes,
+            zoneout=zoneout,
+            recurrent_dropconnect=recurrent_dropconnect,
             **kwargs,
         )
         if unit_forget_bias and isinstance(self.bias_initializer, Chrono):
@@ -283,7 +302,9 @@ class GatedLSTMCell(GatedCell):
         # Keras adds the bias to the input term only in implementation 1.
         return self.implementation == 1
 
-    def recur(self, x, states, recurrent_masks, x_has_bias, edit=None):
+    def recur(
+        self, x, states, recurrent_masks, x_has_bias, edit=None, zone=None
+    ):
         edit = edit or _unedited
         h_tm1, c_tm1 = states[0], states[1]
         z = self._preactivations(x, h_tm1, recurrent_masks, x_has_bias)
@@ -292,9 +313,17 @@ class GatedLSTMCell(GatedCell):
         i, f, g = self._input_side(z, c_tm1)
         i, f = edit("input", i), edit("forget", f)
         g = edit("candidate", g)
-        c = edit("cell", f * c_tm1 + i * g)
-        o = edit("output", self._output_gate(z, c))
-        h = o * (c if self.variant == "noaf" else self.activation(c))
+        if zone is None:
+            c = c_new = edit("cell", f * c_tm1 + i * g)
+        else:
+            # Zoneout: the state keeps a share of its previous value; the
+            # output reads the new value (Krueger et al. 2017, eq. 5-6).
+            c_new = f * c_tm1 + i * g
+            c = edit("cell", zone[1] * c_tm1 + (1.0 - zone[1]) * c_new)
+        o = edit("output", self._output_gate(z, c_new))
+        h = o * (c_new if self.variant == "noaf" else self.activation(c_new))
+        if zone is not None:
+            h = zone[0] * h_tm1 + (1.0 - zone[0]) * h
         h = edit("hidden", h)
         gates = {
             "input": i,
@@ -503,6 +532,11 @@ class GatedLSTM(GatedRNN):
             the fused kernel or the hand-written backward pass, and their
             gates are stepped unless they can be recovered (not with
             peepholes or fgr).
+        zoneout: float or `(p_h, p_c)`, default 0; recurrent_dropconnect:
+            float, default 0: zoneout (Krueger et al. 2017) and DropConnect
+            on the recurrent kernel (AWD-LSTM), see `GatedLSTMCell`. They
+            run Keras's loop with the gates stepped, and combine with the
+            variants and peepholes.
         zero_output_for_mask, implementation: as `keras.layers.LSTM`.
 
     Call arguments:
@@ -567,6 +601,8 @@ class GatedLSTM(GatedRNN):
         return_gates=False,
         variant="standard",
         peepholes=False,
+        zoneout=0.0,
+        recurrent_dropconnect=0.0,
         **kwargs,
     ):  # pragma: no mutate block (Keras reads __init__'s argspec)
         cell = GatedLSTMCell(
@@ -590,6 +626,8 @@ class GatedLSTM(GatedRNN):
             return_gates=return_gates,
             variant=variant,
             peepholes=peepholes,
+            zoneout=zoneout,
+            recurrent_dropconnect=recurrent_dropconnect,
             implementation=kwargs.pop("implementation", 2),
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),
