@@ -32,6 +32,7 @@ training resumes from its last epoch.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -418,28 +419,54 @@ def meaning(found, config: Config) -> list[str]:
 
 
 def _short_meaning(by, config: Config, everyone: int) -> list[str]:
-    """What holding the memory does on the model that fails at length."""
+    """What holding the memory does on the models trained at
+    `short_length`, seed by seed: the ones that fail at length untouched
+    (below 0.6) and the rest."""
     lines = []
     for n in config.long_lengths:
         row = by[(f"short_held_{n}", everyone)]
-        untouched = interval(row["_values"][0])
-        held = interval(row["_values"][1])
+        untouched, held, _ = row["_values"]
+        seeds = range(config.seed, config.seed + len(untouched))
+        failing = [
+            (seed, u, h)
+            for seed, u, h in zip(seeds, untouched, held, strict=True)
+            if u < 0.6
+        ]
         change = _change(row, 1)
-        if untouched.high is not None and untouched.high < 0.9:
-            verdict = (
-                "the idealised memory does not rescue it: "
-                if not _resolved(change) or change.high < 0
-                else "holding the memory raises it: "
+        text = (
+            f"- c_t = c_(t-1) on models trained at T = {config.short_length} "
+            f"with Keras's default init, at T = {n}: untouched "
+            + ", ".join(f"{u:.3f}" for u in untouched)
+            + " (seed by seed); with f = 1 and i = 0 on every unit after "
+            "the subject "
+            + ", ".join(f"{h:.3f}" for h in held)
+            + f" (change {change.text()}). "
+        )
+        if failing:
+            rescued = [f for f in failing if f[2] >= 0.9]
+            text += (
+                f"{len(failing)} of {len(untouched)} fail at T = {n} "
+                "untouched (seed "
+                + ", ".join(str(f[0]) for f in failing)
+                + "); held, "
+                + (
+                    "they are rescued."
+                    if len(rescued) == len(failing)
+                    else "they are not rescued: "
+                    + ", ".join(f"{f[2]:.3f}" for f in failing)
+                    + "."
+                )
             )
         else:
-            verdict = "it does not fail there untouched: "
-        lines.append(
-            f"- c_t = c_(t-1) on a model that fails at length: a GatedLSTM "
-            f"with Keras's default init trained at T = {config.short_length} "
-            f"reaches {untouched.text()} at T = {n} untouched; {verdict}"
-            f"with f = 1 and i = 0 on every unit after the subject "
-            f"{held.text()} (change {change.text()})."
-        )
+            text += f"None fails at T = {n} untouched."
+        if change.high is not None and change.high < 0:
+            text += (
+                " Over all seeds the idealised memory lowers accuracy: "
+                "these networks do not keep the number in a cell held "
+                "constant (docs/attribution finds the chrono model writing "
+                "at every step of the clause)."
+            )
+        lines.append(text)
     return lines
 
 
@@ -482,12 +509,13 @@ def figure(found, config: Config, path: Path) -> Path:
         axis.set_ylim(-0.02, 1.02)
         axis.set_xlabel("units edited (best carriers first)")
         axis.set_ylabel("fraction of test sentences")
-        axis.set_title(what.replace(", ", ",\n", 1), fontsize=10)
+        axis.set_title(textwrap.fill(what, 50), fontsize=10)
     axes[0].legend(fontsize=8, loc="center left")
     fig.suptitle(
-        f"Agreement, chrono GatedLSTM ({config.units} units) trained at "
-        f"T = {config.length}: editing the units that carry the subject's "
-        "number (mean and 95% interval over seeds)",
+        f"Agreement: editing the units that carry the subject's number "
+        f"(mean and 95% interval over seeds). GatedLSTM, {config.units} "
+        f"units: chrono trained at T = {config.length}, unless the panel "
+        f"says trained at T = {config.short_length}",
         fontsize=10,
     )
     plots.save_figure(fig, path)
