@@ -227,22 +227,27 @@ def meaning(found) -> list[str]:
                 specific.append(r["units ablated"])
         due = repr(characters)[1:-1]
         if apart:
+            first = next(r for r in mine if r["units ablated"] == apart[0])
+            carried, control, other = (interval(v) for v in first["_values"])
+            units = "unit" if apart[0] == 1 else f"{apart[0]} units"
             text_ = (
-                f"ablating the best {apart[0]} {feature} unit(s) costs more "
-                f"bits on `{due}` where one is due than ablating as many "
-                "random units (intervals apart): the model uses them"
+                f"ablating the best {feature} {units} costs {carried.text()} "
+                f"more bits on `{due}` where one is due, random units "
+                f"{control.text()} (intervals apart): the model uses "
+                f"{'it' if apart[0] == 1 else 'them'}"
             )
             if apart[0] in specific:
                 text_ += (
-                    ", and costs more there than on the other characters "
-                    "(the paired difference's interval above 0)"
+                    f"; on the other characters {other.text()} (the paired "
+                    "difference's interval above 0: the cost falls where "
+                    "the feature matters)"
                 )
         else:
             text_ = (
                 f"ablating the units whose cell state tracks {feature} "
                 f"costs no more bits on `{due}` than ablating random "
-                "units: reading a cell that tracks the feature does not show "
-                "that the prediction uses it"
+                "units at any count: reading a cell that tracks the "
+                "feature does not show that the prediction uses it"
             )
         lines.append(f"- {feature.capitalize()}: {text_}.")
     return lines
