@@ -68,6 +68,8 @@ def _text_layer(model):
 
 def _read_text(path: Path, model):
     """(inputs, tokens) from one sequence per line of `path`."""
+    import keras
+
     layer = _text_layer(model)
     if layer is None:
         raise ViewError(
@@ -81,8 +83,6 @@ def _read_text(path: Path, model):
     if not lines:
         raise ViewError(f"--text {str(path)!r} has no lines of text")
     vocabulary = [str(word) for word in layer.get_vocabulary()]
-    import keras
-
     if isinstance(layer, keras.layers.TextVectorization):
         inputs = np.array(lines)
         ids = np.asarray(keras.ops.convert_to_numpy(layer(inputs)))

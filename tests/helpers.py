@@ -134,3 +134,30 @@ def check_layer(make_layer, inputs, tmp_path):
         not np.allclose(b, a) for b, a in zip(before, after, strict=True)
     )
     return eager
+
+
+def numeric_gradients(loss, arrays, eps=1e-6):
+    """Central differences of `loss(arrays)` in float64."""
+    arrays = [np.array(a, "float64") for a in arrays]
+    grads = []
+    for array in arrays:
+        grad = np.zeros_like(array)
+        for index in np.ndindex(array.shape):
+            saved = array[index]
+            array[index] = saved + eps
+            up = loss(arrays)
+            array[index] = saved - eps
+            down = loss(arrays)
+            array[index] = saved
+            grad[index] = (up - down) / (2 * eps)
+        grads.append(grad)
+    return grads
+
+
+def numpy_weighted_sum(tensors):
+    """`helpers.weighted_sum` in numpy: tensor k weighted by
+    cos(position + k)."""
+    return sum(
+        np.sum(t.reshape(-1) * np.cos(np.arange(t.size) + k))
+        for k, t in enumerate(tensors)
+    )

@@ -20,7 +20,13 @@ from keras_gates import (
 )
 from keras_gates.engine import keras_bridge
 from tests import reference
-from tests.helpers import check_layer, to_numpy, value_and_gradients
+from tests.helpers import (
+    check_layer,
+    numeric_gradients,
+    numpy_weighted_sum,
+    to_numpy,
+    value_and_gradients,
+)
 
 FEATURES, UNITS, BATCH, TIME = 3, 3, 2, 4
 LSTM_BLOCKS = {
@@ -114,33 +120,6 @@ def test_lstm_variant_matches_its_equations(variant, peepholes):
         np.testing.assert_allclose(to_numpy(extra[0]), last, atol=1e-5)
     else:
         assert extra == []
-
-
-def numeric_gradients(loss, arrays, eps=1e-6):
-    """Central differences of `loss(arrays)` in float64."""
-    arrays = [np.array(a, "float64") for a in arrays]
-    grads = []
-    for array in arrays:
-        grad = np.zeros_like(array)
-        for index in np.ndindex(array.shape):
-            saved = array[index]
-            array[index] = saved + eps
-            up = loss(arrays)
-            array[index] = saved - eps
-            down = loss(arrays)
-            array[index] = saved
-            grad[index] = (up - down) / (2 * eps)
-        grads.append(grad)
-    return grads
-
-
-def numpy_weighted_sum(tensors):
-    """`helpers.weighted_sum` in numpy: tensor k weighted by
-    cos(position + k)."""
-    return sum(
-        np.sum(t.reshape(-1) * np.cos(np.arange(t.size) + k))
-        for k, t in enumerate(tensors)
-    )
 
 
 @pytest.mark.parametrize("variant, peepholes", VARIANT_CASES, ids=CASE_IDS)

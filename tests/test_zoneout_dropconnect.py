@@ -14,7 +14,13 @@ from keras_gates import (
     extract_gates,
 )
 from tests import reference
-from tests.helpers import check_layer, to_numpy, value_and_gradients
+from tests.helpers import (
+    check_layer,
+    numeric_gradients,
+    numpy_weighted_sum,
+    to_numpy,
+    value_and_gradients,
+)
 
 BATCH, TIME, FEATURES, UNITS = 2, 5, 3, 4
 SEED = 11
@@ -118,31 +124,6 @@ def test_training_draws_its_masks_from_the_seed(kind, rates, dropconnect):
     # Another training call draws other masks; inference draws none.
     _, again = layer(x, training=True)
     assert not np.allclose(to_numpy(again["hidden"]), expected["hidden"])
-
-
-def numeric_gradients(loss, arrays, eps=1e-6):
-    arrays = [np.array(a, "float64") for a in arrays]
-    grads = []
-    for array in arrays:
-        grad = np.zeros_like(array)
-        for index in np.ndindex(array.shape):
-            saved = array[index]
-            array[index] = saved + eps
-            up = loss(arrays)
-            array[index] = saved - eps
-            down = loss(arrays)
-            array[index] = saved
-            grad[index] = (up - down) / (2 * eps)
-        grads.append(grad)
-    return grads
-
-
-def numpy_weighted_sum(tensors):
-    """`helpers.weighted_sum` in numpy."""
-    return sum(
-        np.sum(t.reshape(-1) * np.cos(np.arange(t.size) + k))
-        for k, t in enumerate(tensors)
-    )
 
 
 @pytest.mark.parametrize("kind, rates, dropconnect", [CASES[1], CASES[4]])

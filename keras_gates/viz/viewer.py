@@ -419,9 +419,13 @@ def write_html(
         layers=layers,
         layer=layer,
     )
+    return _write(path, render(data))
+
+
+def _write(path, page: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, render(data))
+    atomic_write_text(path, page)
     return path
 
 
@@ -444,10 +448,7 @@ class Shown:
         )
 
     def save(self, path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, self.page)
-        return path
+        return _write(path, self.page)
 
 
 def show(
