@@ -7,8 +7,9 @@ gated layers.
 For one shape (batch 64, 200 steps, 128 inputs, 64 units by default) it
 builds a small model (layer -> Dense(1), MSE, Adam) around every variant of
 `GatedLSTM` (Greff et al.'s nig, nfg, nog, niaf, noaf, cifg, fgr, and
-"vanilla": peepholes on), `GatedGRU(variant="mgu")`, zoneout (0.1) and
-recurrent DropConnect (0.25) on the standard cells, and the standard gated
+"vanilla": peepholes on), `GatedGRU(variant="mgu")`, zoneout (0.1),
+recurrent DropConnect (0.25) and layer normalisation on the standard
+cells, and the standard gated
 layers, with gates off and with gates on (every gate in the loss),
 and times a training step (`train_on_batch`), the candidates taken in
 turn, the median after warm-up. The standard layers are timed twice: as
@@ -43,8 +44,10 @@ from keras_gates import GatedGRU, GatedLSTM
 
 LSTM_VARIANTS = ("nig", "nfg", "nog", "niaf", "noaf", "cifg", "fgr")
 TARGET = 1.25  # a variant's step against the standard gated layer's
-# Zoneout's and DropConnect's step against the standard layer's loop.
+# Zoneout's and DropConnect's step against the standard layer's loop;
+# layer normalisation's.
 OPTION_TARGET = 1.2
+LAYER_NORM_TARGET = 1.5
 
 
 @dataclass
@@ -77,6 +80,7 @@ def layers(kind: str, units: int, gates: bool) -> dict:
     found["recurrent_dropconnect 0.25"] = cls(
         units, recurrent_dropconnect=0.25, **on
     )
+    found["layer_norm"] = cls(units, layer_norm=True, **on)
     return found
 
 
@@ -257,25 +261,34 @@ def write_page(store, output: Path) -> str:
 
 
 def _options_verdict(store) -> list[str]:
-    """Zoneout and DropConnect against the standard layer's loop."""
-    found = [
-        f"{run['kind']} {row['candidate']} (gates "
-        f"{'on' if run['gates'] else 'off'}) {row['to_loop']:.2f}x"
-        for run in store.runs
-        for row in run["rows"]
-        if row["candidate"].startswith(("zoneout", "recurrent_dropconnect"))
-    ]
-    if not found:
-        return []
-    over = [
-        text for text in found if float(text.split()[-1][:-1]) > OPTION_TARGET
-    ]
-    return [
-        f"- Zoneout and DropConnect against the standard layer with "
-        f"`use_cudnn=False` (their path, Keras's loop), target "
-        f"{OPTION_TARGET}x: {'; '.join(found)}"
-        + (f" ({len(over)} over)." if over else " (all within).")
-    ]
+    """Zoneout, DropConnect and layer normalisation against the standard
+    layer's loop, each against its target."""
+    lines = []
+    for what, prefixes, target in (
+        ("Zoneout and DropConnect", ("zoneout", "recurrent_dropconnect"),
+         OPTION_TARGET),
+        ("Layer normalisation", ("layer_norm",), LAYER_NORM_TARGET),
+    ):  # fmt: skip
+        found = [
+            (
+                f"{run['kind']} {row['candidate']} (gates "
+                f"{'on' if run['gates'] else 'off'}) {row['to_loop']:.2f}x",
+                row["to_loop"],
+            )
+            for run in store.runs
+            for row in run["rows"]
+            if row["candidate"].startswith(prefixes)
+        ]
+        if not found:
+            continue
+        over = sum(ratio > target for _, ratio in found)
+        lines.append(
+            f"- {what} against the standard layer with `use_cudnn=False` "
+            f"(their path, Keras's loop), target {target}x: "
+            + "; ".join(text for text, _ in found)
+            + (f" ({over} over)." if over else " (all within).")
+        )
+    return lines
 
 
 def command_parser(defaults):

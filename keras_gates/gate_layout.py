@@ -28,6 +28,18 @@ GRU_WEIGHT_GATES = ("update", "reset", "candidate")
 # What a gated layer records at every step, in packing order.
 LSTM_GATES = LSTM_WEIGHT_GATES + ("cell", "hidden")
 GRU_GATES = GRU_WEIGHT_GATES + ("hidden",)
+# A layer-normalised LSTM (`layer_norm=True`) also records LN(c), the
+# normalised cell state its output reads, beside the cell state.
+LAYER_NORM_LSTM_GATES = LSTM_WEIGHT_GATES + (
+    "cell",
+    "normalized_cell",
+    "hidden",
+)
+# Every name a gated layer may record.
+ALL_GATES = frozenset(LAYER_NORM_LSTM_GATES) | frozenset(GRU_GATES)
+
+# The recorded states (not gates): saturation and gate statistics skip them.
+STATES = frozenset({"cell", "normalized_cell", "hidden"})
 
 # Value range of each recorded quantity with the default activations;
 # saturation statistics only make sense for the (0, 1) gates.
@@ -42,6 +54,7 @@ DISPLAY_ORDER = (
     "candidate",
     "output",
     "cell",
+    "normalized_cell",
     "hidden",
 )
 
@@ -52,6 +65,7 @@ GATE_LABELS = {
     "candidate": "candidate g",
     "output": "output gate o",
     "cell": "cell state c",
+    "normalized_cell": "normalised cell state LN(c)",
     "hidden": "hidden state h",
     "update": "update gate z (Keras: share of old state kept;\n"
     "the article's update gate is 1 - z)",
@@ -119,10 +133,11 @@ def peephole_gates(variant: str) -> tuple[str, ...]:
     return tuple(gate for gate in LSTM_SIGMOID_GATES if gate in blocks)
 
 
-def gate_names(kind: str) -> tuple[str, ...]:
-    """Recorded gate names for `kind` (`"lstm"` or `"gru"`)."""
+def gate_names(kind: str, layer_norm: bool = False) -> tuple[str, ...]:
+    """Recorded gate names for `kind` (`"lstm"` or `"gru"`), in packing
+    order; a layer-normalised LSTM adds `normalized_cell`."""
     if kind == "lstm":
-        return LSTM_GATES
+        return LAYER_NORM_LSTM_GATES if layer_norm else LSTM_GATES
     if kind == "gru":
         return GRU_GATES
     raise ValueError(f"kind must be 'lstm' or 'gru', got {kind!r}")
@@ -146,18 +161,20 @@ def join_blocks(blocks: Mapping, names: Sequence[str], axis: int = -1):
     return ops.concatenate([blocks[name] for name in names], axis=axis)
 
 
-def unpack(packed, kind: str) -> dict:
+def unpack(packed, kind: str, layer_norm: bool = False) -> dict:
     """Splits a packed `(..., n * units)` gate tensor into named tensors.
 
     Args:
         packed: the cell's packed output, `(batch, time, n * units)` for a
             sequence or `(batch, n * units)` for one step.
         kind: `"lstm"` or `"gru"`.
+        layer_norm: whether the cell is layer-normalised.
 
     Returns:
-        `{name: (..., units)}` for every name in `gate_names(kind)`.
+        `{name: (..., units)}` for every name in `gate_names(kind,
+        layer_norm)`.
     """
-    return split_blocks(packed, gate_names(kind))
+    return split_blocks(packed, gate_names(kind, layer_norm))
 
 
 def article_update(update):

@@ -200,6 +200,7 @@ def lstm_variant(
     gate_R=None,
     state=None,
     zoneout=None,
+    norms=None,
 ):
     """Greff et al.'s LSTM variants, from their equations.
 
@@ -207,7 +208,12 @@ def lstm_variant(
     for (`input`, `forget`, `candidate`, `output`); `peephole`:
     `{gate: (units,)}` or None; `gate_R`: fgr's `(3 units, 3 units)` from
     the previous `[i | f | o]` to this step's; `zoneout` as for `lstm`
-    (the output gate's peephole and the output read the new cell value).
+    (the output gate's peephole and the output read the new cell value);
+    `norms`: None, or layer normalisation (Ba, Kiros & Hinton 2016) as
+    `{"input": (gamma, beta), "recurrent": (gamma, beta), "cell": (gamma,
+    beta)}`: the input and the recurrent summed inputs of all gates each
+    normalised as one vector before the bias is added, and the output
+    reading LN(c) instead of c (returned as `normalized_cell`).
     Returns `(gates, (h, c))`.
     """
     x = np.asarray(x, "float64")
@@ -219,9 +225,18 @@ def lstm_variant(
     c = np.zeros((batch, units)) if state is None else state[1]
     previous = np.zeros((batch, 3 * units))
     names = ("input", "forget", "candidate", "output", "cell", "hidden")
+    if norms is not None:
+        names = names[:5] + ("normalized_cell", "hidden")
     gates = {name: np.zeros((batch, time, units)) for name in names}
     for t in range(time):
-        a = {gate: x[:, t] @ W[gate] + h @ R[gate] + b[gate] for gate in W}
+        if norms is None:
+            a = {gate: x[:, t] @ W[gate] + h @ R[gate] + b[gate] for gate in W}
+        else:
+            # Ba et al. 2016: the input and the recurrent summed inputs of
+            # all gates, each normalised as one vector, then the bias.
+            from_x = _normalized({g: x[:, t] @ W[g] for g in W}, norms["input"])
+            from_h = _normalized({g: h @ R[g] for g in W}, norms["recurrent"])
+            a = {gate: from_x[gate] + from_h[gate] + b[gate] for gate in W}
         if variant == "fgr":
             extra = np.split(previous @ gate_R, 3, axis=-1)
             for gate, term in zip(
@@ -243,14 +258,86 @@ def lstm_variant(
             o = sigmoid(a["output"] + p.get("output", 0.0) * new)
         else:
             o = one
-        out = o * new if variant == "noaf" else o * np.tanh(new)
+        read = new if norms is None else layer_norm(new, *norms["cell"])
+        out = o * read if variant == "noaf" else o * np.tanh(read)
         d_h, d_c = (0.0, 0.0) if zoneout is None else zoneout(t)
         c = d_c * c + (1.0 - d_c) * new
         h = d_h * h + (1.0 - d_h) * out
         previous = np.concatenate([i, f, o], axis=-1)
-        for name, value in zip(names, (i, f, g, o, c, h), strict=True):
+        values = (i, f, g, o, c) + (() if norms is None else (read,)) + (h,)
+        for name, value in zip(names, values, strict=True):
             gates[name][:, t] = value
     return gates, (h, c)
+
+
+# -- layer normalisation (Ba, Kiros & Hinton 2016) ---------------------------
+
+
+def layer_norm(v, gamma, beta, epsilon=1e-3):
+    """(v - mean) / sqrt(variance + epsilon) * gamma + beta over the last
+    axis, the variance the mean squared deviation."""
+    mean = v.mean(axis=-1, keepdims=True)
+    variance = ((v - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (v - mean) / np.sqrt(variance + epsilon) * gamma + beta
+
+
+def _normalized(blocks, norm):
+    """`{gate: (batch, units)}` normalised as one vector (gates in the
+    dict's order), split back by gate."""
+    names = list(blocks)
+    joined = layer_norm(np.concatenate([blocks[g] for g in names], -1), *norm)
+    return dict(zip(names, np.split(joined, len(names), -1), strict=True))
+
+
+def layer_norm_gru(x, W, R, b, rb, norms, reset_after=True, zoneout=None):
+    """The GRU with Ba et al.'s layer normalisation: `W`, `R`: `{gate:
+    matrix}` for update, reset, candidate (the MGU: update, candidate, and
+    r = 1 - z); `b`, `rb`: input and recurrent
+    biases by gate (`rb` zeros without `reset_after`); `norms`: `{"input":
+    (gamma, beta), "recurrent": (gamma, beta)}`, each over all gates:
+
+        a_x = LN(x W) + b                   all gates as one vector
+        reset_after:  a_h = LN(h R) + rb    all gates as one vector
+            z = sigmoid(a_x_z + a_h_z), r = sigmoid(a_x_r + a_h_r)
+            hh = tanh(a_x_h + r * a_h_h)
+        otherwise:    a_h = LN(h R_zr)      the z and r gates as one vector
+            hh = tanh(a_x_h + LN((r * h) R_h))    candidate's own slice
+        h = z * h + (1 - z) * hh
+
+    Returns `(gates, h)`."""
+    x = np.asarray(x, "float64")
+    batch, time, _ = x.shape
+    units = R["candidate"].shape[0]
+    h = np.zeros((batch, units))
+    names = ("update", "reset", "candidate", "hidden")
+    gates = {name: np.zeros((batch, time, units)) for name in names}
+    gated = [g for g in W if g != "candidate"]  # the MGU has no reset
+    gamma, beta = (np.split(v, len(W)) for v in norms["recurrent"])
+    for t in range(time):
+        a_x = _normalized({g: x[:, t] @ W[g] for g in W}, norms["input"])
+        a_x = {g: a_x[g] + b[g] for g in W}
+        if reset_after:
+            a_h = _normalized({g: h @ R[g] for g in W}, norms["recurrent"])
+            a_h = {g: a_h[g] + rb[g] for g in W}
+        else:
+            first = (np.concatenate(gamma[:-1]), np.concatenate(beta[:-1]))
+            a_h = _normalized({g: h @ R[g] for g in gated}, first)
+        z = sigmoid(a_x["update"] + a_h["update"])
+        if "reset" in W:
+            r = sigmoid(a_x["reset"] + a_h["reset"])
+        else:  # the MGU: r = 1 - z (Zhou et al.'s f)
+            r = 1.0 - z
+        if reset_after:
+            hh = np.tanh(a_x["candidate"] + r * a_h["candidate"])
+        else:
+            term = layer_norm((r * h) @ R["candidate"], gamma[-1], beta[-1])
+            hh = np.tanh(a_x["candidate"] + term)
+        new = z * h + (1.0 - z) * hh
+        d = 0.0 if zoneout is None else zoneout(t)
+        h = d * h + (1.0 - d) * new
+        for name, value in zip(names, (z, r, hh, h), strict=True):
+            gates[name][:, t] = value
+    return gates, h
 
 
 def mgu(x, W_f, U_f, b_f, W_h, U_h, b_h, rb_f=0.0, rb_h=0.0, reset_after=True):

@@ -31,6 +31,7 @@ LAYER_TESTS = [
     "tests/test_interventions.py",
     "tests/test_attribution.py",
     "tests/test_zoneout_dropconnect.py",
+    "tests/test_layer_norm.py",
 ]
 BACKENDS = ["torch", "jax"]
 ROOT = Path(__file__).resolve().parents[1]

@@ -537,6 +537,7 @@ def test_variant_speed_at_toy_size(tmp_path):
             "standard, use_cudnn=False",
             "zoneout 0.1",
             "recurrent_dropconnect 0.25",
+            "layer_norm",
         } | (
             {"vanilla (peepholes)", *variant_speed.LSTM_VARIANTS}
             if run["kind"] == "LSTM"
@@ -550,6 +551,9 @@ def test_variant_speed_at_toy_size(tmp_path):
             assert row["path"].startswith(("loop", "handwritten"))
         assert rows["standard"]["to_standard"] == 1.0
     assert (tmp_path / "variant_speed.png").stat().st_size > 20_000
+    page = (tmp_path / "summary.md").read_text()
+    assert "- Layer normalisation against the standard layer with" in page
+    assert "target 1.5x: LSTM layer_norm (gates off) " in page
 
 
 @pytest.mark.slow

@@ -272,3 +272,19 @@ def test_mistakes_are_named():
         with pytest.raises(error) as caught:
             make_layer()
         assert str(caught.value) == message
+
+
+def test_dropconnect_reaches_the_candidate_without_reset_after():
+    # Without reset_after the candidate's recurrent block is multiplied
+    # on its own, after the reset gate: the mask must reach it too.
+    layer = make("gru", recurrent_dropconnect=0.5, reset_after=False)
+    x = inputs()
+    _, gates = layer(x, training=True)
+    mask, _ = draws("gru", 0.5, (0.0,))
+    kernel, recurrent, bias = (
+        np.asarray(w, "float64") for w in layer.get_weights()
+    )
+    expected, _ = reference.gru(
+        x, kernel, recurrent * mask, bias, reset_after=False
+    )
+    assert_gates(gates, expected)

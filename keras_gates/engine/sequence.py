@@ -71,7 +71,7 @@ from keras import ops
 
 from keras_gates import _validation as check
 from keras_gates.engine import keras_bridge
-from keras_gates.gate_layout import gate_names, join_blocks, unpack
+from keras_gates.gate_layout import join_blocks, split_blocks
 
 # Whether the inputs are multiplied by the kernel in one matmul before the
 # loop, per backend. On a CPU this was slower on TensorFlow (and rounds
@@ -313,7 +313,7 @@ def packed_gates(layer, sequences, mask):
         result = _kernel(layer, sequences, state0, mask, False, masks, True)
         if result is not None:
             gates = _recover(layer, sequences, state0, mask, masks, result)
-            return join_blocks(gates, gate_names(layer.cell.kind))
+            return join_blocks(gates, layer.cell.gate_names)
     plan = dataclasses.replace(plan, try_kernel=False, gates=STEPPED)
     _, zone = training_draws(layer, sequences, False)
     result = _sequence(
@@ -490,7 +490,7 @@ class _Step:
             held = ops.zeros_like(h) if self.step_mask == "zero" else states[0]
             h = gates["hidden"] = ops.where(step_mask, h, held)
         if self.with_gates:
-            return join_blocks(gates, gate_names(cell.kind)), new_states
+            return join_blocks(gates, cell.gate_names), new_states
         return h, new_states
 
     def _edit_of(self, inputs):
@@ -586,7 +586,7 @@ def _sequence(
     gates = packed = None
     if with_gates:
         packed = outputs
-        gates = unpack(packed, cell.kind)
+        gates = split_blocks(packed, cell.gate_names)
         outputs = gates["hidden"]
         last = states[0]
     return Result(last, outputs, list(states), gates, path, packed)

@@ -14,7 +14,6 @@ import numpy as np
 from keras import ops
 
 from keras_gates.engine import keras_bridge
-from keras_gates.gate_layout import gate_names
 from keras_gates.layers._gated_rnn import GatedRNN
 from keras_gates.layers.gated_gru import GatedGRU
 from keras_gates.layers.gated_lstm import GatedLSTM
@@ -123,7 +122,7 @@ class _PackedGates(keras.layers.Layer):
         return packed, ops.cast(mask, "bool")
 
     def compute_output_shape(self, sequences_shape):
-        blocks = len(gate_names(self.twin.cell.kind))
+        blocks = len(self.twin.cell.gate_names)
         batch, time = sequences_shape[0], sequences_shape[1]
         return (time, batch, blocks * self.twin.cell.units), (batch, time)
 
@@ -262,7 +261,7 @@ class GateExtractor:
             if not mask.all():
                 packed = np.array(packed)  # a writable copy
                 packed[~mask] = np.nan
-            names = gate_names(twin.cell.kind)
+            names = twin.cell.gate_names
             gates[path] = dict(
                 zip(names, np.split(packed, len(names), axis=-1), strict=True)
             )

@@ -21,7 +21,8 @@ of the value v the cell has just computed, `a * v + b`:
 
 Elsewhere a = 1, b = 0. The gates are the names of
 `gate_layout.gate_names` (LSTM: input, forget, candidate, output, cell,
-hidden; GRU: update, reset, candidate, hidden), edited in the order the cell
+with `layer_norm=True` normalized_cell, hidden; GRU: update, reset,
+candidate, hidden), edited in the order the cell
 computes them. A tied gate (cifg's forget, the MGU's reset) is computed
 from its partner before either is edited.
 
@@ -40,7 +41,6 @@ import keras
 import numpy as np
 
 from keras_gates import _autodiff
-from keras_gates.gate_layout import gate_names
 from keras_gates.inspection.extract import (
     GateExtractor,
     _recurrent_layers,
@@ -275,7 +275,7 @@ class EditedRun:
                 f"edits names layer {path!r}; the model's recurrent layers "
                 f"are {sorted(self.layers)}"
             )
-        return gate_names(self.layers[path].cell.kind)
+        return self.layers[path].cell.gate_names
 
     def check_gate(self, path, gate):
         names = self.gate_names(path)

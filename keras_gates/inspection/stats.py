@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from keras_gates.gate_layout import SIGMOID_GATES
+from keras_gates.gate_layout import SIGMOID_GATES, STATES
 
 LOW, HIGH = 0.1, 0.9
 
@@ -63,7 +63,7 @@ def log_statistics(
     logs = {}
     for layer, layer_gates in gates.items():
         for gate, values in layer_gates.items():
-            if gate in ("cell", "hidden"):
+            if gate in STATES:
                 continue
             for stat, value in gate_summary(gate, values, low, high).items():
                 logs[f"gates/{layer}/{gate}_{stat}"] = value

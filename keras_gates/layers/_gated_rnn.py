@@ -79,9 +79,11 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
         peepholes=False,
         zoneout=0.0,
         recurrent_dropconnect=0.0,
+        layer_norm=False,
         **kwargs,
     ):
         units = check.positive_int("units", units)
+        check.boolean("layer_norm", layer_norm)
         zoneout_rates = _zoneout_rates(self.kind, zoneout)
         recurrent_dropconnect = check.rate(
             "recurrent_dropconnect", recurrent_dropconnect
@@ -130,8 +132,9 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
         # Keras switches to per-gate dropout masks whenever recurrent dropout
         # is on; we follow it so that a shared seed draws the same masks.
         self.implementation = 1 if recurrent_dropout else implementation
+        self.layer_norm = layer_norm
         self.output_size = (
-            units * len(gate_names(self.kind)) if return_gates else units
+            units * len(self.gate_names) if return_gates else units
         )
         self.variant = variant
         self.peepholes = peepholes
@@ -152,6 +155,11 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
             self.dropout_mask_count = len(self.weight_gates)
 
     @property
+    def gate_names(self) -> tuple[str, ...]:
+        """What the cell records, in packing order (`gate_layout`)."""
+        return gate_names(self.kind, self.layer_norm)
+
+    @property
     def has_zoneout(self) -> bool:
         return any(self.zoneout_rates)
 
@@ -164,6 +172,7 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
             and not self.peepholes
             and not self.has_zoneout
             and not self.recurrent_dropconnect
+            and not self.layer_norm
         )
 
     @property
@@ -186,7 +195,49 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
             found.append(f"zoneout={self.zoneout!r}")
         if self.recurrent_dropconnect:
             found.append(f"recurrent_dropconnect={self.recurrent_dropconnect}")
+        if self.layer_norm:
+            found.append("layer_norm=True")
         return ", ".join(found)
+
+    # -- layer normalisation (Ba, Kiros & Hinton 2016) -----------------------
+
+    # Added to the variance, as `keras.layers.LayerNormalization`'s default.
+    layer_norm_epsilon = 1e-3
+
+    def build_layer_norm(self, extra=()):
+        """The gains (ones) and biases (zeros) of the normalisations:
+        `input_gamma`/`input_beta` and `recurrent_gamma`/`recurrent_beta`
+        over the weight blocks, then each name of `extra` over the units
+        (the LSTM's `cell`). Called at the end of `build`."""
+        self.norm_weights = {}
+        if not self.layer_norm:
+            return
+        width = len(self.weight_gates) * self.units
+        for name, size in [("input", width), ("recurrent", width)] + [
+            (name, self.units) for name in extra
+        ]:
+            self.norm_weights[name] = tuple(
+                self.add_weight(
+                    shape=(size,),
+                    name=f"{name}_{part}",
+                    initializer=initializer,
+                )
+                for part, initializer in (("gamma", "ones"), ("beta", "zeros"))
+            )
+
+    def normalize(self, value, name, gates=None):
+        """`value` layer-normalised over its last axis with the gain and
+        bias `name` (see `build_layer_norm`); `gates`: the weight blocks
+        `value` holds, when not all (their slices of the gain and bias)."""
+        gamma, beta = self.norm_weights[name]
+        if gates is not None and tuple(gates) != self.weight_gates:
+            gamma = join_blocks(split_blocks(gamma, self.weight_gates), gates)
+            beta = join_blocks(split_blocks(beta, self.weight_gates), gates)
+        mean = ops.mean(value, axis=-1, keepdims=True)
+        centred = value - mean
+        variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)
+        scaled = centred * ops.rsqrt(variance + self.layer_norm_epsilon)
+        return scaled * gamma + beta
 
     # -- what training draws: DropConnect and zoneout ------------------------
 
@@ -282,24 +333,34 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
         x = self._per_gate_matmul(
             inputs, self.kernel, self.weight_gates, input_masks
         )
+        if self.layer_norm:
+            x = self.normalize(x, "input")
         if with_bias is None:
             with_bias = self.projection_has_bias
         if self.use_bias and with_bias:
             x = ops.add(x, self.input_bias())
         return x
 
+    def dropped_recurrent_kernel(self):
+        """The recurrent kernel this call reads: with DropConnect's mask
+        while a training call runs."""
+        if self._kernel_mask is None:
+            return self.recurrent_kernel
+        return self.recurrent_kernel * self._kernel_mask
+
     def recurrent_projection(self, h_tm1, recurrent_masks, gates=None):
         """`h_tm1 @ recurrent_kernel` for `gates` (default: all)."""
         gates = self.weight_gates if gates is None else gates
-        kernel = self.recurrent_kernel
-        if self._kernel_mask is not None:
-            kernel = kernel * self._kernel_mask
+        kernel = self.dropped_recurrent_kernel()
         if gates != self.weight_gates:
             kernels = split_blocks(kernel, self.weight_gates)
             kernel = join_blocks(kernels, gates)
         if recurrent_masks is not None:
             recurrent_masks = recurrent_masks[: len(gates)]
-        return self._per_gate_matmul(h_tm1, kernel, gates, recurrent_masks)
+        z = self._per_gate_matmul(h_tm1, kernel, gates, recurrent_masks)
+        if self.layer_norm:
+            z = self.normalize(z, "recurrent", gates)
+        return z
 
     def _per_gate_matmul(self, x, kernel, gates, masks):
         """`x @ kernel`, gate by gate where Keras does it gate by gate.
@@ -355,7 +416,7 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
         finally:
             self._kernel_mask = None
         if self.return_gates:
-            return join_blocks(gates, gate_names(self.kind)), new_states
+            return join_blocks(gates, self.gate_names), new_states
         return h, new_states
 
     def recur(
@@ -433,6 +494,8 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
             config["zoneout"] = self.zoneout
         if self.recurrent_dropconnect:
             config["recurrent_dropconnect"] = self.recurrent_dropconnect
+        if self.layer_norm:
+            config["layer_norm"] = True
         return {**super().get_config(), **config}
 
 
@@ -559,7 +622,7 @@ class GatedRNN(keras.layers.RNN):
         if intervention is not None and intervention.with_gates:
             intervention.gates = {
                 name: self._to_input_order(result.gates[name], mask)
-                for name in gate_names(self.cell.kind)
+                for name in self.cell.gate_names
             }
         output = result.outputs if self.return_sequences else result.last
         if not self.return_gates:
@@ -590,7 +653,7 @@ class GatedRNN(keras.layers.RNN):
         """Every step's packed gates, as the stepped loop leaves them.
 
         `(batch, time, n * units)` in processing order (reversed with
-        `go_backwards`), blocks in `gate_layout.gate_names(kind)` order,
+        `go_backwards`), blocks in the cell's `gate_names` order,
         masked steps not yet set to NaN. `GateExtractor` splits, reorders
         and masks this in numpy, which is cheaper than doing it per gate in
         the graph. Needs `return_gates=True`.
@@ -606,7 +669,7 @@ class GatedRNN(keras.layers.RNN):
     def _with_gates(self, outputs, gates, states, mask):
         gates = {
             name: self._to_input_order(gates[name], mask)
-            for name in gate_names(self.cell.kind)
+            for name in self.cell.gate_names
         }
         if self.return_state:
             return (outputs, *states, gates)
@@ -634,10 +697,7 @@ class GatedRNN(keras.layers.RNN):
             result += [(batch, size) for size in sizes]
         if self.return_gates:
             result.append(
-                {
-                    name: (batch, time, units)
-                    for name in gate_names(self.cell.kind)
-                }
+                {name: (batch, time, units) for name in self.cell.gate_names}
             )
         return tuple(result) if len(result) > 1 else output
 
@@ -682,3 +742,4 @@ class GatedRNN(keras.layers.RNN):
     peepholes = _cell_property("peepholes")
     zoneout = _cell_property("zoneout")
     recurrent_dropconnect = _cell_property("recurrent_dropconnect")
+    layer_norm = _cell_property("layer_norm")

@@ -73,6 +73,22 @@ class GatedGRUCell(GatedCell):
             hh)`, d ~ Bernoulli(p); at inference d = p.
         recurrent_dropconnect: float in [0, 1), default 0: DropConnect on
             the recurrent kernel, one mask per call (see `GatedLSTMCell`).
+        layer_norm: bool, default False. If True, Ba, Kiros & Hinton's
+            (2016) layer normalisation carried over to the GRU: the input
+            and the recurrent summed inputs each normalised as one vector
+            with its own gain and bias (`input_gamma`, `input_beta`,
+            `recurrent_gamma`, `recurrent_beta`, one entry per kernel
+            column, starting at 1 and 0), before the biases:
+
+                a_x = LN(x W) + b
+                reset_after:  a_h = LN(h_tm1 U) + b'   (z, r, h together)
+                    hh = tanh(a_x_h + r * a_h_h)
+                otherwise:    a_h = LN(h_tm1 U_zr)      (z and r together)
+                    hh = tanh(a_x_h + LN((r * h_tm1) U_h))   (own slice)
+
+            LN as for `GatedLSTMCell`. The GRU has no cell state, so its
+            gates are the usual four. Combines with `"mgu"`, zoneout and
+            DropConnect.
 
     Call arguments:
         inputs: `(batch, features)`.
@@ -121,6 +137,7 @@ class GatedGRUCell(GatedCell):
         variant="standard",
         zoneout=0.0,
         recurrent_dropconnect=0.0,
+        layer_norm=False,
         **kwargs,
     ):  # pragma: no mutate block (Keras reads __init__'s argspec)
         if not isinstance(reset_after, bool):
@@ -149,6 +166,7 @@ class GatedGRUCell(GatedCell):
             variant=variant,
             zoneout=zoneout,
             recurrent_dropconnect=recurrent_dropconnect,
+            layer_norm=layer_norm,
             **kwargs,
         )
         self.reset_after = reset_after
@@ -182,6 +200,7 @@ class GatedGRUCell(GatedCell):
             )
         else:
             self.bias = None
+        self.build_layer_norm()
 
     def _bias_initializer(self):
         """As given, except Chrono for a variant with fewer blocks: drawn
@@ -242,13 +261,16 @@ class GatedGRUCell(GatedCell):
         else:
             inner = self.recurrent_projection(h_tm1, recurrent_masks, gated)
             inner = split_blocks(inner, gated)
-            kernels = split_blocks(self.recurrent_kernel, blocks)
+            kernels = split_blocks(self.dropped_recurrent_kernel(), blocks)
             z, r = self._update_reset(x, inner)
             z, r = edit("update", z), edit("reset", r)
             h_c = h_tm1 * recurrent_masks[-1] if recurrent_masks else h_tm1
-            hh = self.activation(
-                x["candidate"] + ops.matmul(r * h_c, kernels["candidate"])
-            )
+            reset_term = ops.matmul(r * h_c, kernels["candidate"])
+            if self.layer_norm:
+                reset_term = self.normalize(
+                    reset_term, "recurrent", ("candidate",)
+                )
+            hh = self.activation(x["candidate"] + reset_term)
         hh = edit("candidate", hh)
         h = z * h_tm1 + (1.0 - z) * hh
         if zone is not None:  # zoneout (Krueger et al. 2017)
@@ -312,6 +334,8 @@ class GatedGRU(GatedRNN):
             not the fused kernel or the hand-written backward pass.
         zoneout, recurrent_dropconnect: see `GatedGRUCell`; they run
             Keras's loop too.
+        layer_norm: bool, default False: layer normalisation (see
+            `GatedGRUCell`); Keras's loop, gates recoverable.
         zero_output_for_mask, implementation: as `keras.layers.GRU`.
 
     Call arguments:
@@ -372,6 +396,7 @@ class GatedGRU(GatedRNN):
         variant="standard",
         zoneout=0.0,
         recurrent_dropconnect=0.0,
+        layer_norm=False,
         **kwargs,
     ):  # pragma: no mutate block (Keras reads __init__'s argspec)
         cell = GatedGRUCell(
@@ -396,6 +421,7 @@ class GatedGRU(GatedRNN):
             variant=variant,
             zoneout=zoneout,
             recurrent_dropconnect=recurrent_dropconnect,
+            layer_norm=layer_norm,
             implementation=kwargs.pop("implementation", 2),
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),

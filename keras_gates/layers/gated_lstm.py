@@ -94,6 +94,25 @@ class GatedLSTMCell(GatedCell):
             M ~ Bernoulli(1 - p), one mask per call (per batch), the same at
             every step. Drawn with `seed` after the dropout masks, before
             the zoneout masks.
+        layer_norm: bool, default False. If True, layer normalisation as Ba,
+            Kiros & Hinton (2016) define it for the LSTM: the input and the
+            recurrent summed inputs of all gates, each normalised as one
+            vector with its own gain and bias, and the cell state
+            normalised before the output's activation:
+
+                a = LN(x W; g_x, b_x) + LN(h_tm1 U; g_h, b_h) + b
+                c = f * c_tm1 + i * g            (i, f, g, o from a)
+                n = LN(c; g_c, b_c)
+                h = o * tanh(n)
+
+            with LN(v; g, b) = (v - mean(v)) / sqrt(var(v) + 1e-3) * g + b
+            over the last axis (the epsilon of
+            `keras.layers.LayerNormalization`). The weights `input_gamma`,
+            `input_beta`, `recurrent_gamma`, `recurrent_beta` (all blocks)
+            and `cell_gamma`, `cell_beta` (units) start at 1 and 0. The
+            state carried is c; n is returned as `normalized_cell`. A
+            peephole on o reads c; `"noaf"` outputs `o * n`. Combines with
+            every variant, peepholes, zoneout and DropConnect.
 
     With `unit_forget_bias`, the forget block's bias starts at 1; with
     `"cifg"` the input block's starts at -1 instead (so that f = 1 - i
@@ -108,7 +127,8 @@ class GatedLSTMCell(GatedCell):
 
     Returns:
         `(output, [h, c])`: output is `h`, `(batch, units)`, or the packed
-        gates `(batch, 6 * units)` with `return_gates=True`.
+        gates `(batch, 6 * units)` with `return_gates=True` (`7 * units`
+        with `layer_norm`: `[i | f | g | o | c | n | h]`).
 
     Used on its own inside `keras.layers.RNN`, the cell draws new dropout
     masks at every step; `GatedLSTM` draws them once per sequence, as Keras.
@@ -153,6 +173,7 @@ class GatedLSTMCell(GatedCell):
         peepholes=False,
         zoneout=0.0,
         recurrent_dropconnect=0.0,
+        layer_norm=False,
         **kwargs,
     ):  # pragma: no mutate block (Keras reads __init__'s argspec)
         if not isinstance(unit_forget_bias, bool):
@@ -183,6 +204,7 @@ class GatedLSTMCell(GatedCell):
             peepholes=peepholes,
             zoneout=zoneout,
             recurrent_dropconnect=recurrent_dropconnect,
+            layer_norm=layer_norm,
             **kwargs,
         )
         if unit_forget_bias and isinstance(self.bias_initializer, Chrono):
@@ -247,6 +269,7 @@ class GatedLSTMCell(GatedCell):
                 regularizer=self.recurrent_regularizer,
                 constraint=self.recurrent_constraint,
             )
+        self.build_layer_norm(extra=("cell",))
 
     def _bias_initializer(self):
         if self.weight_gates != LSTM_WEIGHT_GATES:
@@ -321,18 +344,20 @@ class GatedLSTMCell(GatedCell):
             c_new = f * c_tm1 + i * g
             c = edit("cell", zone[1] * c_tm1 + (1.0 - zone[1]) * c_new)
         o = edit("output", self._output_gate(z, c_new))
-        h = o * (c_new if self.variant == "noaf" else self.activation(c_new))
-        if zone is not None:
-            h = zone[0] * h_tm1 + (1.0 - zone[0]) * h
-        h = edit("hidden", h)
         gates = {
             "input": i,
             "forget": f,
             "candidate": g,
             "output": o,
             "cell": c,
-            "hidden": h,
         }
+        if self.layer_norm:
+            c_new = edit("normalized_cell", self.normalize(c_new, "cell"))
+            gates["normalized_cell"] = c_new
+        h = o * (c_new if self.variant == "noaf" else self.activation(c_new))
+        if zone is not None:
+            h = zone[0] * h_tm1 + (1.0 - zone[0]) * h
+        h = gates["hidden"] = edit("hidden", h)
         new_states = [h, c]
         if self.variant == "fgr":
             new_states.append(join_blocks(gates, LSTM_SIGMOID_GATES))
@@ -417,7 +442,7 @@ class GatedLSTMCell(GatedCell):
             recurrent_masks: as for `recur`, each `(batch, 1, units)`.
 
         Returns:
-            The gates of `gate_names("lstm")` except `hidden`. The cell state
+            The cell's `gate_names` except `hidden`. The cell state
             is the linear recurrence `c_t = f_t c_(t-1) + i_t g_t`, solved
             by `_affine_scan`. Not for peepholes or fgr, whose gates read
             the previous step's cell state or gates (`recoverable`).
@@ -435,7 +460,16 @@ class GatedLSTMCell(GatedCell):
         kept, added = _affine_scan(f_kept, written)
         c = kept * ops.expand_dims(initial_state[1], 1) + added
         o = self._output_gate(z, c)
-        return {"input": i, "forget": f, "candidate": g, "output": o, "cell": c}
+        gates = {
+            "input": i,
+            "forget": f,
+            "candidate": g,
+            "output": o,
+            "cell": c,
+        }
+        if self.layer_norm:
+            gates["normalized_cell"] = self.normalize(c, "cell")
+        return gates
 
     def get_config(self):
         return {
@@ -537,6 +571,10 @@ class GatedLSTM(GatedRNN):
             on the recurrent kernel (AWD-LSTM), see `GatedLSTMCell`. They
             run Keras's loop with the gates stepped, and combine with the
             variants and peepholes.
+        layer_norm: bool, default False: layer normalisation (Ba et al.
+            2016, see `GatedLSTMCell`); the gates also hold
+            `normalized_cell`. Runs Keras's loop; its gates can be
+            recovered.
         zero_output_for_mask, implementation: as `keras.layers.LSTM`.
 
     Call arguments:
@@ -552,7 +590,8 @@ class GatedLSTM(GatedRNN):
         `(batch, units)`; with `return_state`, `(outputs, h, c)`. With
         `return_gates=True`, a dict `gates` is appended:
         `(outputs, gates)` or `(outputs, h, c, gates)`, where `gates` holds
-        `input`, `forget`, `candidate`, `output`, `cell` and `hidden`, each
+        `input`, `forget`, `candidate`, `output`, `cell` (with `layer_norm`
+        also `normalized_cell`, the LN(c) the output reads) and `hidden`, each
         `(batch, time, units)`, for every timestep whatever
         `return_sequences` says, in the *input's* time order even with
         `go_backwards` (Keras returns `outputs` in processing order there,
@@ -603,6 +642,7 @@ class GatedLSTM(GatedRNN):
         peepholes=False,
         zoneout=0.0,
         recurrent_dropconnect=0.0,
+        layer_norm=False,
         **kwargs,
     ):  # pragma: no mutate block (Keras reads __init__'s argspec)
         cell = GatedLSTMCell(
@@ -628,6 +668,7 @@ class GatedLSTM(GatedRNN):
             peepholes=peepholes,
             zoneout=zoneout,
             recurrent_dropconnect=recurrent_dropconnect,
+            layer_norm=layer_norm,
             implementation=kwargs.pop("implementation", 2),
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),

@@ -19,6 +19,7 @@ from keras_gates.gate_layout import (
     DISPLAY_ORDER,
     GATE_LABELS,
     SIGMOID_GATES,
+    STATES,
 )
 from keras_gates.inspection.stats import quantiles, saturation_per_unit
 
@@ -72,6 +73,7 @@ def _one_sequence(values, example: int) -> np.ndarray:
 _COLOUR_LABELS = {
     "candidate": "candidate (-1..1)",
     "cell": "cell state",
+    "normalized_cell": "normalised cell state",
     "hidden": "hidden (-1..1)",
     **{name: "0 shut .. 1 open" for name in SIGMOID_GATES},
 }
@@ -285,7 +287,7 @@ def gate_evolution(
         A Figure with one panel per gate: the median, the 25-75% and the
         5-95% bands of the gate's values against the epoch.
     """
-    names = [n for n in _ordered(history) if n not in ("cell", "hidden")]
+    names = [n for n in _ordered(history) if n not in STATES]
     if not names:
         raise ValueError(
             f"history must map gate names to per-epoch arrays, got "

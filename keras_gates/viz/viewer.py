@@ -32,10 +32,9 @@ import numpy as np
 
 from keras_gates.files import atomic_write_text
 from keras_gates.gate_layout import (
+    ALL_GATES,
     DISPLAY_ORDER,
     GATE_LABELS,
-    GRU_GATES,
-    LSTM_GATES,
     SIGMOID_GATES,
 )
 
@@ -125,7 +124,7 @@ def _as_sequences(gates: Mapping) -> dict:
             "gates must be a dict of gate arrays such as return_gates or "
             f"extract_gates give, got {type(gates).__name__}"
         )
-    known = set(LSTM_GATES) | set(GRU_GATES)
+    known = ALL_GATES
     arrays = {}
     for name, values in gates.items():
         if name not in known:
@@ -221,7 +220,7 @@ def _extra_layers(layers, arrays: dict) -> dict:
     for name, values in layers.items():
         if not isinstance(name, str) or not name:
             raise TypeError(f"layers' names must be strings, got {name!r}")
-        if name in set(LSTM_GATES) | set(GRU_GATES):
+        if name in ALL_GATES:
             raise ValueError(
                 f"layers[{name!r}] has a gate's name; name it after what "
                 "it shows, e.g. 'memory left at the last step'"
