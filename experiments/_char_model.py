@@ -45,15 +45,22 @@ class Windows(keras.utils.PyDataset):
         self.epoch += 1
 
 
-def build_model(name: str, config) -> keras.Model:
+def build_model(name: str, config, options=None) -> keras.Model:
+    """Embedding, two `name` layers (with the layer arguments `options`)
+    and the next character's logits; seeded by `config.seed`."""
     keras.utils.set_random_seed(config.seed)
     layer = LAYERS[name]
+    options = options or {}
     model = keras.Sequential(
         [
             keras.Input((None,), dtype="int32"),
             keras.layers.Embedding(len(text.VOCABULARY), config.embedding),
-            layer(config.units, return_sequences=True, name="layer_1"),
-            layer(config.units, return_sequences=True, name="layer_2"),
+            layer(
+                config.units, return_sequences=True, name="layer_1", **options
+            ),
+            layer(
+                config.units, return_sequences=True, name="layer_2", **options
+            ),
             keras.layers.Dense(len(text.VOCABULARY), name="next_character"),
         ],
         name=name,
@@ -182,11 +189,11 @@ def padded_gates(model, excerpts) -> dict:
     return found
 
 
-def train(name, data, config, backup, verbose):
-    """The model `name` trained on `data["train"]` as `config` says,
-    resuming from `backup`; `(model, seconds per epoch, validation bits
-    after each epoch)`."""
-    model = build_model(name, config)
+def train(name, data, config, backup, verbose, options=None):
+    """The model `name` (layer arguments `options`) trained on
+    `data["train"]` as `config` says, resuming from `backup`; `(model,
+    seconds per epoch, validation bits after each epoch)`."""
+    model = build_model(name, config, options)
     timer = EpochTimer()
     validation = ValidationBits(text.encode(data["validation"]))
     model.fit(
@@ -202,9 +209,9 @@ def train(name, data, config, backup, verbose):
     return model, timer.seconds, validation.history
 
 
-def load(name, config, weights) -> keras.Model:
+def load(name, config, weights, options=None) -> keras.Model:
     """The model `name` with the weights saved in `weights`."""
-    model = build_model(name, config)
+    model = build_model(name, config, options)
     model.optimizer.build(model.trainable_variables)  # saved with it
     model.load_weights(weights)
     return model

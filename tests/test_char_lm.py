@@ -165,3 +165,80 @@ def test_char_lm_at_toy_size(tmp_path):
 def test_indentation_counts_tabs_as_blanks():
     found = text.text_features("if x:\n\t\ty = 1\n")["indentation"]
     assert found.tolist() == [0] * 6 + [2] * 8
+
+
+@pytest.mark.slow
+def test_char_lm_cells_at_toy_size(tmp_path):
+    """Two options, two seeds: the paired differences on the page are the
+    recorded runs' own, and a second start trains nothing."""
+    from experiments import char_lm_cells
+
+    out = tmp_path / "cells"
+    args = ["--steps", "20", "--steps-per-epoch", "10", "--train-chars",
+            "50000", "--validation-chars", "5000", "--test-chars", "5000",
+            "--units", "8", "--analysis-files", "1", "--analysis-chars",
+            "300", "--seeds", "2", "--options", "standard", "layer_norm",
+            "--quiet", "--output", str(out)]  # fmt: skip
+    char_lm_cells.main(args)
+    data = json.loads((out / "results.json").read_text())
+    runs = {(r["option"], r["seed"]): r for r in data["runs"]}
+    assert sorted(runs) == [("layer_norm", 0), ("layer_norm", 1),
+                            ("standard", 0), ("standard", 1)]  # fmt: skip
+    assert runs[("layer_norm", 0)]["params"] > runs[("standard", 0)]["params"]
+    chance = math.log2(len(text.VOCABULARY))
+    for run in runs.values():
+        assert 0 < run["value"] < chance
+        assert len(run["validation_history"]) == 2
+        for gates in run["saturation"].values():
+            assert sorted(gates) == ["forget", "input", "output"]
+            assert all(0.0 <= share <= 1.0 for share in gates.values())
+    # The paired interval, computed here: mean +- t(0.975, 1) * sd / sqrt 2.
+    gaps = [runs[("layer_norm", s)]["value"] - runs[("standard", s)]["value"]
+            for s in (0, 1)]  # fmt: skip
+    half = 12.706 * np.std(gaps, ddof=1) / math.sqrt(2)
+    mean = np.mean(gaps)
+    page = (out / "summary.md").read_text()
+    assert "| `layer_norm` | " in page
+    assert f"{mean:+.3f} [{mean - half:+.3f}, {mean + half:+.3f}]" in page
+    assert (out / "char_lm_cells.png").stat().st_size > 20_000
+    before = (out / "results.json").read_text()
+    char_lm_cells.main(args)
+    assert (
+        json.loads((out / "results.json").read_text())["runs"]
+        == (json.loads(before)["runs"])
+    )
+
+
+def test_the_gradient_map_is_the_models_own_gradient():
+    """`gradient_map` against central differences of the last character's
+    loss, the embedded inputs perturbed one by one."""
+    import keras
+
+    from experiments import _char_model, char_lm_cells
+
+    config = char_lm_cells.Config(units=4, embedding=3, map_length=6,
+                                  map_windows=2)  # fmt: skip
+    model = _char_model.build_model("GatedLSTM", config)
+    ids = np.random.default_rng(0).integers(0, len(text.VOCABULARY), 40)
+    ratios = char_lm_cells.gradient_map(model, ids, config)
+    starts = np.linspace(0, len(ids) - 6 - 2, 2)
+    windows = np.stack([ids[int(s) : int(s) + 7] for s in starts])
+    embedded = keras.ops.convert_to_numpy(model.layers[0](windows[:, :-1]))
+    embedded = embedded.astype("float64")
+
+    def loss(e):
+        logits = keras.ops.convert_to_numpy(
+            model.layers[3](model.layers[2](model.layers[1](e.astype("f4"))))
+        ).astype("float64")[:, -1]
+        logits -= logits.max(-1, keepdims=True)
+        log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        return -log_p[np.arange(2), windows[:, -1]].sum()
+
+    grad = np.zeros_like(embedded)
+    for index in np.ndindex(*embedded.shape):
+        step = np.zeros_like(embedded)
+        step[index] = 1e-2
+        grad[index] = (loss(embedded + step) - loss(embedded - step)) / 2e-2
+    norms = np.linalg.norm(grad, axis=-1).mean(0)[::-1]
+    np.testing.assert_allclose(ratios, norms / norms[0], rtol=2e-2)
+    assert ratios[0] == 1.0 and len(ratios) == 6

@@ -12,6 +12,7 @@ from keras_gates import (
     GatedGRUCell,
     GatedLSTM,
     GatedLSTMCell,
+    convert,
     extract_gates,
     intervene,
 )
@@ -257,6 +258,11 @@ def test_save_reload_train_and_extract(kind, tmp_path):
     assert sorted(read) == sorted(gates)
     for name, value in read.items():
         np.testing.assert_allclose(value, to_numpy(gates[name]), atol=1e-6)
+    converted = convert(model)
+    assert converted.layers[0].layer_norm
+    np.testing.assert_allclose(
+        to_numpy(converted(x)[0]), to_numpy(model(x)[0]), atol=0
+    )
 
 
 def test_the_normalised_cell_state_can_be_edited():

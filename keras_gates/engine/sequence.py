@@ -340,7 +340,7 @@ def dropout_masks(layer, sequences, training):
 def training_draws(layer, sequences, training):
     """`(kernel mask, zone)`: the recurrent kernel's DropConnect mask
     (training; else None) and what zoneout keeps of each state: per state a
-    `(batch, time, units)` 0/1 mask in training, the rate at inference, or
+    `(batch, time, units)` boolean mask in training, the rate at inference, or
     None without zoneout. Drawn before the loop, after the dropout masks,
     so that JAX's scan draws nothing."""
     cell = layer.cell
@@ -349,7 +349,7 @@ def training_draws(layer, sequences, training):
     if cell.has_zoneout:
         if training:
             shape = (*ops.shape(sequences)[:2], cell.units)
-            zone = cell.draw_zoneout_masks(shape, sequences.dtype)
+            zone = cell.draw_zoneout_masks(shape)
         else:
             zone = list(cell.zoneout_rates)
     return kernel_mask, zone
@@ -471,7 +471,7 @@ class _Step:
         zone = self.zone
         if isinstance(zone, int):
             width = zone * cell.units
-            inputs, packed = inputs[:, :-width], inputs[:, -width:]
+            inputs, packed = inputs[:, :-width], inputs[:, -width:] > 0.5
             zone = ops.split(packed, zone, axis=-1) if zone > 1 else [packed]
         inputs, edit = self._edit_of(inputs)
         if self.projected:

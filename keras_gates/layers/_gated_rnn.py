@@ -252,16 +252,13 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
             ones, self.recurrent_dropconnect, seed=self.seed_generator
         )
 
-    def draw_zoneout_masks(self, shape, dtype):
+    def draw_zoneout_masks(self, shape):
         """Zoneout (Krueger et al. 2017): per state (h, then the LSTM's c),
-        1 where a unit keeps its previous value at a step, with
+        True where a unit keeps its previous value at a step, with
         probability p; `shape` is `(batch, units)` for one step or
         `(batch, time, units)` for a sequence."""
         return [
-            ops.cast(
-                keras.random.uniform(shape, seed=self.seed_generator) < rate,
-                dtype,
-            )
+            keras.random.uniform(shape, seed=self.seed_generator) < rate
             for rate in self.zoneout_rates
         ]
 
@@ -405,7 +402,7 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
                 h_tm1 = (
                     states[0] if isinstance(states, (list, tuple)) else states
                 )
-                zone = self.draw_zoneout_masks(ops.shape(h_tm1), h_tm1.dtype)
+                zone = self.draw_zoneout_masks(ops.shape(h_tm1))
         elif self.has_zoneout:
             zone = list(self.zoneout_rates)
         x = self.project_inputs(inputs, input_masks)
@@ -425,8 +422,9 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
         """One step. `edit(name, value) -> value`, when given, replaces each
         gate and state as soon as it is computed (what comes after reads the
         edited value): interventions. `zone`: None, or per state (h, then
-        the LSTM's c) what share of the previous value it keeps: a 0/1
-        mask in training, the zoneout rate at inference."""
+        the LSTM's c) what share of the previous value it keeps: a
+        boolean mask in training (True: keep), the zoneout rate at
+        inference (`zoned`)."""
         raise NotImplementedError
 
     def handwritten(self, x, states, with_gates):
@@ -497,6 +495,17 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
         if self.layer_norm:
             config["layer_norm"] = True
         return {**super().get_config(), **config}
+
+
+def zoned(keep, previous, new):
+    """Zoneout's state: `previous` where `keep` (a boolean mask, in
+    training) holds, else `new`; with `keep` a rate (inference), the
+    expectation `keep * previous + (1 - keep) * new`."""
+    if isinstance(keep, float):
+        return new + keep * (previous - new)
+    # One select: fewer ops per step than the mix (TensorFlow's loop pays
+    # per op), and the same as the mix for 0/1 draws.
+    return ops.where(keep, previous, new)
 
 
 def _zoneout_rates(kind: str, zoneout) -> tuple:

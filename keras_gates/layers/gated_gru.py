@@ -15,6 +15,7 @@ from keras_gates.layers._gated_rnn import (
     GatedRNN,
     _unedited,
     cut_to_blocks,
+    zoned,
 )
 from keras_gates.layers.initializers import Chrono
 
@@ -274,7 +275,7 @@ class GatedGRUCell(GatedCell):
         hh = edit("candidate", hh)
         h = z * h_tm1 + (1.0 - z) * hh
         if zone is not None:  # zoneout (Krueger et al. 2017)
-            h = zone[0] * h_tm1 + (1.0 - zone[0]) * h
+            h = zoned(zone[0], h_tm1, h)
         h = edit("hidden", h)
         gates = {"update": z, "reset": r, "candidate": hh, "hidden": h}
         new_states = [h] if isinstance(states, (list, tuple)) else h

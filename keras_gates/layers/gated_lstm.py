@@ -19,6 +19,7 @@ from keras_gates.layers._gated_rnn import (
     GatedRNN,
     _unedited,
     cut_to_blocks,
+    zoned,
 )
 from keras_gates.layers.initializers import Chrono
 
@@ -342,7 +343,7 @@ class GatedLSTMCell(GatedCell):
             # Zoneout: the state keeps a share of its previous value; the
             # output reads the new value (Krueger et al. 2017, eq. 5-6).
             c_new = f * c_tm1 + i * g
-            c = edit("cell", zone[1] * c_tm1 + (1.0 - zone[1]) * c_new)
+            c = edit("cell", zoned(zone[1], c_tm1, c_new))
         o = edit("output", self._output_gate(z, c_new))
         gates = {
             "input": i,
@@ -356,7 +357,7 @@ class GatedLSTMCell(GatedCell):
             gates["normalized_cell"] = c_new
         h = o * (c_new if self.variant == "noaf" else self.activation(c_new))
         if zone is not None:
-            h = zone[0] * h_tm1 + (1.0 - zone[0]) * h
+            h = zoned(zone[0], h_tm1, h)
         h = gates["hidden"] = edit("hidden", h)
         new_states = [h, c]
         if self.variant == "fgr":
