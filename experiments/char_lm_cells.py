@@ -15,6 +15,9 @@ budget (the same batches, steps and learning rate), seed by seed:
 - `dropconnect`: `recurrent_dropconnect=0.25` (AWD-LSTM's weight drop,
   the rate Merity et al. 2018 use at the character level).
 
+Also trains a 32-unit GatedLSTM (chrono gate biases) with each option on
+subject-verb agreement at T = 200 (Linzen et al. 2016).
+
 Measures bits per character on the held-out files (mean and 95% interval
 over seeds, and each option's paired difference from the standard layer),
 the validation curve, seconds per epoch, and Karpathy et al.'s (2015) gate
@@ -55,7 +58,9 @@ from experiments._runner import (
     run_plan,
     save_page,
 )
+from experiments._training import train_run
 from keras_gates._autodiff import value_and_gradients
+from keras_gates.tasks import make_splits
 
 OPTIONS = {
     "standard": {},
@@ -84,6 +89,13 @@ class Config:
     analysis_chars: int = 1500
     map_length: int = 300
     map_windows: int = 32
+    # Agreement (Linzen et al. 2016) at T = agreement_length: a GatedLSTM
+    # of `agreement_units` with chrono gate biases, each option.
+    agreement_length: int = 200
+    agreement_units: int = 32
+    agreement_epochs: int = 10
+    agreement_train_size: int = 4000
+    agreement_test_size: int = 1000
     seed: int = 0
     seeds: int = 3
 
@@ -126,6 +138,25 @@ def gradient_map(model, ids, config) -> list[float]:
     return [float(v) for v in norms / norms[0]]
 
 
+def agreement_run(keys, data, config, output) -> dict:
+    """The option's GatedLSTM trained on agreement at T =
+    `agreement_length`; its test accuracy."""
+    _, run = train_run(
+        "agreement",
+        "GatedLSTM",
+        data,
+        config.agreement_length,
+        epochs=config.agreement_epochs,
+        units=config.agreement_units,
+        init="chrono",
+        seed=keys["seed"],
+        backup_dir=backup_folder(output, keys),
+        verbose=0,
+        layer_options=OPTIONS[keys["option"]],
+    )
+    return run
+
+
 def run_one(keys, data, excerpts, config, output, verbose) -> dict:
     seeded = replace(config, seed=keys["seed"])
     options = OPTIONS[keys["option"]]
@@ -154,12 +185,16 @@ def run_one(keys, data, excerpts, config, output, verbose) -> dict:
 # -- the page ------------------------------------------------------------
 
 
-def by_option(store) -> dict:
-    """{option: runs sorted by seed}, in `OPTIONS` order."""
+def by_option(store, task="char_lm") -> dict:
+    """{option: runs of `task` sorted by seed}, in `OPTIONS` order."""
     found = {}
     for name in OPTIONS:
         runs = sorted(
-            (r for r in store.runs if r["option"] == name),
+            (
+                r
+                for r in store.runs
+                if r["option"] == name and r.get("task", "char_lm") == task
+            ),
             key=lambda r: r["seed"],
         )
         if runs:
@@ -167,16 +202,16 @@ def by_option(store) -> dict:
     return found
 
 
-def paired_to_standard(found: dict, name: str, value) -> tuple:
+def paired_to_standard(found: dict, name: str, value, higher=False) -> tuple:
     """(interval of `value(option run) - value(standard run)` over the seeds
-    both have, verdict with lower better)."""
+    both have, verdict; lower better unless `higher`)."""
     standard = {r["seed"]: value(r) for r in found["standard"]}
     differences = [
         value(r) - standard[r["seed"]]
         for r in found[name]
         if r["seed"] in standard
     ]
-    return paired_verdict(differences, higher=False)
+    return paired_verdict(differences, higher=higher)
 
 
 def bits_rows(found: dict) -> list[dict]:
@@ -193,6 +228,29 @@ def bits_rows(found: dict) -> list[dict]:
         }
         if name != "standard" and "standard" in found:
             gap, verdict = paired_to_standard(found, name, lambda r: r["value"])
+            row["against standard (paired)"] = (
+                f"{gap.mean:+.3f} [{gap.low:+.3f}, {gap.high:+.3f}]: {verdict}"
+                if gap.low is not None
+                else verdict
+            )
+        rows.append(row)
+    return rows
+
+
+def agreement_rows(found: dict) -> list[dict]:
+    rows = []
+    for name, runs in found.items():
+        row = {
+            "option": f"`{name}`",
+            "test accuracy": interval([r["value"] for r in runs]).text(3),
+            "solved (> 0.9)": sum(r["value"] > 0.9 for r in runs),
+            "seeds": len(runs),
+            "s/epoch": float(np.median([r["seconds_per_epoch"] for r in runs])),
+        }
+        if name != "standard" and "standard" in found:
+            gap, verdict = paired_to_standard(
+                found, name, lambda r: r["value"], higher=True
+            )
             row["against standard (paired)"] = (
                 f"{gap.mean:+.3f} [{gap.low:+.3f}, {gap.high:+.3f}]: {verdict}"
                 if gap.low is not None
@@ -235,30 +293,36 @@ def map_rows(found: dict) -> list[dict]:
     return rows
 
 
+def sorted_verdicts(found: dict, unit: str, higher: bool) -> str:
+    """Each option's paired verdict against the standard layer, grouped."""
+    groups: dict = {"better": [], "worse": [], "not resolved": []}
+    for name in found:
+        if name == "standard":
+            continue
+        gap, verdict = paired_to_standard(
+            found, name, lambda r: r["value"], higher
+        )
+        key = verdict if verdict in ("better", "worse") else "not resolved"
+        groups[key].append(f"`{name}` ({gap.mean:+.3f} {unit})")
+    return (
+        "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in groups.items())
+        + "."
+    )
+
+
 def meaning(found: dict) -> list[str]:
     """Which option, if any, beats the standard layer at equal budget, and
     what layer normalisation did to saturation."""
     if "standard" not in found or len(found) < 2:
-        return ["- Nothing to compare: the standard layer or the options "
-                "are missing."]  # fmt: skip
-    lines = []
-    better, worse, open_ = [], [], []
-    for name in found:
-        if name == "standard":
-            continue
-        gap, verdict = paired_to_standard(found, name, lambda r: r["value"])
-        text_ = f"`{name}` ({gap.mean:+.3f} bits)"
-        {"better": better, "worse": worse}.get(verdict, open_).append(text_)
-    lines.append(
-        "- At equal budget, better than the standard layer (the paired "
-        "interval below 0): "
-        + (", ".join(better) or "none")
-        + "; worse: "
-        + (", ".join(worse) or "none")
-        + "; not resolved: "
-        + (", ".join(open_) or "none")
-        + "."
-    )
+        return [
+            "- Nothing to compare: the standard layer or the options "
+            "are missing."
+        ]
+    lines = [
+        "- Character level, at equal budget, against the standard layer "
+        "(bits per character, paired interval apart from 0): "
+        + sorted_verdicts(found, "bits", higher=False)
+    ]
     if "layer_norm" in found:
         layer_names = sorted(found["standard"][0]["saturation"])
         changes = []
@@ -308,21 +372,35 @@ def figure(found: dict, steps_per_epoch: int) -> Figure:
     fig = Figure(figsize=(11, 8), layout="constrained")
     (bits, curves), (saturated, reach) = fig.subplots(2, 2)
     names = list(found)
-    colours = dict(zip(OPTIONS, ("black", "tab:blue", "tab:orange",
-                                 "tab:green"), strict=True))  # fmt: skip
+    colours = dict(
+        zip(
+            OPTIONS,
+            ("black", "tab:blue", "tab:orange", "tab:green"),
+            strict=True,
+        )
+    )
     for position, name in enumerate(names):
         values = [r["value"] for r in found[name]]
         found_interval = interval(values)
-        bits.scatter([position] * len(values), values, color=colours[name],
-                     alpha=0.5, s=18)  # fmt: skip
+        bits.scatter(
+            [position] * len(values),
+            values,
+            color=colours[name],
+            alpha=0.5,
+            s=18,
+        )
         if found_interval.low is not None:
             bits.errorbar(
                 position + 0.15,
                 found_interval.mean,
-                yerr=[[found_interval.mean - found_interval.low],
-                      [found_interval.high - found_interval.mean]],
-                fmt="o", color=colours[name], capsize=4,
-            )  # fmt: skip
+                yerr=[
+                    [found_interval.mean - found_interval.low],
+                    [found_interval.high - found_interval.mean],
+                ],
+                fmt="o",
+                color=colours[name],
+                capsize=4,
+            )
         history = np.array([r["validation_history"] for r in found[name]])
         curves.plot(
             np.arange(1, history.shape[1] + 1),
@@ -340,8 +418,9 @@ def figure(found: dict, steps_per_epoch: int) -> Figure:
     curves.set_title("Validation, mean over seeds")
     curves.legend()
     layer_names = sorted(found[names[0]][0]["saturation"])
-    labels = [f"{layer[-1]}:{gate[0]}" for layer in layer_names
-              for gate in GATES]  # fmt: skip
+    labels = [
+        f"{layer[-1]}:{gate[0]}" for layer in layer_names for gate in GATES
+    ]
     width = 0.8 / len(names)
     for k, name in enumerate(names):
         means = [
@@ -349,8 +428,13 @@ def figure(found: dict, steps_per_epoch: int) -> Figure:
             for layer in layer_names
             for gate in GATES
         ]
-        saturated.bar(np.arange(len(labels)) + k * width, means, width,
-                      color=colours[name], label=name)  # fmt: skip
+        saturated.bar(
+            np.arange(len(labels)) + k * width,
+            means,
+            width,
+            color=colours[name],
+            label=name,
+        )
     saturated.set_xticks(
         np.arange(len(labels)) + 0.4 - width / 2, labels, fontsize=9
     )
@@ -368,6 +452,35 @@ def figure(found: dict, steps_per_epoch: int) -> Figure:
     reach.set_title("Gradient map (geometric mean over seeds)")
     reach.legend(fontsize=8)
     return fig
+
+
+def agreement_section(found: dict, config: dict) -> list[str]:
+    if not found:
+        return []
+    return [
+        f"## Agreement at T = {config['agreement_length']}",
+        "",
+        f"A {config['agreement_units']}-unit GatedLSTM with chrono gate "
+        f"biases per option, {config['agreement_epochs']} epochs on "
+        f"{config['agreement_train_size']} sentences (one data set), test "
+        f"accuracy on {config['agreement_test_size']} (chance 0.5); paired: "
+        "the per-seed difference from the standard layer, higher is better.",
+        "",
+        markdown_table(
+            agreement_rows(found),
+            [
+                "option",
+                "test accuracy",
+                "against standard (paired)",
+                "solved (> 0.9)",
+                "seeds",
+                "s/epoch",
+            ],
+        ),
+        "Against the standard layer (accuracy, paired interval apart from "
+        "0): " + sorted_verdicts(found, "accuracy", higher=True),
+        "",
+    ]
 
 
 def write_page(store, output: Path) -> str:
@@ -403,15 +516,13 @@ def write_page(store, output: Path) -> str:
                 "parameters",
                 "s/epoch",
             ],
-        ),  # fmt: skip
+        ),
         "## Gate saturation",
         "",
         "Share of (step, unit) values below 0.1 or above 0.9 on the "
         "held-out excerpts, mean [95% interval] over seeds:",
         "",
-        markdown_table(
-            saturation_rows(found), ["layer", "gate", *found]
-        ),  # fmt: skip
+        markdown_table(saturation_rows(found), ["layer", "gate", *found]),
         "## The gradient map",
         "",
         "log10 of the gradient that reaches the input k steps before the "
@@ -423,6 +534,7 @@ def write_page(store, output: Path) -> str:
         markdown_table(
             map_rows(found), ["option", *[f"k = {k}" for k in DISTANCES]]
         ),
+        *agreement_section(by_option(store, "agreement"), config),
         "## What it shows",
         "",
         *meaning(found),
@@ -454,23 +566,34 @@ def main(argv=None):
         )
         store.data["text"] = {k: data[k] for k in ("python", "sha256", "files")}
         excerpts = analysis_texts(data, config)
+        sizes = (config.agreement_train_size, 500, config.agreement_test_size)
+        sentences = make_splits(
+            "agreement", config.agreement_length, sizes, seed=config.seed
+        )
         plan = [
-            {"seed": seed, "option": name}
+            {"task": task, "seed": seed, "option": name}
             for seed in range(config.seed, config.seed + config.seeds)
+            for task in ("char_lm", "agreement")
             for name in config.options
         ]
-        run_plan(
-            store,
-            plan,
-            lambda keys: run_one(
+
+        def one(keys):
+            if keys["task"] == "agreement":
+                return agreement_run(keys, sentences, config, output)
+            return run_one(
                 keys,
                 data,
                 excerpts,
                 config,
                 output,
                 2 if args.quiet else "auto",
-            ),
-            lambda run: f"{run['value']:.3f} bits per character",
+            )
+
+        run_plan(
+            store,
+            plan,
+            one,
+            lambda run: f"{run['metric']} {run['value']:.3f}",
         )
     print(write_page(store, output))
 

@@ -178,10 +178,17 @@ def test_char_lm_cells_at_toy_size(tmp_path):
             "50000", "--validation-chars", "5000", "--test-chars", "5000",
             "--units", "8", "--analysis-files", "1", "--analysis-chars",
             "300", "--seeds", "2", "--options", "standard", "layer_norm",
+            "--map-length", "30", "--agreement-length", "10",
+            "--agreement-epochs", "1", "--agreement-train-size", "64",
+            "--agreement-test-size", "32", "--agreement-units", "4",
             "--quiet", "--output", str(out)]  # fmt: skip
     char_lm_cells.main(args)
     data = json.loads((out / "results.json").read_text())
-    runs = {(r["option"], r["seed"]): r for r in data["runs"]}
+    runs = {(r["option"], r["seed"]): r for r in data["runs"]
+            if r["task"] == "char_lm"}  # fmt: skip
+    sentences = [r for r in data["runs"] if r["task"] == "agreement"]
+    assert sorted((r["option"], r["seed"]) for r in sentences) == sorted(runs)
+    assert all(0.0 <= r["value"] <= 1.0 for r in sentences)
     assert sorted(runs) == [("layer_norm", 0), ("layer_norm", 1),
                             ("standard", 0), ("standard", 1)]  # fmt: skip
     assert runs[("layer_norm", 0)]["params"] > runs[("standard", 0)]["params"]
@@ -189,6 +196,7 @@ def test_char_lm_cells_at_toy_size(tmp_path):
     for run in runs.values():
         assert 0 < run["value"] < chance
         assert len(run["validation_history"]) == 2
+        assert len(run["gradient_map"]) == 30 and run["gradient_map"][0] == 1
         for gates in run["saturation"].values():
             assert sorted(gates) == ["forget", "input", "output"]
             assert all(0.0 <= share <= 1.0 for share in gates.values())
@@ -200,6 +208,7 @@ def test_char_lm_cells_at_toy_size(tmp_path):
     page = (out / "summary.md").read_text()
     assert "| `layer_norm` | " in page
     assert f"{mean:+.3f} [{mean - half:+.3f}, {mean + half:+.3f}]" in page
+    assert "## Agreement at T = 10" in page
     assert (out / "char_lm_cells.png").stat().st_size > 20_000
     before = (out / "results.json").read_text()
     char_lm_cells.main(args)
