@@ -289,3 +289,20 @@ def test_mistakes_are_named():
         with pytest.raises(error) as caught:
             make_layer()
         assert str(caught.value) == message
+
+
+def test_the_viewer_and_the_statistics_read_the_normalised_cell(tmp_path):
+    from keras_gates import stats, viewer
+
+    layer = make("lstm")
+    _, gates = layer(inputs().astype("float32"))
+    arrays = {name: to_numpy(value) for name, value in gates.items()}
+    path = tmp_path / "page.html"
+    viewer.write_html(arrays, None, path)
+    assert '"normalized_cell":"normalised cell state LN(c)"' in (
+        path.read_text()
+    )
+    logs = stats.log_statistics({"lstm": arrays})
+    # A state, not a gate: no saturation statistics for it.
+    assert not any("normalized_cell" in key for key in logs)
+    assert any("forget" in key for key in logs)
