@@ -3,6 +3,7 @@ step functions timed in turn (shared by the speed experiments)."""
 
 from __future__ import annotations
 
+import importlib.util
 import time
 
 import keras
@@ -40,3 +41,15 @@ def time_interleaved(functions: dict, repeats: int, warmup: int) -> dict:
             function()
             times[name].append(time.perf_counter() - start)
     return {name: 1000 * float(np.median(t)) for name, t in times.items()}
+
+
+def flush_denormals(store) -> None:
+    """Denormal floats flushed to zero, as TensorFlow and XLA do on a CPU
+    by default and PyTorch does not: training toward zero targets drifts
+    into denormals, which a CPU computes slowly, and would time the CPU's
+    denormal handling instead of the layers (docs/benchmark)."""
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        torch.set_flush_denormal(True)
+        store.data["flush_denormal"] = True

@@ -40,7 +40,7 @@ from experiments._runner import (
     parser,
     save_page,
 )
-from experiments._timing import build, time_interleaved
+from experiments._timing import build, flush_denormals, time_interleaved
 from keras_gates import GatedGRU, GatedLSTM, GateExtractor, plots
 
 SHAPES = [  # batch, time, input features, units
@@ -638,18 +638,6 @@ def redraw(folder: Path) -> None:
         chart(data["runs"], backend, data["device"]), folder / "benchmark.png"
     )
     write_summary(folder, data)
-
-
-def flush_denormals(store) -> None:
-    """Denormal floats flushed to zero, as TensorFlow and XLA do on a CPU
-    by default and PyTorch does not: training toward zero targets drifts
-    into denormals, which a CPU computes slowly, and would time the CPU's
-    denormal handling instead of the layers (docs/benchmark)."""
-    if importlib.util.find_spec("torch") is not None:
-        import torch
-
-        torch.set_flush_denormal(True)
-        store.data["flush_denormal"] = True
 
 
 def run_grid(store, config) -> None:

@@ -39,7 +39,7 @@ from experiments._runner import (
     parser,
     save_page,
 )
-from experiments._timing import build, time_interleaved
+from experiments._timing import build, flush_denormals, time_interleaved
 from keras_gates import GatedGRU, GatedLSTM
 
 LSTM_VARIANTS = ("nig", "nfg", "nog", "niaf", "noaf", "cifg", "fgr")
@@ -197,7 +197,13 @@ def write_page(store, output: Path) -> str:
         "standard gated layer as 'auto' runs it; `to loop`: against the "
         "standard layer with `use_cudnn=False` (Keras's loop, the path the "
         "variants take, except on PyTorch, where the standard layer keeps "
-        "its hand-written backward pass).",
+        "its hand-written backward pass)."
+        + (
+            " PyTorch flushes denormal floats to zero in this run, as "
+            "TensorFlow and XLA do by default."
+            if store.data.get("flush_denormal")
+            else ""
+        ),
         "",
     ]
     slow = []
@@ -315,6 +321,8 @@ def main(argv=None):
             f"variant_speed on {store.data['device']}, backend "
             f"{keras.backend.backend()}"
         )
+        if keras.backend.backend() == "torch":
+            flush_denormals(store)
         measure(config, store)
     print(write_page(store, Path(args.output)))
 
