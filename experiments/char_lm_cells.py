@@ -214,6 +214,17 @@ def paired_to_standard(found: dict, name: str, value, higher=False) -> tuple:
     return paired_verdict(differences, higher=higher)
 
 
+def paired_text(found: dict, name: str, higher: bool) -> str | None:
+    """The paired difference of `name`'s values from the standard
+    layer's, with its interval and verdict; None for the standard."""
+    if name == "standard" or "standard" not in found:
+        return None
+    gap, verdict = paired_to_standard(found, name, lambda r: r["value"], higher)
+    if gap.low is None:
+        return verdict
+    return f"{gap.mean:+.3f} [{gap.low:+.3f}, {gap.high:+.3f}]: {verdict}"
+
+
 def bits_rows(found: dict) -> list[dict]:
     rows = []
     for name, runs in found.items():
@@ -226,13 +237,7 @@ def bits_rows(found: dict) -> list[dict]:
             "parameters": runs[0]["params"],
             "s/epoch": float(np.median([r["seconds_per_epoch"] for r in runs])),
         }
-        if name != "standard" and "standard" in found:
-            gap, verdict = paired_to_standard(found, name, lambda r: r["value"])
-            row["against standard (paired)"] = (
-                f"{gap.mean:+.3f} [{gap.low:+.3f}, {gap.high:+.3f}]: {verdict}"
-                if gap.low is not None
-                else verdict
-            )
+        row["against standard (paired)"] = paired_text(found, name, False)
         rows.append(row)
     return rows
 
@@ -247,15 +252,7 @@ def agreement_rows(found: dict) -> list[dict]:
             "seeds": len(runs),
             "s/epoch": float(np.median([r["seconds_per_epoch"] for r in runs])),
         }
-        if name != "standard" and "standard" in found:
-            gap, verdict = paired_to_standard(
-                found, name, lambda r: r["value"], higher=True
-            )
-            row["against standard (paired)"] = (
-                f"{gap.mean:+.3f} [{gap.low:+.3f}, {gap.high:+.3f}]: {verdict}"
-                if gap.low is not None
-                else verdict
-            )
+        row["against standard (paired)"] = paired_text(found, name, True)
         rows.append(row)
     return rows
 
