@@ -270,7 +270,8 @@ def run(
     if plan.try_kernel:
         result = _kernel(layer, sequences, state0, mask, training, masks, full)
     if result is None:
-        layer.cell._kernel_mask = kernel_mask
+        # The masked kernel is computed here, once, outside the loop.
+        layer.cell.use_kernel_mask(kernel_mask)
         try:
             result = _sequence(
                 layer,
@@ -284,7 +285,7 @@ def run(
                 zone=zone,
             )
         finally:
-            layer.cell._kernel_mask = None
+            layer.cell.use_kernel_mask(None)
     if plan.gates == RECOVERED:
         result.gates = _recover(layer, sequences, state0, mask, masks, result)
     dtype = layer.compute_dtype

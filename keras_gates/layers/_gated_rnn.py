@@ -146,9 +146,10 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
             else list(zoneout_rates)
         )
         self.recurrent_dropconnect = recurrent_dropconnect
-        # The recurrent kernel's DropConnect mask for the current call, set
-        # while a training call runs (`kernel_mask`).
-        self._kernel_mask = None
+        # The recurrent kernel with DropConnect's mask applied, set while a
+        # training call runs (`use_kernel_mask`): multiplied once per call,
+        # not at every step.
+        self._dropped_kernel = None
         self.weight_gates = weight_gates(self.kind, variant)
         if self.implementation == 1:
             # Keras's cells' name for "one dropout mask per gate".
@@ -338,12 +339,19 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
             x = ops.add(x, self.input_bias())
         return x
 
+    def use_kernel_mask(self, mask):
+        """Until called again with None: the steps read the recurrent
+        kernel times DropConnect's `mask` (None: the kernel itself)."""
+        self._dropped_kernel = (
+            None if mask is None else self.recurrent_kernel * mask
+        )
+
     def dropped_recurrent_kernel(self):
         """The recurrent kernel this call reads: with DropConnect's mask
         while a training call runs."""
-        if self._kernel_mask is None:
+        if self._dropped_kernel is None:
             return self.recurrent_kernel
-        return self.recurrent_kernel * self._kernel_mask
+        return self._dropped_kernel
 
     def recurrent_projection(self, h_tm1, recurrent_masks, gates=None):
         """`h_tm1 @ recurrent_kernel` for `gates` (default: all)."""
@@ -392,9 +400,10 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
         if training:
             input_masks = self.get_dropout_mask(inputs)
             recurrent_masks = self.get_recurrent_dropout_mask(states[0])
-            self._kernel_mask = self._standalone_mask
-            if self.recurrent_dropconnect and self._kernel_mask is None:
-                self._kernel_mask = self.draw_kernel_mask()
+            kernel_mask = self._standalone_mask
+            if self.recurrent_dropconnect and kernel_mask is None:
+                kernel_mask = self.draw_kernel_mask()
+            self.use_kernel_mask(kernel_mask)
             if self.has_zoneout:
                 # Drawn at every step: a cell alone in keras.layers.RNN
                 # trains with zoneout on TensorFlow and torch (JAX's scan
@@ -411,7 +420,7 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
                 x, states, recurrent_masks, self.projection_has_bias, zone=zone
             )
         finally:
-            self._kernel_mask = None
+            self.use_kernel_mask(None)
         if self.return_gates:
             return join_blocks(gates, self.gate_names), new_states
         return h, new_states
