@@ -4,6 +4,7 @@ and the units whose state tracks a feature of the code."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -14,6 +15,27 @@ from experiments._training import EpochTimer
 from keras_gates import GatedGRU, GatedLSTM, extract_gates
 
 LAYERS = {"GatedLSTM": GatedLSTM, "GatedGRU": GatedGRU}
+
+
+@dataclass
+class ModelConfig:
+    """The model, its training and its text, as every char_lm experiment
+    sets them; each experiment's Config adds its own fields."""
+
+    units: int = 128
+    embedding: int = 32
+    length: int = 100
+    batch_size: int = 32
+    steps: int = 4000
+    steps_per_epoch: int = 400
+    learning_rate: float = 2e-3
+    train_chars: int = 3_000_000
+    validation_chars: int = 100_000
+    test_chars: int = 200_000
+    analysis_files: int = 6
+    analysis_chars: int = 1500
+
+
 STATE = {"GatedLSTM": "cell", "GatedGRU": "hidden"}
 
 # -- data and model ------------------------------------------------------

@@ -36,6 +36,7 @@ from experiments import _char_data as text
 from experiments._char_model import (
     LAYERS,
     STATE,
+    ModelConfig,
     analysis_texts,
     best_units,
     bits_per_character,
@@ -60,21 +61,9 @@ PAGE_EXCERPTS = 2
 
 
 @dataclass
-class Config:
+class Config(ModelConfig):
     models: list = field(default_factory=lambda: ["GatedLSTM", "GatedGRU"])
-    units: int = 128
-    embedding: int = 32
-    length: int = 100
-    batch_size: int = 32
-    steps: int = 4000
-    steps_per_epoch: int = 400
-    learning_rate: float = 2e-3
-    train_chars: int = 3_000_000
-    validation_chars: int = 100_000
-    test_chars: int = 200_000
     ngram_orders: list = field(default_factory=lambda: [1, 2, 3, 4, 5, 6])
-    analysis_files: int = 6
-    analysis_chars: int = 1500
     seed: int = 0
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from experiments import _char_data as text
 from experiments._char_model import (
+    ModelConfig,
     analysis_texts,
     correlations,
     joined,
@@ -59,19 +60,7 @@ DUE = {"bracket depth": ")]}", "column": "\n"}
 
 
 @dataclass
-class Config:
-    units: int = 128
-    embedding: int = 32
-    length: int = 100
-    batch_size: int = 32
-    steps: int = 4000
-    steps_per_epoch: int = 400
-    learning_rate: float = 2e-3
-    train_chars: int = 3_000_000
-    validation_chars: int = 100_000
-    test_chars: int = 200_000
-    analysis_files: int = 6
-    analysis_chars: int = 1500
+class Config(ModelConfig):
     eval_chars: int = 20_000
     window: int = 256
     context: int = 128
