@@ -83,6 +83,10 @@ class Config:
     # `attractor_size` sentences per k.
     attractors: list = field(default_factory=list)
     attractor_size: int = 500
+    # Accuracy tasks: end a run after the first epoch whose validation
+    # accuracy reaches this (it is recorded with the epochs it trained);
+    # 0 trains every epoch.
+    stop_at: float = 0.0
 
 
 def planned_runs(config: Config, only_seed: int | None = None) -> list[dict]:
@@ -151,6 +155,7 @@ def run_sweep(
             seed=keys["seed"],
             backup_dir=backup_folder(output, keys),
             verbose=verbose,
+            stop_at=config.stop_at,
         )
         run["data_seed"] = data_seed
         if config.attractors and task.name == "agreement":
@@ -254,10 +259,16 @@ def table(runs) -> str:
                 "seconds_per_epoch": float(
                     np.mean([r["seconds_per_epoch"] for r in mine])
                 ),
-                "epochs": mine[0]["epochs"],
+                "epochs": span([r["epochs"] for r in mine]),
             }
         )
     return markdown_table(rows, COLUMNS)
+
+
+def span(values) -> str | int:
+    """One value, or "low-high" when the seeds differ."""
+    low, high = min(values), max(values)
+    return low if low == high else f"{low}-{high}"
 
 
 def twin_gaps(runs) -> list[str]:
@@ -443,7 +454,8 @@ def length_figure(runs, config: Config, output: Path) -> Path:
         f"test {task.metric}",
         baseline={L: task.baseline(L) for L in config.lengths},
         title=f"{task.name}: test {task.metric} against distance "
-        f"({config.epochs} epochs, {config.train_size} sequences)",
+        f"({'at most ' if config.stop_at else ''}{config.epochs} epochs, "
+        f"{config.train_size} sequences)",
         higher_is_better=task.higher_is_better,
     )
     path = output / f"{task.name}_vs_length.png"
@@ -497,6 +509,12 @@ def what_it_shows(runs, config: Config) -> list[str]:
         + f"); intervals: {METHOD}. "
         "Solved means accuracy >= 0.9, or a loss at most a tenth (MSE) or "
         "half (copy) of the chance baseline."
+        + (
+            f" A run ends after the first epoch whose validation accuracy "
+            f"reaches {config.stop_at} (the epochs column: how many ran)."
+            if config.stop_at
+            else ""
+        )
     )
     return lines
 

@@ -185,6 +185,23 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+class StopWhenSolved(keras.callbacks.Callback):
+    """Ends training after the first epoch whose validation accuracy
+    reaches `threshold`; `epochs` is then how many epochs ran (counted
+    from the first, so a run resumed by BackupAndRestore counts its
+    earlier epochs too)."""
+
+    def __init__(self, threshold: float, epochs: int):
+        super().__init__()
+        self.threshold = threshold
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (logs or {}).get("val_accuracy", 0.0) >= self.threshold:
+            self.epochs = epoch + 1
+            self.model.stop_training = True
+
+
 def headline(task: Task, model: keras.Model, x, y, batch_size=256) -> float:
     """The task's headline metric on (x, y)."""
     results = model.evaluate(x, y, batch_size=batch_size, verbose=0)
@@ -211,10 +228,14 @@ def train_run(
     callbacks=(),
     verbose: int | str = "auto",
     layer_options: dict | None = None,
+    stop_at: float = 0.0,
 ):
     """Trains one model on one task and length; returns (model, run dict).
 
-    `layer_options` go to the recurrent layer (see `build_model`).
+    `layer_options` go to the recurrent layer (see `build_model`). With
+    `stop_at` > 0 on an accuracy task, training ends after the first epoch
+    whose validation accuracy reaches it; the run records the epochs it
+    trained.
 
     With `backup_dir`, `keras.callbacks.BackupAndRestore` keeps the run's
     state there so an interrupted run resumes from its last epoch; the
@@ -233,7 +254,10 @@ def train_run(
         layer_options=layer_options,
     )
     timer = EpochTimer()
+    stopper = StopWhenSolved(stop_at, epochs)
     all_callbacks = [timer, *callbacks]
+    if stop_at > 0 and task.metric == "accuracy":
+        all_callbacks.append(stopper)
     if backup_dir is not None:
         all_callbacks.insert(
             0, keras.callbacks.BackupAndRestore(str(backup_dir))
@@ -262,7 +286,7 @@ def train_run(
         "baseline": float(task.baseline(length)),
         "params": int(net.get_layer("recurrent").count_params()),
         "seconds_per_epoch": float(np.median(timed)) if timed else None,
-        "epochs": epochs,
+        "epochs": stopper.epochs,
         "seed": seed,
         "history": {
             k: [float(v) for v in vs] for k, vs in history.history.items()

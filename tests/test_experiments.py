@@ -122,6 +122,23 @@ def test_agreement_main_command_at_toy_size(tmp_path):
     assert "Verdict on the article's claim:" in summary
 
 
+def test_a_run_stops_after_the_first_epoch_that_reaches_stop_at(tmp_path):
+    # Validation accuracy is at least 0 after every epoch, at most 1: a
+    # threshold of 0 is off, 1e-9 stops after epoch 1, 1.01 never stops.
+    args = ["--task", "agreement", "--lengths", "6", "--models",
+            "SimpleRNN", *TOY, "--epochs", "3"]  # fmt: skip
+    for stop_at, epochs in ((0.0, 3), (1e-9, 1), (1.01, 3)):
+        out = tmp_path / str(stop_at)
+        long_dependency.main(
+            [*args, "--stop-at", str(stop_at), "--output", str(out)]
+        )
+        (run,) = json.loads((out / "results.json").read_text())["runs"]
+        assert run["epochs"] == epochs
+        assert len(run["history"]["val_accuracy"]) == epochs
+    assert "reaches 1e-09 (the epochs column" in (out.parent / "1e-09" /
+                                                  "summary.md").read_text()
+
+
 def test_a_folder_with_another_config_is_refused(tmp_path):
     out = tmp_path / "x"
     args = ["--task", "adding", "--lengths", "8", "--models", "SimpleRNN",
