@@ -511,7 +511,8 @@ def what_it_shows(runs, config: Config) -> list[str]:
         "half (copy) of the chance baseline."
         + (
             f" A run ends after the first epoch whose validation accuracy "
-            f"reaches {config.stop_at} (the epochs column: how many ran)."
+            f"reaches {config.stop_at} (the epochs column: how many ran; a "
+            "run of one epoch is timed with its tracing)."
             if config.stop_at
             else ""
         )
