@@ -8,9 +8,10 @@ on the agreement task at distances 20, 100 and 200 (up to 10 epochs each;
 a run ends once its validation accuracy reaches 0.95, about five standard
 errors of 500 sentences past the 0.9 that counts as solved; `--stop-at 0`
 trains every epoch), prints a comparison table as it goes, and writes
-results/agreement/: results.json, summary.md, agreement_vs_length.png and gate figures of the trained GatedLSTM at
-distance 100. Flags as for experiments.long_dependency (--inits default
-chrono adds Keras's default initialisation).
+results/agreement/: results.json, summary.md, agreement_vs_length.png
+and gate figures of the trained GatedLSTM at distance 100. Flags as for
+experiments.long_dependency (--inits default chrono adds Keras's default
+initialisation).
 """
 
 from experiments._long_dependency import Config, main
