@@ -135,8 +135,10 @@ def test_a_run_stops_after_the_first_epoch_that_reaches_stop_at(tmp_path):
         (run,) = json.loads((out / "results.json").read_text())["runs"]
         assert run["epochs"] == epochs
         assert len(run["history"]["val_accuracy"]) == epochs
-    assert "reaches 1e-09 (the epochs column" in (out.parent / "1e-09" /
-                                                  "summary.md").read_text()
+    assert (
+        "reaches 1e-09 (the epochs column"
+        in (out.parent / "1e-09" / "summary.md").read_text()
+    )
 
 
 def test_a_folder_with_another_config_is_refused(tmp_path):
