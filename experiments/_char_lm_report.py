@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from experiments import _report as report
 from experiments._char_data import FEATURES
-from experiments._runner import markdown_table, page_opening, save_page
 from keras_gates import plots
 
 # A unit "tracks" a feature when |r| >= TRACKS and beats the best unit of
@@ -86,7 +86,7 @@ def bits_table(runs: dict) -> tuple[str, list[str]]:
                     f"{verdict} the {best}-gram by "
                     f"{abs(ngram['value'] - run['value']):.3f}."
                 )
-    return markdown_table(rows, columns), notes
+    return report.table(rows, columns), notes
 
 
 def learning_curves(runs: dict, steps_per_epoch: int) -> Figure:
@@ -341,7 +341,7 @@ def write_page(store, output) -> str:
     runs = runs_by_model(store)
     config = store.config
     table, notes = bits_table(runs)
-    lines = page_opening(
+    lines = report.opening(
         "Character-level language models of Python source", store.data
     )
     found = store.data.get("text", {})
@@ -371,7 +371,7 @@ def write_page(store, output) -> str:
             "saturated, open). For the GRU, update is Keras's z: open "
             "keeps the old state.",
             "",
-            markdown_table(
+            report.table(
                 saturation_rows(runs),
                 [
                     "model",
@@ -396,7 +396,7 @@ def write_page(store, output) -> str:
             "layer pair, and the best unit of the same network before "
             "training. The page link opens the gate viewer at that unit.",
             "",
-            markdown_table(
+            report.table(
                 rows,
                 [
                     "model",
@@ -418,4 +418,4 @@ def write_page(store, output) -> str:
         output / "learning_curves.png",
     )
     lines += what_it_shows(runs, rows, notes)
-    return save_page(output / "summary.md", lines)
+    return report.save(output / "summary.md", lines)

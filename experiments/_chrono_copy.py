@@ -35,14 +35,13 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
+from experiments import _report as report
 from experiments._intervals import METHOD, interval, paired_verdict
 from experiments._runner import (
     config_from,
     open_store,
-    page_opening,
     parser,
     run_plan,
-    save_page,
 )
 from experiments._training import build_model
 from keras_gates import plots
@@ -247,7 +246,7 @@ def verdict_lines(runs, config: Config) -> list[str]:
 def write_page(store, config: Config, output: Path) -> str:
     figure = curves_figure(store.runs, config)
     plots.save_figure(figure, output / "chrono_copy.png")
-    lines = page_opening(
+    lines = report.opening(
         "Chrono on the copy task (Tallec & Ollivier's setting)", store.data
     )
     lines += [
@@ -261,7 +260,7 @@ def write_page(store, config: Config, output: Path) -> str:
         "",
         "![copy loss curves](chrono_copy.png)",
     ]
-    return save_page(output / "summary.md", lines)
+    return report.save(output / "summary.md", lines)
 
 
 def main(argv=None):

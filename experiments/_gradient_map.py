@@ -41,16 +41,14 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
+from experiments import _report as report
 from experiments._gradients import input_gradients
 from experiments._intervals import METHOD, Interval, interval
 from experiments._runner import (
     backup_folder,
-    markdown_table,
     open_store,
-    page_opening,
     parser,
     run_plan,
-    save_page,
 )
 from experiments._training import build_model, train_run
 from keras_gates import extract_gates, plots
@@ -398,11 +396,11 @@ def write_page(store, config: Config, output: Path) -> str:
         f"first k below {VANISHED:g}",
         "test accuracy",
     ]
-    lines = page_opening("Where the vanishing gradient holds", store.data)
+    lines = report.opening("Where the vanishing gradient holds", store.data)
     lines += [
         __doc__.split("\n\n", 2)[2].strip(),
         "",
-        markdown_table(rows_of(runs), columns),
+        report.table(rows_of(runs), columns),
         "![gradient against distance](gradient_map.png)",
         "",
         "![predicted against measured factor](factors.png)",
@@ -412,7 +410,7 @@ def write_page(store, config: Config, output: Path) -> str:
         *what_it_shows(runs),
         "",
     ]
-    return save_page(output / "summary.md", lines)
+    return report.save(output / "summary.md", lines)
 
 
 def main(argv=None):

@@ -27,6 +27,7 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
+from experiments import _report as report
 from experiments._intervals import (
     METHOD,
     Interval,
@@ -39,11 +40,8 @@ from experiments._runner import (
     backup_folder,
     command_line,
     config_from,
-    markdown_table,
-    page_opening,
     parser,
     run_plan,
-    save_page,
 )
 from experiments._training import INITS, check_model_names, headline, train_run
 from keras_gates import extract_gates, plots, stats
@@ -262,7 +260,7 @@ def table(runs) -> str:
                 "epochs": span([r["epochs"] for r in mine]),
             }
         )
-    return markdown_table(rows, COLUMNS)
+    return report.table(rows, COLUMNS)
 
 
 def span(values) -> str | int:
@@ -413,7 +411,7 @@ def write_outputs(store: ResultsStore, config: Config, output: Path) -> tuple:
         if attractor_cells(store.runs):
             figures.append(attractor_figure(store.runs, config, output))
             attractors = attractor_lines(store.runs)
-    lines = page_opening(
+    lines = report.opening(
         f"{config.task}: models against dependency length", store.data
     )
     lines += [
@@ -443,7 +441,7 @@ def write_outputs(store: ResultsStore, config: Config, output: Path) -> tuple:
     if notes:
         lines += ["## What the gates show", "", *notes, ""]
     lines += ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in figures]
-    save_page(output / "summary.md", lines)
+    report.save(output / "summary.md", lines)
     return figures, facts
 
 

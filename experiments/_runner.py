@@ -50,20 +50,11 @@ __all__ = [
     "command_line",
     "config_from",
     "device",
-    "markdown_table",
     "open_store",
-    "page_opening",
     "parser",
     "run_plan",
-    "save_page",
     "versions",
 ]
-
-COMPARABLE = (
-    "Times and ratios are comparable only within one run: absolute times "
-    "drift between runs on shared machines."
-)
-
 
 # -- flags ---------------------------------------------------------------
 
@@ -367,53 +358,3 @@ def run_plan(store, plan, run_one, describe=None) -> None:
         store.add(run)
         shutil.rmtree(backup_folder(store.folder, keys), ignore_errors=True)
         progress.step(f"{name}: {describe(run) if describe else 'done'}")
-
-
-# -- pages ---------------------------------------------------------------
-
-
-def markdown_table(rows: list[dict], columns: list[str]) -> str:
-    def cell(value):
-        if isinstance(value, float):
-            return f"{value:.4g}"
-        if isinstance(value, list) and all(isinstance(v, float) for v in value):
-            return "[" + ", ".join(f"{v:.4g}" for v in value) + "]"
-        return "" if value is None else str(value)
-
-    lines = [
-        "| " + " | ".join(columns) + " |",
-        "|" + "---|" * len(columns),
-    ]
-    for row in rows:
-        lines.append(
-            "| " + " | ".join(cell(row.get(c)) for c in columns) + " |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def save_page(path, lines: list[str]) -> str:
-    """Joins a page's lines, writes it atomically, returns its text."""
-    text = "\n".join(lines) + "\n"
-    atomic_write_text(path, text)
-    return text
-
-
-def page_opening(title: str, data: dict) -> list[str]:
-    """The first lines of every page, from a results.json's data: title,
-    command, machine, date, versions, and that times compare only within
-    a run."""
-    found = data.get("versions", {})
-    software = ", ".join(f"{k} {v}" for k, v in found.items() if k != "backend")
-    command = (
-        data.get("command") or f"python -m experiments.{data['experiment']}"
-    )
-    return [
-        f"# {title}",
-        "",
-        f"`{command}`",
-        "",
-        f"Measured on {data['device']}, {data.get('date', 'date not recorded')}"
-        f"; Keras backend {found.get('backend', '?')}; {software}. "
-        + COMPARABLE,
-        "",
-    ]

@@ -35,15 +35,13 @@ import keras
 import numpy as np
 
 from experiments import _lrp
+from experiments import _report as report
 from experiments._intervals import METHOD, interval
 from experiments._runner import (
     backup_folder,
-    markdown_table,
     open_store,
-    page_opening,
     parser,
     run_plan,
-    save_page,
 )
 from experiments._training import train_run
 from keras_gates import extract_gates, gate_gradients, integrated_gradients
@@ -270,7 +268,7 @@ def meaning(runs) -> list[str]:
 
 def write_page(store, config: Config, output: Path) -> str:
     runs = sorted(store.runs, key=lambda r: r["seed"])
-    lines = page_opening(
+    lines = report.opening(
         "Gate attributions against LRP (Arras et al. 2017)", store.data
     )
     error = max(r["lrp_forward_error"] for r in runs)
@@ -287,7 +285,7 @@ def write_page(store, config: Config, output: Path) -> str:
         f"with LRP's, mean over sentences. {METHOD}. The numpy LSTM of the "
         f"LRP reproduces the model's logit to {error:.1e}.",
         "",
-        markdown_table(
+        report.table(
             rows(runs),
             [
                 "method",
@@ -301,7 +299,7 @@ def write_page(store, config: Config, output: Path) -> str:
         *meaning(runs),
         "",
     ]
-    return save_page(output / "summary.md", lines)
+    return report.save(output / "summary.md", lines)
 
 
 def main(argv=None):

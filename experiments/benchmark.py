@@ -31,14 +31,12 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from experiments import _report as report
 from experiments._runner import (
     ResultsStore,
     command_line,
     config_from,
-    markdown_table,
-    page_opening,
     parser,
-    save_page,
 )
 from experiments._timing import build, flush_denormals, time_interleaved
 from keras_gates import GatedGRU, GatedLSTM, GateExtractor, plots
@@ -549,7 +547,7 @@ def write_summary(folder: Path, data: dict) -> str:
     denormal = data.get("flush_denormal") and (
         data["versions"]["backend"] == "torch"
     )
-    lines = page_opening(
+    lines = report.opening(
         f"Benchmark, backend {data['versions']['backend']}", data
     )
     lines += [
@@ -565,12 +563,12 @@ def write_summary(folder: Path, data: dict) -> str:
             else ""
         ),
         "",
-        markdown_table(timing, TIMING_COLUMNS),
-        markdown_table(
+        report.table(timing, TIMING_COLUMNS),
+        report.table(
             [r for r in runs if r["mode"] == "extract"],
             ["task", "model", "value", "forward_ms", "ratio_to_forward"],
         ),
-        markdown_table(
+        report.table(
             [r for r in runs if r["mode"] == "memory"],
             ["task", "value", "gate_arrays_mib"],
         ),
@@ -580,7 +578,7 @@ def write_summary(folder: Path, data: dict) -> str:
         "",
         "![benchmark](benchmark.png)",
     ]
-    return save_page(folder / "summary.md", lines)
+    return report.save(folder / "summary.md", lines)
 
 
 TIMING_COLUMNS = [
@@ -596,9 +594,9 @@ TIMING_COLUMNS = [
 
 
 def write_growth(folder: Path, store, config) -> None:
-    lines = page_opening(
+    lines = report.opening(
         "Jit-compiled training step against the length, backend "
-        f"{keras.backend.backend()}",
+        f"{store.data['versions']['backend']}",
         store.data,
     )
     lines += [
@@ -606,12 +604,12 @@ def write_growth(folder: Path, store, config) -> None:
         "warm-up, medians. `growth_over_first`: the step at T = "
         f"{GROWTH_TIMES[1]} over the step at T = {GROWTH_TIMES[0]}.",
         "",
-        markdown_table(
+        report.table(
             store.runs,
             ["task", "model", "value", "ratio_to_builtin", "growth_over_first"],
         ),
     ]
-    save_page(folder / "growth.md", lines)
+    report.save(folder / "growth.md", lines)
 
 
 def command_parser():
@@ -633,6 +631,10 @@ def command_parser():
 def redraw(folder: Path) -> None:
     """The figure and summary.md again, from results.json (`--report`)."""
     data = json.loads((folder / "results.json").read_text())
+    if all(run.get("mode") == "growth" for run in data["runs"]):
+        store = ResultsStore.load(folder)
+        write_growth(folder, store, Config(**store.config))
+        return
     backend = data["versions"]["backend"]
     plots.save_figure(
         chart(data["runs"], backend, data["device"]), folder / "benchmark.png"

@@ -20,12 +20,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from experiments import _report as report
 from experiments._runner import (
-    markdown_table,
     open_store,
-    page_opening,
     parser,
-    save_page,
 )
 from keras_gates import GatedLSTM, GatePlotter, GateRecorder
 
@@ -122,14 +120,14 @@ def rows_of(times: dict, config: Config) -> list[dict]:
 
 def write_page(store, config: Config) -> str:
     base, timed = store.runs
-    lines = page_opening(
+    lines = report.opening(
         "Cost of GateRecorder + GatePlotter on an IMDB-sized epoch", store.data
     )
     lines += [
         f"Config: {config}. `value`: the median of the epochs in `all`; "
         "`overhead`: relative to the median without callbacks.",
         "",
-        markdown_table(store.runs, ["task", "value", "all", "overhead"]),
+        report.table(store.runs, ["task", "value", "all", "overhead"]),
         "## What this shows",
         "",
         f"- Recording and plotting the gates of a {config.probe}-sequence "
@@ -142,7 +140,7 @@ def write_page(store, config: Config) -> str:
         f"{min(timed['all']):.1f}-{max(timed['all']):.1f} s with them: a "
         "difference inside that spread is noise, not a cost.",
     ]
-    return save_page(store.folder / "summary.md", lines)
+    return report.save(store.folder / "summary.md", lines)
 
 
 def main(argv=None):

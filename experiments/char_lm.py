@@ -187,7 +187,7 @@ def rewrite_pages(store, config: Config, output: Path) -> None:
 
 
 def main(argv=None):
-    from experiments import _char_lm_report as report
+    from experiments import _char_lm_report as char_report
 
     args = parser(
         Config(),
@@ -199,7 +199,7 @@ def main(argv=None):
     store, config = open_store(args, Config(), "char_lm", argv)
     if args.report:
         rewrite_pages(store, config, output)
-        print(report.write_page(store, output))
+        print(char_report.write_page(store, output))
         return
     data = text.corpus(
         config.train_chars, config.test_chars, config.validation_chars
@@ -232,7 +232,7 @@ def main(argv=None):
         run_one,
         lambda run: f"{run['value']:.3f} bits per character",
     )
-    print(report.write_page(store, output))
+    print(char_report.write_page(store, output))
 
 
 if __name__ == "__main__":

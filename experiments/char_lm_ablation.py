@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments import _char_data as text
+from experiments import _report as report
 from experiments._char_model import (
     ModelConfig,
     analysis_texts,
@@ -43,12 +44,9 @@ from experiments._char_model import (
 from experiments._intervals import METHOD, interval, paired
 from experiments._runner import (
     backup_folder,
-    markdown_table,
     open_store,
-    page_opening,
     parser,
     run_plan,
-    save_page,
 )
 from keras_gates import MeanAblate, intervene, plots
 from keras_gates.files import atomic_path
@@ -291,7 +289,7 @@ def figure(found, config: Config, path: Path) -> Path:
 def write_page(store, config: Config, output: Path) -> str:
     runs = sorted(store.runs, key=lambda r: r["seed"])
     found = rows(runs, config)
-    lines = page_opening(
+    lines = report.opening(
         "Ablating the cells that track brackets and columns", store.data
     )
     picture = figure(found, config, output / "char_lm_ablation.png")
@@ -310,7 +308,7 @@ def write_page(store, config: Config, output: Path) -> str:
         "untouched, and their change with the units ablated; the last "
         f"column the change on every other character. {METHOD}.",
         "",
-        markdown_table(
+        report.table(
             [
                 {k: v for k, v in r.items() if not k.startswith("_")}
                 for r in found
@@ -344,7 +342,7 @@ def write_page(store, config: Config, output: Path) -> str:
         f"![char_lm_ablation]({picture.name})",
         "",
     ]
-    return save_page(output / "summary.md", lines)
+    return report.save(output / "summary.md", lines)
 
 
 def main(argv=None):

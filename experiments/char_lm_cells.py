@@ -41,6 +41,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from experiments import _char_data as text
+from experiments import _report as report
 from experiments._char_model import (
     ModelConfig,
     analysis_texts,
@@ -52,12 +53,9 @@ from experiments._char_model import (
 from experiments._intervals import METHOD, interval, paired_verdict
 from experiments._runner import (
     backup_folder,
-    markdown_table,
     open_store,
-    page_opening,
     parser,
     run_plan,
-    save_page,
 )
 from experiments._training import train_run
 from keras_gates._autodiff import value_and_gradients
@@ -454,7 +452,7 @@ def agreement_section(found: dict, config: dict) -> list[str]:
         f"accuracy on {config['agreement_test_size']} (chance 0.5); paired: "
         "the per-seed difference from the standard layer, higher is better.",
         "",
-        markdown_table(
+        report.table(
             agreement_rows(found),
             [
                 "option",
@@ -474,7 +472,7 @@ def agreement_section(found: dict, config: dict) -> list[str]:
 def write_page(store, output: Path) -> str:
     found = by_option(store)
     config = store.config
-    lines = page_opening(
+    lines = report.opening(
         "Layer normalisation, zoneout and DropConnect on the character-level "
         "language model",
         store.data,
@@ -494,7 +492,7 @@ def write_page(store, output: Path) -> str:
         "",
         "## Bits per character",
         "",
-        markdown_table(
+        report.table(
             bits_rows(found),
             [
                 "option",
@@ -510,7 +508,7 @@ def write_page(store, output: Path) -> str:
         "Share of (step, unit) values below 0.1 or above 0.9 on the "
         "held-out excerpts, mean [95% interval] over seeds:",
         "",
-        markdown_table(saturation_rows(found), ["layer", "gate", *found]),
+        report.table(saturation_rows(found), ["layer", "gate", *found]),
         "## The gradient map",
         "",
         "log10 of the gradient that reaches the input k steps before the "
@@ -519,7 +517,7 @@ def write_page(store, output: Path) -> str:
         f"{config['map_length']} characters) relative to the last step's "
         "own, mean [95% interval] over seeds:",
         "",
-        markdown_table(
+        report.table(
             map_rows(found), ["option", *[f"k = {k}" for k in DISTANCES]]
         ),
         *agreement_section(by_option(store, "agreement"), config),
@@ -536,7 +534,7 @@ def write_page(store, output: Path) -> str:
     figure(found, config["steps_per_epoch"]).savefig(
         output / "char_lm_cells.png", dpi=120
     )
-    return save_page(output / "summary.md", lines)
+    return report.save(output / "summary.md", lines)
 
 
 def main(argv=None):

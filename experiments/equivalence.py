@@ -17,13 +17,11 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from experiments import _report as report
 from experiments._runner import (
-    markdown_table,
     open_store,
-    page_opening,
     parser,
     run_plan,
-    save_page,
 )
 from keras_gates import convert
 
@@ -128,7 +126,7 @@ def what_it_shows(runs) -> list[str]:
 
 
 def write_page(store, config: Config) -> str:
-    lines = page_opening(
+    lines = report.opening(
         "GatedLSTM/GatedGRU against keras.layers.LSTM/GRU (copied weights)",
         store.data,
     )
@@ -137,12 +135,12 @@ def write_page(store, config: Config) -> str:
         "front for the other half; gradients of every weight from one SGD "
         "step with learning rate 1.",
         "",
-        markdown_table(store.runs, COLUMNS),
+        report.table(store.runs, COLUMNS),
         "## What this shows",
         "",
         *what_it_shows(store.runs),
     ]
-    return save_page(store.folder / "summary.md", lines)
+    return report.save(store.folder / "summary.md", lines)
 
 
 def main(argv=None):

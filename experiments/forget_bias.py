@@ -19,15 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from experiments import _report as report
 from experiments._intervals import METHOD, paired, paired_verdict
 from experiments._long_dependency import solved, table
 from experiments._runner import (
     backup_folder,
     open_store,
-    page_opening,
     parser,
     run_plan,
-    save_page,
 )
 from experiments._training import train_run
 from keras_gates.tasks import get_task, make_splits
@@ -208,7 +207,7 @@ def failures(runs, task: str) -> str:
 
 def write_page(store, config: Config, output: Path) -> str:
     runs = store.runs
-    lines = page_opening(
+    lines = report.opening(
         "The LSTM's forget-gate bias against the GRU (Jozefowicz et al.)",
         store.data,
     )
@@ -250,7 +249,7 @@ def write_page(store, config: Config, output: Path) -> str:
         ],
         "",
     ]
-    return save_page(output / "summary.md", lines)
+    return report.save(output / "summary.md", lines)
 
 
 def main(argv=None):

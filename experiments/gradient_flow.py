@@ -20,15 +20,13 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
+from experiments import _report as report
 from experiments._gradients import input_gradients
 from experiments._runner import (
     backup_folder,
-    markdown_table,
     open_store,
-    page_opening,
     parser,
     run_plan,
-    save_page,
 )
 from experiments._training import build_model, train_run
 from keras_gates import extract_gates, plots
@@ -205,7 +203,7 @@ def write_page(store, config: Config, output: Path) -> str:
     }
     plots.save_figure(figure(curves, config), output / "gradient_flow.png")
     rows = ratio_rows(store.runs)
-    lines = page_opening(
+    lines = report.opening(
         "Gradient flow: does the gradient vanish with distance?", store.data
     )
     lines += [
@@ -215,14 +213,14 @@ def write_page(store, config: Config, output: Path) -> str:
         "the one reaching the last clause step, next to the verb; 1 means no "
         "decay, 1e-10 means the subject is out of reach.",
         "",
-        markdown_table(rows, list(rows[0])),
+        report.table(rows, list(rows[0])),
         "## What this shows",
         "",
         *what_it_shows(rows),
         "",
         "![gradient flow](gradient_flow.png)",
     ]
-    return save_page(output / "summary.md", lines)
+    return report.save(output / "summary.md", lines)
 
 
 def main(argv=None):

@@ -33,17 +33,15 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
+from experiments import _report as report
 from experiments._data import TextConfig, imdb_arrays
 from experiments._runner import (
     ResultsStore,
     backup_folder,
     command_line,
     config_from,
-    markdown_table,
-    page_opening,
     parser,
     run_plan,
-    save_page,
 )
 from experiments._training import (
     EpochTimer,
@@ -185,7 +183,7 @@ def word_table(gates, x, vocabulary, top=12) -> str:
                 ),
             }
         )
-    return markdown_table(rows, ["gate", "words (mean over units)"])
+    return report.table(rows, ["gate", "words (mean over units)"])
 
 
 def gate_figures(output: Path, data: dict) -> tuple[list, str]:
@@ -358,14 +356,16 @@ def write_page(store, config: Config, output: Path, data) -> str:
         "seconds_per_epoch",
         "epochs",
     ]
-    lines = page_opening("IMDB: gated layers against the built-ins", store.data)
+    lines = report.opening(
+        "IMDB: gated layers against the built-ins", store.data
+    )
     lines += [
         f"Config: {config}.",
         "",
         "value = test accuracy of the best-validation-accuracy epoch on the "
         "test reviews.",
         "",
-        markdown_table(store.runs, columns),
+        report.table(store.runs, columns),
         "## What this shows",
         "",
         *what_it_shows(store.runs),
@@ -380,7 +380,7 @@ def write_page(store, config: Config, output: Path, data) -> str:
             words,
         ]
         lines += [f"![{p.stem}]({p.name})" for p in figures]
-    return save_page(output / "summary.md", lines)
+    return report.save(output / "summary.md", lines)
 
 
 def main(argv=None):

@@ -17,12 +17,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from experiments import _report as report
 from experiments._runner import (
-    markdown_table,
     open_store,
-    page_opening,
     parser,
-    save_page,
 )
 from experiments._timing import time_interleaved
 from keras_gates import Clamp, GatedLSTM, GateExtractor, intervene
@@ -67,16 +65,16 @@ def measure(config: Config) -> list[dict]:
 
 
 def write_page(store, config: Config, output: Path) -> str:
-    lines = page_opening("What an intervention costs", store.data)
+    lines = report.opening("What an intervention costs", store.data)
     lines += [
         f"GatedLSTM({config.units}) on {config.batch} x {config.time} x "
         f"{config.features} inputs, one Dense output; median of "
         f"{config.repeats} interleaved calls after {config.warmup} warm-up "
         "calls. `ratio`: against the forward pass.",
         "",
-        markdown_table(store.runs, ["model", "ms", "ratio"]),
+        report.table(store.runs, ["model", "ms", "ratio"]),
     ]
-    return save_page(output / "summary.md", lines)
+    return report.save(output / "summary.md", lines)
 
 
 def main(argv=None):

@@ -38,15 +38,13 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments import _report as report
 from experiments._intervals import METHOD, interval, paired
 from experiments._runner import (
     backup_folder,
-    markdown_table,
     open_store,
-    page_opening,
     parser,
     run_plan,
-    save_page,
 )
 from experiments._training import train_run
 from keras_gates import Clamp, Patch, extract_gates, intervene, plots, stats
@@ -525,7 +523,7 @@ def figure(found, config: Config, path: Path) -> Path:
 def write_page(store, config: Config, output: Path) -> str:
     runs = sorted(store.runs, key=lambda r: r["seed"])
     found = rows(runs, config)
-    lines = page_opening(
+    lines = report.opening(
         "Changing the gates: the article's claims tested causally", store.data
     )
     picture = figure(found, config, output / "interventions.png")
@@ -539,7 +537,7 @@ def write_page(store, config: Config, output: Path) -> str:
         f"the same edit on {config.controls} random sets of as many units "
         f"(their mean). {METHOD}.",
         "",
-        markdown_table(
+        report.table(
             [
                 {k: v for k, v in r.items() if not k.startswith("_")}
                 for r in found
@@ -573,7 +571,7 @@ def write_page(store, config: Config, output: Path) -> str:
         "`experiments.attribution` (docs/attribution).",
         "",
     ]
-    return save_page(output / "summary.md", lines)
+    return report.save(output / "summary.md", lines)
 
 
 def main(argv=None):

@@ -32,12 +32,10 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
+from experiments import _report as report
 from experiments._runner import (
-    markdown_table,
     open_store,
-    page_opening,
     parser,
-    save_page,
 )
 from experiments._timing import build, flush_denormals, time_interleaved
 from keras_gates import GatedGRU, GatedLSTM
@@ -187,7 +185,7 @@ def chart(store) -> Figure:
 
 
 def write_page(store, output: Path) -> str:
-    lines = page_opening("Speed of the variants", store.data)
+    lines = report.opening("Speed of the variants", store.data)
     shape = store.config["shape"]
     lines += [
         f"Training step (`train_on_batch`, median of "
@@ -220,7 +218,7 @@ def write_page(store, output: Path) -> str:
         lines += [
             f"## {run['kind']}, gates {'on' if run['gates'] else 'off'}",
             "",
-            markdown_table(
+            report.table(
                 rows,
                 ["candidate", "params", "ms", "to standard", "to loop", "path"],
             ),
@@ -263,7 +261,7 @@ def write_page(store, output: Path) -> str:
         "",
     ]
     chart(store).savefig(output / "variant_speed.png", dpi=120)
-    return save_page(output / "summary.md", lines)
+    return report.save(output / "summary.md", lines)
 
 
 def _options_verdict(store) -> list[str]:

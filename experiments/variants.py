@@ -31,17 +31,15 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
+from experiments import _report as report
 from experiments._data import TextConfig, imdb_arrays
 from experiments._intervals import METHOD, interval, paired_verdict
 from experiments._long_dependency import solved
 from experiments._runner import (
     backup_folder,
-    markdown_table,
     open_store,
-    page_opening,
     parser,
     run_plan,
-    save_page,
 )
 from experiments._training import EpochTimer, build_text_model, train_run
 from keras_gates import extract_gates
@@ -360,7 +358,7 @@ def task_table(task: str, runs) -> tuple[str, dict]:
         "verdict",
         "s/epoch",
     ]
-    return markdown_table(rows, columns), verdicts
+    return report.table(rows, columns), verdicts
 
 
 def greff_lines(verdicts_by_task: dict) -> list[str]:
@@ -572,7 +570,7 @@ def gates_figure(output: Path, models, config: Config):
 def write_page(store, config: Config, output: Path) -> str:
     runs = store.runs
     tasks = [t for t in config.tasks if any(r["task"] == t for r in runs)]
-    lines = page_opening(
+    lines = report.opening(
         "Which gate matters: LSTM variants and the MGU", store.data
     )
     seeds = max((len(s) for s in cells(runs).values()), default=0)
@@ -615,7 +613,7 @@ def write_page(store, config: Config, output: Path) -> str:
     ]
     if gates is not None:
         lines += ["![gates](gates.png)", ""]
-    return save_page(output / "summary.md", lines)
+    return report.save(output / "summary.md", lines)
 
 
 def main(argv=None):

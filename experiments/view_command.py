@@ -36,14 +36,12 @@ import keras
 import numpy as np
 
 from experiments import _char_data as text
+from experiments import _report as report
 from experiments._browser import measure
 from experiments._char_model import analysis_texts, build_model, load
 from experiments._runner import (
-    markdown_table,
     open_store,
-    page_opening,
     parser,
-    save_page,
 )
 from keras_gates import GatedLSTM
 
@@ -169,7 +167,7 @@ def measure_pages(pages, loads) -> list[dict]:
 
 
 def write_page(store, config: Config, output: Path) -> str:
-    lines = page_opening(
+    lines = report.opening(
         "python -m keras_gates.view on saved models", store.data
     )
     for run in store.runs:
@@ -185,7 +183,7 @@ def write_page(store, config: Config, output: Path) -> str:
             "; `shown`: from the start of navigation to the first frame "
             "with the viewer built.",
             "",
-            markdown_table(
+            report.table(
                 run["pages"],
                 ["page", "MB", "shown ms (median)", "shown ms (max)"],
             ),
@@ -199,7 +197,7 @@ def write_page(store, config: Config, output: Path) -> str:
         f"against 2 s: {'under' if slowest < 2000 else 'over'}.",
         "",
     ]
-    return save_page(output / "summary.md", lines)
+    return report.save(output / "summary.md", lines)
 
 
 def main(argv=None):

@@ -22,13 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments import _report as report
 from experiments._browser import measure
 from experiments._runner import (
-    markdown_table,
     open_store,
-    page_opening,
     parser,
-    save_page,
 )
 from keras_gates import viewer
 
@@ -70,7 +68,7 @@ def write_page(store, output: Path) -> str:
     ]
     size = run["bytes"] / 1e6
     actions = [np.median(run["times"][k]) for k in ("unit", "gate", "span")]
-    lines = page_opening("Gate viewer: size and speed", store.data) + [
+    lines = report.opening("Gate viewer: size and speed", store.data) + [
         f"A page of {run['shape']} (sequences x steps x units) of an LSTM's "
         f"six quantities: **{size:.2f} MB**; {run['loads']} loads in "
         f"headless {run.get('browser', 'Chromium')}, times from the start "
@@ -81,7 +79,7 @@ def write_page(store, output: Path) -> str:
         "another unit, another gate, and select a span of 61 tokens "
         "(with the layout each forces).",
         "",
-        markdown_table(rows, ["measure", "median ms", "max ms"]),
+        report.table(rows, ["measure", "median ms", "max ms"]),
         "## What this shows",
         "",
         f"- Size {size:.2f} MB against the 10 MB asked of a page this "
@@ -94,7 +92,7 @@ def write_page(store, output: Path) -> str:
         f"{min(actions):.0f}-{max(actions):.0f} ms (median).",
         "",
     ]
-    return save_page(output / "summary.md", lines)
+    return report.save(output / "summary.md", lines)
 
 
 def main(argv=None):
