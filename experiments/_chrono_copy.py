@@ -36,7 +36,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from experiments import _report as report
-from experiments._intervals import METHOD, interval, paired_verdict
+from experiments._intervals import METHOD, interval
 from experiments._runner import (
     config_from,
     open_store,
@@ -207,13 +207,12 @@ def chrono_gap(runs):
     """(interval, verdict) of chrono's final loss minus the standard
     LSTM's, paired by seed ("better" means chrono's loss is lower)."""
     groups = by_init(runs)
-    theirs = {r["seed"]: r["final"] for r in groups.get("default", [])}
-    differences = [
-        r["final"] - theirs[r["seed"]]
-        for r in groups.get("chrono", [])
-        if r["seed"] in theirs
-    ]
-    return paired_verdict(differences, higher=False)
+    return report.against(
+        groups.get("chrono", []),
+        groups.get("default", []),
+        lambda r: r["final"],
+        higher=False,
+    )
 
 
 def verdict_lines(runs, config: Config) -> list[str]:

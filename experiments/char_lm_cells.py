@@ -50,7 +50,7 @@ from experiments._char_model import (
     padded_gates,
     train,
 )
-from experiments._intervals import METHOD, interval, paired_verdict
+from experiments._intervals import METHOD, interval
 from experiments._runner import (
     backup_folder,
     open_store,
@@ -194,13 +194,7 @@ def by_option(store, task="char_lm") -> dict:
 def paired_to_standard(found: dict, name: str, value, higher=False) -> tuple:
     """(interval of `value(option run) - value(standard run)` over the seeds
     both have, verdict; lower better unless `higher`)."""
-    standard = {r["seed"]: value(r) for r in found["standard"]}
-    differences = [
-        value(r) - standard[r["seed"]]
-        for r in found[name]
-        if r["seed"] in standard
-    ]
-    return paired_verdict(differences, higher=higher)
+    return report.against(found[name], found["standard"], value, higher)
 
 
 def paired_text(found: dict, name: str, higher: bool) -> str | None:
@@ -222,11 +216,11 @@ def bits_rows(found: dict) -> list[dict]:
             "test bits per character": interval(
                 [r["value"] for r in runs]
             ).text(3),
+            "against standard (paired)": paired_text(found, name, False),
             "seeds": len(runs),
             "parameters": runs[0]["params"],
             "s/epoch": float(np.median([r["seconds_per_epoch"] for r in runs])),
         }
-        row["against standard (paired)"] = paired_text(found, name, False)
         rows.append(row)
     return rows
 
@@ -237,11 +231,11 @@ def agreement_rows(found: dict) -> list[dict]:
         row = {
             "option": f"`{name}`",
             "test accuracy": interval([r["value"] for r in runs]).text(3),
+            "against standard (paired)": paired_text(found, name, True),
             "solved (> 0.9)": sum(r["value"] > 0.9 for r in runs),
             "seeds": len(runs),
             "s/epoch": float(np.median([r["seconds_per_epoch"] for r in runs])),
         }
-        row["against standard (paired)"] = paired_text(found, name, True)
         rows.append(row)
     return rows
 
@@ -281,18 +275,13 @@ def map_rows(found: dict) -> list[dict]:
 
 def sorted_verdicts(found: dict, unit: str, higher: bool) -> str:
     """Each option's paired verdict against the standard layer, grouped."""
-    groups: dict = {"better": [], "worse": [], "not resolved": []}
-    for name in found:
-        if name == "standard":
-            continue
-        gap, verdict = paired_to_standard(
-            found, name, lambda r: r["value"], higher
-        )
-        key = verdict if verdict in ("better", "worse") else "not resolved"
-        groups[key].append(f"`{name}` ({gap.mean:+.3f} {unit})")
-    return (
-        "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in groups.items())
-        + "."
+    return report.verdicts(
+        {
+            name: paired_to_standard(found, name, lambda r: r["value"], higher)
+            for name in found
+            if name != "standard"
+        },
+        unit,
     )
 
 
@@ -443,93 +432,70 @@ def figure(found: dict, steps_per_epoch: int) -> Figure:
 def agreement_section(found: dict, config: dict) -> list[str]:
     if not found:
         return []
-    return [
-        f"## Agreement at T = {config['agreement_length']}",
-        "",
+    return report.section(
+        f"Agreement at T = {config['agreement_length']}",
         f"A {config['agreement_units']}-unit GatedLSTM with chrono gate "
         f"biases per option, {config['agreement_epochs']} epochs on "
         f"{config['agreement_train_size']} sentences (one data set), test "
         f"accuracy on {config['agreement_test_size']} (chance 0.5); paired: "
         "the per-seed difference from the standard layer, higher is better.",
-        "",
-        report.table(
-            agreement_rows(found),
-            [
-                "option",
-                "test accuracy",
-                "against standard (paired)",
-                "solved (> 0.9)",
-                "seeds",
-                "s/epoch",
-            ],
-        ),
+        report.table(agreement_rows(found)),
         "Against the standard layer (accuracy, paired interval apart from "
         "0): " + sorted_verdicts(found, "accuracy", higher=True),
-        "",
-    ]
+    )
 
 
 def write_page(store, output: Path) -> str:
     found = by_option(store)
     config = store.config
-    lines = report.opening(
-        "Layer normalisation, zoneout and DropConnect on the character-level "
-        "language model",
-        store.data,
-    )
-    lines += [
+    intro = (
         f"Two {config['units']}-unit GatedLSTM layers on the Python standard "
         "library's source (the model and text of `experiments.char_lm`), "
         f"{config['steps']} batches of {config['batch_size']} windows of "
         f"{config['length']} characters per run, the same batches for every "
         "option of a seed; bits per character on the held-out files with at "
         f"least 128 characters of context. {METHOD}; paired: the per-seed "
-        "difference from the standard layer, lower is better.",
-        "",
-        "Options: "
-        + "; ".join(f"`{name}` = `{OPTIONS[name]}`" for name in found)
-        + ".",
-        "",
-        "## Bits per character",
-        "",
-        report.table(
-            bits_rows(found),
-            [
-                "option",
-                "test bits per character",
-                "against standard (paired)",
-                "seeds",
-                "parameters",
-                "s/epoch",
-            ],
+        "difference from the standard layer, lower is better."
+    )
+    options = "; ".join(f"`{name}` = `{OPTIONS[name]}`" for name in found)
+    lines = [
+        *report.opening(
+            "Layer normalisation, zoneout and DropConnect on the "
+            "character-level language model",
+            store.data,
         ),
-        "## Gate saturation",
+        intro,
         "",
-        "Share of (step, unit) values below 0.1 or above 0.9 on the "
-        "held-out excerpts, mean [95% interval] over seeds:",
+        f"Options: {options}.",
         "",
-        report.table(saturation_rows(found), ["layer", "gate", *found]),
-        "## The gradient map",
-        "",
-        "log10 of the gradient that reaches the input k steps before the "
-        "last (the last character's loss; embedding, norm over features, "
-        f"mean over {config['map_windows']} held-out windows of "
-        f"{config['map_length']} characters) relative to the last step's "
-        "own, mean [95% interval] over seeds:",
-        "",
-        report.table(
-            map_rows(found), ["option", *[f"k = {k}" for k in DISTANCES]]
+        *report.section("Bits per character", report.table(bits_rows(found))),
+        *report.section(
+            "Gate saturation",
+            "Share of (step, unit) values below 0.1 or above 0.9 on the "
+            "held-out excerpts, mean [95% interval] over seeds:",
+            report.table(saturation_rows(found)),
+        ),
+        *report.section(
+            "The gradient map",
+            "log10 of the gradient that reaches the input k steps before "
+            "the last (the last character's loss; embedding, norm over "
+            f"features, mean over {config['map_windows']} held-out windows "
+            f"of {config['map_length']} characters) relative to the last "
+            "step's own, mean [95% interval] over seeds:",
+            report.table(map_rows(found)),
         ),
         *agreement_section(by_option(store, "agreement"), config),
-        "## What it shows",
-        "",
-        *meaning(found),
-        "- The runs are short (the budget fits a 2-core CPU): regularisers "
-        "that pay off late in training, as zoneout and DropConnect do in "
-        "Krueger et al. and Merity et al., are measured here early.",
-        "",
-        "![bits, curves and saturation](char_lm_cells.png)",
-        "",
+        *report.section(
+            "What it shows",
+            [
+                *meaning(found),
+                "- The runs are short (the budget fits a 2-core CPU): "
+                "regularisers that pay off late in training, as zoneout and "
+                "DropConnect do in Krueger et al. and Merity et al., are "
+                "measured here early.",
+            ],
+            report.figure("bits, curves and saturation", "char_lm_cells.png"),
+        ),
     ]
     figure(found, config["steps_per_epoch"]).savefig(
         output / "char_lm_cells.png", dpi=120
