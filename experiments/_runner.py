@@ -47,6 +47,7 @@ __all__ = [
     "ResultsStore",
     "atomic_write_text",
     "backup_folder",
+    "command",
     "command_line",
     "config_from",
     "device",
@@ -136,6 +137,32 @@ def open_store(args, defaults, experiment: str, argv=None, fresh=None):
         command_line(experiment, argv),
     )
     return store, config
+
+
+def command(
+    argv,
+    defaults,
+    name: str,
+    description: str,
+    run,
+    write_page,
+    fresh=None,
+    **parser_options,
+) -> None:
+    """An experiment's `main`: its flags (`parser`, output folder
+    results/<name>), its store (`open_store`), `run(store, config, output,
+    args)` unless `--report`, then `write_page(store, config, output)`,
+    whose text is printed."""
+    args = parser(
+        defaults, description, f"results/{name}", **parser_options
+    ).parse_args(argv)
+    store, config = open_store(args, defaults, name, argv, fresh)
+    output = Path(args.output)
+    if not args.report:
+        print(f"{name} on {store.data['device']}", flush=True)
+        output.mkdir(parents=True, exist_ok=True)
+        run(store, config, output, args)
+    print(write_page(store, config, output))
 
 
 def command_line(module: str, argv=None) -> str:

@@ -39,8 +39,7 @@ from experiments import _report as report
 from experiments._intervals import METHOD, interval
 from experiments._runner import (
     backup_folder,
-    open_store,
-    parser,
+    command,
     run_plan,
 )
 from experiments._training import train_run
@@ -302,23 +301,27 @@ def write_page(store, config: Config, output: Path) -> str:
     return report.save(output / "summary.md", lines)
 
 
+def run_all(store, config, output, args):
+    sizes = (config.train_size, config.validation_size, config.test_size)
+    data = make_splits("agreement", config.length, sizes, seed=config.seed)
+    first = config.seed
+    run_plan(
+        store,
+        [{"seed": s} for s in range(first, first + config.seeds)],
+        lambda keys: run_one(config, output, data, keys),
+        lambda run: f"accuracy {run['value']:.3f}",
+    )
+
+
 def main(argv=None):
-    args = parser(
-        Config(), "Gate attributions against LRP", "results/attribution"
-    ).parse_args(argv)
-    store, config = open_store(args, Config(), "attribution", argv)
-    output = Path(args.output)
-    if not args.report:
-        sizes = (config.train_size, config.validation_size, config.test_size)
-        data = make_splits("agreement", config.length, sizes, seed=config.seed)
-        first = config.seed
-        run_plan(
-            store,
-            [{"seed": s} for s in range(first, first + config.seeds)],
-            lambda keys: run_one(config, output, data, keys),
-            lambda run: f"accuracy {run['value']:.3f}",
-        )
-    print(write_page(store, config, output))
+    command(
+        argv,
+        Config(),
+        "attribution",
+        "Gate attributions against LRP",
+        run_all,
+        write_page,
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,7 @@ from experiments._char_model import (
 from experiments._intervals import METHOD, interval, paired
 from experiments._runner import (
     backup_folder,
-    open_store,
-    parser,
+    command,
     run_plan,
 )
 from keras_gates import MeanAblate, intervene, plots
@@ -345,32 +344,36 @@ def write_page(store, config: Config, output: Path) -> str:
     return report.save(output / "summary.md", lines)
 
 
+def run_all(store, config, output, args):
+    data = text.corpus(
+        config.train_chars, config.test_chars, config.validation_chars
+    )
+    store.data["text"] = {k: data[k] for k in ("python", "sha256", "files")}
+    excerpts = analysis_texts(data, config)
+    first = config.seed
+    run_plan(
+        store,
+        [{"seed": s} for s in range(first, first + config.seeds)],
+        lambda keys: run_one(
+            Config(**{**vars(config), "seed": keys["seed"]}),
+            output,
+            data,
+            excerpts,
+            keys,
+        ),
+        lambda run: f"{run['value']:.3f} bits on a due closing bracket",
+    )
+
+
 def main(argv=None):
-    args = parser(
-        Config(), __doc__.splitlines()[0], "results/char_lm_ablation"
-    ).parse_args(argv)
-    store, config = open_store(args, Config(), "char_lm_ablation", argv)
-    output = Path(args.output)
-    if not args.report:
-        data = text.corpus(
-            config.train_chars, config.test_chars, config.validation_chars
-        )
-        store.data["text"] = {k: data[k] for k in ("python", "sha256", "files")}
-        excerpts = analysis_texts(data, config)
-        first = config.seed
-        run_plan(
-            store,
-            [{"seed": s} for s in range(first, first + config.seeds)],
-            lambda keys: run_one(
-                Config(**{**vars(config), "seed": keys["seed"]}),
-                output,
-                data,
-                excerpts,
-                keys,
-            ),
-            lambda run: f"{run['value']:.3f} bits on a due closing bracket",
-        )
-    print(write_page(store, config, output))
+    command(
+        argv,
+        Config(),
+        "char_lm_ablation",
+        __doc__.splitlines()[0],
+        run_all,
+        write_page,
+    )
 
 
 if __name__ == "__main__":

@@ -53,8 +53,7 @@ from experiments._char_model import (
 from experiments._intervals import METHOD, interval
 from experiments._runner import (
     backup_folder,
-    open_store,
-    parser,
+    command,
     run_plan,
 )
 from experiments._training import train_run
@@ -503,51 +502,44 @@ def write_page(store, output: Path) -> str:
     return report.save(output / "summary.md", lines)
 
 
+def run_all(store, config, output, args):
+    data = text.corpus(
+        config.train_chars, config.test_chars, config.validation_chars
+    )
+    store.data["text"] = {k: data[k] for k in ("python", "sha256", "files")}
+    excerpts = analysis_texts(data, config)
+    sizes = (config.agreement_train_size, 500, config.agreement_test_size)
+    sentences = make_splits(
+        "agreement", config.agreement_length, sizes, seed=config.seed
+    )
+    plan = [
+        {"task": task, "seed": seed, "option": name}
+        for seed in range(config.seed, config.seed + config.seeds)
+        for task in ("char_lm", "agreement")
+        for name in config.options
+    ]
+
+    def one(keys):
+        if keys["task"] == "agreement":
+            return agreement_run(keys, sentences, config, output)
+        verbose = 2 if args.quiet else "auto"
+        return run_one(keys, data, excerpts, config, output, verbose)
+
+    run_plan(
+        store, plan, one, lambda run: f"{run['metric']} {run['value']:.3f}"
+    )
+
+
 def main(argv=None):
-    args = parser(
+    command(
+        argv,
         Config(),
+        "char_lm_cells",
         __doc__.splitlines()[0],
-        "results/char_lm_cells",
+        run_all,
+        lambda store, config, output: write_page(store, output),
         choices={"options": list(OPTIONS)},
-    ).parse_args(argv)
-    output = Path(args.output)
-    store, config = open_store(args, Config(), "char_lm_cells", argv)
-    if not args.report:
-        data = text.corpus(
-            config.train_chars, config.test_chars, config.validation_chars
-        )
-        store.data["text"] = {k: data[k] for k in ("python", "sha256", "files")}
-        excerpts = analysis_texts(data, config)
-        sizes = (config.agreement_train_size, 500, config.agreement_test_size)
-        sentences = make_splits(
-            "agreement", config.agreement_length, sizes, seed=config.seed
-        )
-        plan = [
-            {"task": task, "seed": seed, "option": name}
-            for seed in range(config.seed, config.seed + config.seeds)
-            for task in ("char_lm", "agreement")
-            for name in config.options
-        ]
-
-        def one(keys):
-            if keys["task"] == "agreement":
-                return agreement_run(keys, sentences, config, output)
-            return run_one(
-                keys,
-                data,
-                excerpts,
-                config,
-                output,
-                2 if args.quiet else "auto",
-            )
-
-        run_plan(
-            store,
-            plan,
-            one,
-            lambda run: f"{run['metric']} {run['value']:.3f}",
-        )
-    print(write_page(store, output))
+    )
 
 
 if __name__ == "__main__":

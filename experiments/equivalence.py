@@ -19,8 +19,7 @@ import numpy as np
 
 from experiments import _report as report
 from experiments._runner import (
-    open_store,
-    parser,
+    command,
     run_plan,
 )
 from keras_gates import convert
@@ -143,31 +142,36 @@ def write_page(store, config: Config) -> str:
     return report.save(store.folder / "summary.md", lines)
 
 
+def run_all(store, config, output, args):
+    keras.utils.set_random_seed(config.seed)
+    plan = [
+        {"model": kind, "task": name}
+        for kind in ("LSTM", "GRU")
+        for name in OPTIONS
+    ]
+    run_plan(
+        store,
+        plan,
+        lambda keys: {
+            "seed": config.seed,
+            **measure(keys["model"], OPTIONS[keys["task"]], config),
+        },
+        lambda run: (
+            f"outputs {run['output_max_abs_diff']:.2g}, "
+            f"gradients {run['gradient_max_abs_diff']:.2g}"
+        ),
+    )
+
+
 def main(argv=None):
-    args = parser(
-        Config(), __doc__.split("\n")[0], "results/equivalence"
-    ).parse_args(argv)
-    store, config = open_store(args, Config(), "equivalence", argv)
-    if not args.report:
-        keras.utils.set_random_seed(config.seed)
-        plan = [
-            {"model": kind, "task": name}
-            for kind in ("LSTM", "GRU")
-            for name in OPTIONS
-        ]
-        run_plan(
-            store,
-            plan,
-            lambda keys: {
-                "seed": config.seed,
-                **measure(keys["model"], OPTIONS[keys["task"]], config),
-            },
-            lambda run: (
-                f"outputs {run['output_max_abs_diff']:.2g}, "
-                f"gradients {run['gradient_max_abs_diff']:.2g}"
-            ),
-        )
-    print(write_page(store, config))
+    command(
+        argv,
+        Config(),
+        "equivalence",
+        __doc__.split("\n")[0],
+        run_all,
+        lambda store, config, output: write_page(store, config),
+    )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,7 @@ from experiments import _report as report
 from experiments._gradients import input_gradients
 from experiments._runner import (
     backup_folder,
-    open_store,
-    parser,
+    command,
     run_plan,
 )
 from experiments._training import build_model, train_run
@@ -223,30 +222,31 @@ def write_page(store, config: Config, output: Path) -> str:
     return report.save(output / "summary.md", lines)
 
 
+def run_all(store, config, output, args):
+    data = make_splits(
+        "agreement",
+        config.length,
+        (config.train_size, 500, config.probe_size),
+        seed=config.seed,
+    )
+    run_plan(
+        store,
+        [{"model": m, "init": i} for m, i in config.settings],
+        lambda keys: measure(config, output, data, keys, args.quiet),
+        lambda run: f"test accuracy {run['value']:.3f}",
+    )
+
+
 def main(argv=None):
-    args = parser(
+    command(
+        argv,
         Config(),
+        "gradient_flow",
         __doc__.split("\n")[0],
-        "results/gradient_flow",
+        run_all,
+        write_page,
         exclude=("settings",),
-    ).parse_args(argv)
-    output = Path(args.output)
-    store, config = open_store(args, Config(), "gradient_flow", argv)
-    if not args.report:
-        data = make_splits(
-            "agreement",
-            config.length,
-            (config.train_size, 500, config.probe_size),
-            seed=config.seed,
-        )
-        plan = [{"model": m, "init": i} for m, i in config.settings]
-        run_plan(
-            store,
-            plan,
-            lambda keys: measure(config, output, data, keys, args.quiet),
-            lambda run: f"test accuracy {run['value']:.3f}",
-        )
-    print(write_page(store, config, output))
+    )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,7 @@ import numpy as np
 
 from experiments import _report as report
 from experiments._runner import (
-    open_store,
-    parser,
+    command,
 )
 from experiments._timing import time_interleaved
 from keras_gates import Clamp, GatedLSTM, GateExtractor, intervene
@@ -77,18 +76,22 @@ def write_page(store, config: Config, output: Path) -> str:
     return report.save(output / "summary.md", lines)
 
 
+def run_all(store, config, output, args):
+    for row in measure(config):
+        store.add(row)
+
+
 def main(argv=None):
-    args = parser(
-        Config(), "What an intervention costs", "results/intervention_cost"
-    ).parse_args(argv)
-    store, config = open_store(
-        args, Config(), "intervention_cost", argv, fresh=True
+    # Timings are not resumable: a run starts over.
+    command(
+        argv,
+        Config(),
+        "intervention_cost",
+        "What an intervention costs",
+        run_all,
+        write_page,
+        fresh=True,
     )
-    output = Path(args.output)
-    if not args.report:
-        for row in measure(config):
-            store.add(row)
-    print(write_page(store, config, output))
 
 
 if __name__ == "__main__":

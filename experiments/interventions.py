@@ -42,8 +42,7 @@ from experiments import _report as report
 from experiments._intervals import METHOD, interval, paired
 from experiments._runner import (
     backup_folder,
-    open_store,
-    parser,
+    command,
     run_plan,
 )
 from experiments._training import train_run
@@ -574,38 +573,36 @@ def write_page(store, config: Config, output: Path) -> str:
     return report.save(output / "summary.md", lines)
 
 
+def run_all(store, config, output, args):
+    sizes = (config.train_size, config.validation_size, config.test_size)
+    data = make_splits("agreement", config.length, sizes, seed=config.seed)
+    short_data = make_splits(
+        "agreement", config.short_length, sizes, seed=config.seed
+    )
+    task = get_task("agreement")
+    rng = np.random.default_rng(config.seed + 500)
+    long_data = {
+        n: task.make(config.test_size, n, rng) for n in config.long_lengths
+    }
+    run_plan(
+        store,
+        [{"seed": s} for s in range(config.seed, config.seed + config.seeds)],
+        lambda keys: run_one(config, output, data, short_data, long_data, keys),
+        lambda run: (
+            f"accuracy {run['value']:.3f}, best carriers {run['ranking'][:4]}"
+        ),
+    )
+
+
 def main(argv=None):
-    args = parser(
-        Config(), "Interventions on agreement", "results/interventions"
-    ).parse_args(argv)
-    store, config = open_store(args, Config(), "interventions", argv)
-    output = Path(args.output)
-    if not args.report:
-        sizes = (config.train_size, config.validation_size, config.test_size)
-        data = make_splits("agreement", config.length, sizes, seed=config.seed)
-        short_data = make_splits(
-            "agreement", config.short_length, sizes, seed=config.seed
-        )
-        task = get_task("agreement")
-        rng = np.random.default_rng(config.seed + 500)
-        long_data = {
-            n: task.make(config.test_size, n, rng) for n in config.long_lengths
-        }
-        plan = [
-            {"seed": s} for s in range(config.seed, config.seed + config.seeds)
-        ]
-        run_plan(
-            store,
-            plan,
-            lambda keys: run_one(
-                config, output, data, short_data, long_data, keys
-            ),
-            lambda run: (
-                f"accuracy {run['value']:.3f}, "
-                f"best carriers {run['ranking'][:4]}"
-            ),
-        )
-    print(write_page(store, config, output))
+    command(
+        argv,
+        Config(),
+        "interventions",
+        "Interventions on agreement",
+        run_all,
+        write_page,
+    )
 
 
 if __name__ == "__main__":
