@@ -6,6 +6,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from keras_gates._autodiff import value_and_gradients
+
 
 def input_gradients(net, x, y) -> np.ndarray:
     """Mean over the batch of ||dLoss/dx_t||, x_t the recurrent layer's input.
@@ -18,26 +20,9 @@ def input_gradients(net, x, y) -> np.ndarray:
     inner = keras.Input(recurrent.input.shape[1:])
     head = keras.Model(inner, net.layers[-1](recurrent(inner)))
     e = embed.predict(x, verbose=0)
-    y = y.reshape(-1, 1).astype("float32")
+    y = keras.ops.convert_to_tensor(y.reshape(-1, 1).astype("float32"))
     loss_fn = keras.losses.BinaryCrossentropy(reduction="sum")
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        e = tf.constant(e)
-        with tf.GradientTape() as tape:
-            tape.watch(e)
-            loss = loss_fn(y, head(e))
-        grad = tape.gradient(loss, e).numpy()
-    elif backend == "torch":
-        import torch
-
-        e = keras.ops.convert_to_tensor(e).detach().requires_grad_(True)
-        loss = loss_fn(keras.ops.convert_to_tensor(y), head(e))
-        (grad,) = torch.autograd.grad(loss, [e])
-        grad = grad.detach().cpu().numpy()
-    else:
-        import jax
-
-        grad = np.asarray(jax.grad(lambda e: loss_fn(y, head(e)))(e))
+    _, (grad,) = value_and_gradients(
+        lambda args: loss_fn(y, head(args[0])), [e]
+    )
     return np.linalg.norm(grad, axis=-1).mean(axis=0)
