@@ -242,6 +242,21 @@ def device() -> str:
 # -- results -------------------------------------------------------------
 
 
+def _with_defaults(recorded, config):
+    """The recorded config with the fields it lacks at their defaults in
+    `config`'s dataclass (as it was before they were added)."""
+    if not isinstance(recorded, dict):
+        return recorded
+    try:
+        defaults = dataclasses.asdict(type(config)())
+    except TypeError:  # a field without a default
+        return recorded
+    return {
+        **{k: v for k, v in defaults.items() if k not in recorded},
+        **recorded,
+    }
+
+
 def _without_seeds(config):
     """A config without its number of seeds: more or fewer seeds extend or
     narrow a sweep without invalidating the runs recorded."""
@@ -259,6 +274,8 @@ class ResultsStore:
         config: a dataclass; a folder holding results of another config is
             refused (use a new folder, or `fresh=True` to start over),
             except when only `seeds` differs: the recorded runs are kept.
+            A field the recorded config lacks (added to the experiment
+            since) counts as its default.
         fresh: ignore what the folder holds.
         command: the command of this invocation, recorded with the date
             when it adds a run.
@@ -287,9 +304,8 @@ class ResultsStore:
             shutil.rmtree(self.folder / "backup", ignore_errors=True)
         if self.path.exists() and not fresh:
             previous = json.loads(self.path.read_text())
-            if _without_seeds(previous.get("config")) != _without_seeds(
-                self.config
-            ):
+            recorded = _with_defaults(previous.get("config"), config)
+            if _without_seeds(recorded) != _without_seeds(self.config):
                 raise ValueError(
                     f"{self.path} holds results of another configuration "
                     f"({previous.get('config')}); pass a new --output folder "

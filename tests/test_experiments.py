@@ -150,6 +150,26 @@ def test_a_folder_with_another_config_is_refused(tmp_path):
         long_dependency.main(args[:-1] + ["--units", "5", "--quiet"])
 
 
+def test_a_folder_from_before_a_new_field_resumes_at_its_default(
+    tmp_path, capsys
+):
+    # A results.json written before `stop_at` existed: resumed as is, and
+    # refused when the new field is given another value.
+    out = tmp_path / "x"
+    args = ["--task", "adding", "--lengths", "8", "--models", "SimpleRNN",
+            "--output", str(out), *TOY]  # fmt: skip
+    long_dependency.main(args)
+    path = out / "results.json"
+    data = json.loads(path.read_text())
+    del data["config"]["stop_at"]
+    path.write_text(json.dumps(data))
+    capsys.readouterr()
+    long_dependency.main(args)
+    assert capsys.readouterr().out.count("done before") == 1
+    with pytest.raises(ValueError, match="another configuration"):
+        long_dependency.main([*args, "--stop-at", "0.5"])
+
+
 def test_unknown_names_fail_at_once(tmp_path):
     with pytest.raises(ValueError, match="valid models: GatedLSTM"):
         long_dependency.main(
