@@ -238,3 +238,135 @@ def test_keras_rnn_over_gated_cells_trains_with_dropout(kind, rng):
         loss = model.fit(x, y, epochs=8, batch_size=8, verbose=0)
         history = loss.history["loss"]
         assert history[-1] < history[0], history
+
+
+# -- 8. Bidirectional's fused call ----------------------------------------
+
+FUSED = {"lstm": "_can_attempt_fused_lstm", "gru": "_can_attempt_fused_gru"}
+GATED = {"lstm": "GatedLSTM", "gru": "GatedGRU"}
+needs_fused_bidirectional = pytest.mark.skipif(
+    not hasattr(keras.layers.Bidirectional, "_can_attempt_fused_lstm"),
+    reason=f"keras {keras.__version__} has no fused Bidirectional",
+)
+
+
+def bidirectional(kind, gated, shape=(2, 5, 3), **options):
+    import keras_gates
+
+    layer_class = getattr(keras_gates, GATED[kind]) if gated else BUILTIN[kind]
+    wrapper = keras.layers.Bidirectional(
+        layer_class(4, return_sequences=True, **options)
+    )
+    wrapper.build(shape)
+    return wrapper
+
+
+@needs_fused_bidirectional
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize(
+    "options, fused",
+    [
+        ({}, True),
+        ({"dropout": 0.2}, False),
+        ({"recurrent_dropout": 0.2}, False),
+        ({"use_cudnn": False}, False),
+        ({"use_bias": False}, False),
+        ({"activation": "relu"}, True),  # the backend refuses it later
+    ],
+)
+def test_gated_pairs_may_fuse_where_the_builtins_may(kind, options, fused):
+    for gated in (False, True):
+        wrapper = bidirectional(kind, gated, **options)
+        assert getattr(wrapper, FUSED[kind])(None) is fused, (gated, options)
+        assert getattr(wrapper, FUSED[kind])(np.ones((2, 5), bool)) is False
+
+
+@needs_fused_bidirectional
+@pytest.mark.parametrize(
+    "kind, options",
+    [
+        ("lstm", {"return_gates": True}),
+        ("lstm", {"peepholes": True}),
+        ("lstm", {"layer_norm": True}),
+        ("lstm", {"zoneout": [0.1, 0.1]}),
+        ("lstm", {"recurrent_dropconnect": 0.2}),
+        ("gru", {"reset_after": False}),
+        ("gru", {"return_gates": True}),
+        ("gru", {"layer_norm": True}),
+    ],
+)
+def test_what_the_fused_call_cannot_compute_never_fuses(kind, options):
+    wrapper = bidirectional(kind, True, **options)
+    assert getattr(wrapper, FUSED[kind])(None) is False
+    # The other kind's check never takes this pair either.
+    other = "gru" if kind == "lstm" else "lstm"
+    assert getattr(wrapper, FUSED[other])(None) is False
+
+
+class FakeBidirectional:
+    """Stands in for `backend.bidirectional_lstm` / `_gru` (which need a
+    GPU): records each call and returns both directions of the float64
+    reference recurrence, the backward one in input order."""
+
+    def __init__(self, kind):
+        self.kind, self.calls = kind, []
+
+    def __call__(self, inputs, *states, mask=None, **kwargs):
+        self.calls.append(kwargs)
+        from tests import reference
+
+        x = to_numpy(inputs).astype(np.float64)
+        half = len(states) // 2
+        found = []
+        for direction, initial in (
+            ("fwd", states[:half]),
+            ("bwd", states[half:]),
+        ):
+            weights = [
+                to_numpy(kwargs[f"{direction}_{name}"]).astype(np.float64)
+                for name in ("kernel", "recurrent_kernel", "bias")
+            ]
+            initial = [to_numpy(s).astype(np.float64) for s in initial]
+            backwards = direction == "bwd"
+            if self.kind == "lstm":
+                gates, final = reference.lstm(
+                    x, *weights, initial_state=initial, go_backwards=backwards
+                )
+                final = list(final)
+            else:
+                gates, h = reference.gru(
+                    x,
+                    *weights,
+                    initial_state=initial[0],
+                    go_backwards=backwards,
+                )
+                final = [h]
+            as_tensor = keras.ops.convert_to_tensor
+            found.append(
+                (
+                    as_tensor(final[0].astype("float32")),
+                    as_tensor(gates["hidden"].astype("float32")),
+                    [as_tensor(s.astype("float32")) for s in final],
+                )
+            )
+        return tuple(found)
+
+
+@needs_fused_bidirectional
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_fused_gated_pair_equals_its_unfused_self(kind, rng, monkeypatch):
+    # The same weights through Keras's fused call (faked: the reference
+    # recurrence on what it is handed) and through the gated layers' own
+    # passes, and the built-in pair through the same fused call.
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    builtin = bidirectional(kind, False)
+    gated = bidirectional(kind, True)
+    gated.set_weights(builtin.get_weights())
+    unfused = to_numpy(gated(x))
+    fake = FakeBidirectional(kind)
+    monkeypatch.setattr(keras_backend, f"bidirectional_{kind}", fake)
+    fused = to_numpy(gated(x))
+    assert len(fake.calls) == 1, "the gated pair did not take the fused call"
+    np.testing.assert_allclose(fused, unfused, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(builtin(x)), fused, atol=1e-6)
+    assert len(fake.calls) == 2

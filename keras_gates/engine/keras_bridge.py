@@ -39,6 +39,18 @@ Relied on:
    swapped on a trained body) has a node in each, and a nested model's
    public `input` is its own `keras.Input`, not what it was called with
    (`call_inputs`).
+8. `keras.layers.Bidirectional` (3.15 and later) runs both directions in
+   one fused call (`backend.bidirectional_lstm` / `_gru`, cuDNN on a
+   PyTorch or JAX GPU) when its `_can_attempt_fused_lstm(mask,
+   initial_state)` / `_can_attempt_fused_gru` say so, and those accept
+   only `keras.layers.LSTM` / `GRU` instances. `fuse_bidirectional` wraps
+   them, once, so that they also accept two gated layers of the same kind
+   under Keras's own conditions and ours (`fusable_pair`); the fused call
+   (`_call_fused_lstm` / `_gru`) then reads `forward_layer.unroll` and
+   `{forward,backward}_layer.cell.{units, kernel, recurrent_kernel, bias,
+   activation, recurrent_activation}`, which the gated layers have in
+   Keras's layout. On an older Keras, without those methods, nothing is
+   wrapped.
 """
 
 from __future__ import annotations
@@ -260,3 +272,62 @@ def builtin_supports_jit(cell, unroll, use_cudnn) -> bool:
         and getattr(cell, "reset_after", True)
     )
     return not (arguments_allow and accelerator())
+
+
+def fusable_pair(bidirectional, kind: str, mask, initial_state) -> bool:
+    """Whether Keras's fused bidirectional call may run a pair of gated
+    layers of `kind` ("lstm" or "gru"): Keras's conditions for its own
+    layers (no mask, not stateful, the whole initial state or none, cuDNN
+    allowed, no dropout, equal units, the same activations, biases,
+    `reset_after` for the GRU, built), and ours: Keras's equations (no
+    variant, peepholes, layer normalisation, zoneout or DropConnect), no
+    gates asked for and no intervention in place."""
+    pair = (bidirectional.forward_layer, bidirectional.backward_layer)
+    if mask is not None or bidirectional.stateful:
+        return False
+    if initial_state is not None and len(initial_state) != (
+        4 if kind == "lstm" else 2
+    ):
+        return False
+    for layer in pair:
+        cell = getattr(layer, "cell", None)
+        if (
+            getattr(cell, "kind", None) != kind
+            or not hasattr(layer, "_intervention")
+            or layer._intervention is not None
+            or cell.return_gates
+            or not cell.is_standard
+            or layer.use_cudnn not in (True, "auto")
+            or cell.dropout
+            or cell.recurrent_dropout
+            or not cell.use_bias
+            or not getattr(cell, "reset_after", True)
+            or not layer.built
+        ):
+            return False
+    forward, backward = (layer.cell for layer in pair)
+    return (
+        forward.units == backward.units
+        and forward.activation is backward.activation
+        and forward.recurrent_activation is backward.recurrent_activation
+    )
+
+
+def fuse_bidirectional() -> None:
+    """Lets `keras.layers.Bidirectional` fuse gated layers (item 8)."""
+    wrapper = keras.layers.Bidirectional
+    for kind in ("lstm", "gru"):
+        name = f"_can_attempt_fused_{kind}"
+        original = getattr(wrapper, name, None)
+        if original is None or getattr(original, "_keras_gates", False):
+            continue
+
+        def can_attempt(
+            self, mask, initial_state=None, *, _o=original, _k=kind
+        ):
+            return _o(self, mask, initial_state) or fusable_pair(
+                self, _k, mask, initial_state
+            )
+
+        can_attempt._keras_gates = True
+        setattr(wrapper, name, can_attempt)

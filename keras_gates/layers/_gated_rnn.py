@@ -39,6 +39,9 @@ def cut_to_blocks(initializer, units, standard, kept):
     return cut
 
 
+keras_bridge.fuse_bidirectional()
+
+
 class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
     """Base of the gated cells: arguments, dropout masks, input projection.
 
