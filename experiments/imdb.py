@@ -245,6 +245,12 @@ def command_parser():
     )
     result.add_argument("--data-dir", default=None)
     result.add_argument("--all", action="store_true", help="add SimpleRNN")
+    result.add_argument(
+        "--tokens-only",
+        action="store_true",
+        help="write the output folder's tokens.npz and stop (a machine "
+        "without TensorFlow or a network trains from a copy of it)",
+    )
     return result
 
 
@@ -407,6 +413,9 @@ def main(argv=None):
         train_split=config.train_split,
         test_split=config.test_split,
     )
+    if args.tokens_only:
+        print(f"wrote {output / 'tokens.npz'}")
+        return
     store = ResultsStore(
         output, "imdb", config, args.fresh, command_line("imdb", argv)
     )

@@ -61,6 +61,16 @@ def test_imdb_writes_results_and_resumes_after_a_crash(tmp_path, monkeypatch):
     assert (out / "summary.md").read_text() == page
 
 
+def test_tokens_only_writes_the_cache_and_trains_nothing(tmp_path):
+    out = tmp_path / "imdb"
+    with tfds.testing.mock_data(num_examples=64):
+        imdb.main([*TOY, "--tokens-only", "--output", str(out)])
+    with np.load(out / "tokens.npz") as tokens:
+        assert tokens["x_train"].shape == (64, 12)
+        assert tokens["x_test"].shape == (64, 12)
+    assert sorted(p.name for p in out.iterdir()) == ["tokens.npz"]
+
+
 @pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     script = f"""
