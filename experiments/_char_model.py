@@ -125,6 +125,16 @@ class ValidationBits(keras.callbacks.Callback):
         self.history.append(bits_per_character(self.model, self.ids))
 
 
+def corpus_for(store, config) -> tuple[dict, list[dict]]:
+    """The text of `config` and its analysis excerpts; records which text
+    (Python version, sha256, files) in the store."""
+    data = text.corpus(
+        config.train_chars, config.test_chars, config.validation_chars
+    )
+    store.data["text"] = {k: data[k] for k in ("python", "sha256", "files")}
+    return data, analysis_texts(data, config)
+
+
 # -- what the cells do ---------------------------------------------------
 
 

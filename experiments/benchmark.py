@@ -20,7 +20,6 @@ benchmark.png.
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 import resource
 from dataclasses import dataclass, field
@@ -630,9 +629,9 @@ def command_parser():
 
 def redraw(folder: Path) -> None:
     """The figure and summary.md again, from results.json (`--report`)."""
-    data = json.loads((folder / "results.json").read_text())
+    store = ResultsStore.load(folder)
+    data = store.data
     if all(run.get("mode") == "growth" for run in data["runs"]):
-        store = ResultsStore.load(folder)
         write_growth(folder, store, Config(**store.config))
         return
     backend = data["versions"]["backend"]

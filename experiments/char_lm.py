@@ -41,6 +41,7 @@ from experiments._char_model import (
     best_units,
     bits_per_character,
     build_model,
+    corpus_for,
     joined,
     load,
     padded_gates,
@@ -201,11 +202,7 @@ def main(argv=None):
         rewrite_pages(store, config, output)
         print(char_report.write_page(store, output))
         return
-    data = text.corpus(
-        config.train_chars, config.test_chars, config.validation_chars
-    )
-    store.data["text"] = {k: data[k] for k in ("python", "sha256", "files")}
-    excerpts = analysis_texts(data, config)
+    data, excerpts = corpus_for(store, config)
     print(
         f"Python {data['python']} standard library: {data['files']} files, "
         f"text sha256 {data['sha256'][:16]}...",

@@ -34,7 +34,7 @@ from experiments import _char_data as text
 from experiments import _report as report
 from experiments._char_model import (
     ModelConfig,
-    analysis_texts,
+    corpus_for,
     correlations,
     joined,
     load,
@@ -345,11 +345,7 @@ def write_page(store, config: Config, output: Path) -> str:
 
 
 def run_all(store, config, output, args):
-    data = text.corpus(
-        config.train_chars, config.test_chars, config.validation_chars
-    )
-    store.data["text"] = {k: data[k] for k in ("python", "sha256", "files")}
-    excerpts = analysis_texts(data, config)
+    data, excerpts = corpus_for(store, config)
     first = config.seed
     run_plan(
         store,

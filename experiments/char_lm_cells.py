@@ -44,8 +44,8 @@ from experiments import _char_data as text
 from experiments import _report as report
 from experiments._char_model import (
     ModelConfig,
-    analysis_texts,
     bits_per_character,
+    corpus_for,
     joined,
     padded_gates,
     train,
@@ -503,11 +503,7 @@ def write_page(store, output: Path) -> str:
 
 
 def run_all(store, config, output, args):
-    data = text.corpus(
-        config.train_chars, config.test_chars, config.validation_chars
-    )
-    store.data["text"] = {k: data[k] for k in ("python", "sha256", "files")}
-    excerpts = analysis_texts(data, config)
+    data, excerpts = corpus_for(store, config)
     sizes = (config.agreement_train_size, 500, config.agreement_test_size)
     sentences = make_splits(
         "agreement", config.agreement_length, sizes, seed=config.seed
