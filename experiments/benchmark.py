@@ -79,7 +79,7 @@ def candidates(kind: str, shape, jit: bool, bidirectional=True) -> dict:
             units, return_gates=True, recover_gates=True
         ),
     }
-    paths = {name: path_of(layer, shape) for name, layer in layers.items()}
+    paths = {n: path_of(layer, shape, jit) for n, layer in layers.items()}
     models = {name: build(layer, shape, jit) for name, layer in layers.items()}
     weights = models[f"keras.layers.{kind}"].get_weights()
     for model in models.values():
@@ -89,18 +89,19 @@ def candidates(kind: str, shape, jit: bool, bidirectional=True) -> dict:
             (f"Bidirectional({kind})", builtin_class(units)),
             (f"Bidirectional(Gated{kind}), gates off", gated_class(units)),
         ):
-            paths[name] = path_of(layer, shape)
+            paths[name] = path_of(layer, shape, jit)
             models[name] = build(keras.layers.Bidirectional(layer), shape, jit)
         weights = models[f"Bidirectional({kind})"].get_weights()
         models[f"Bidirectional(Gated{kind}), gates off"].set_weights(weights)
     return models, paths
 
 
-def path_of(layer, shape) -> str:
-    """The path the layer's engine picks for this shape (see
-    `GatedLSTM.sequence_plan`); the built-in's own rule for the built-in."""
+def path_of(layer, shape, jit=False) -> str:
+    """The path the layer's engine picks for this shape, compiled or not
+    (see `GatedLSTM.sequence_plan`); the built-in's own rule for the
+    built-in."""
     if hasattr(layer, "sequence_plan"):
-        return layer.sequence_plan(tuple(shape[:2]) + (shape[2],))
+        return layer.sequence_plan(tuple(shape[:2]) + (shape[2],), xla=jit)
     return f"built-in (use_cudnn={layer.use_cudnn!r})"
 
 
@@ -322,17 +323,23 @@ GROWTH_SHAPE = (16, 24, 48)  # batch, input features, units
 GROWTH_TIMES = (100, 400)
 
 
-GROWTH_LAYERS = {
-    "keras.layers.LSTM": lambda units: keras.layers.LSTM(units),
-    "keras.layers.LSTM, return_sequences": lambda units: keras.layers.LSTM(
-        units, return_sequences=True
-    ),
-    "GatedLSTM, gates off": lambda units: GatedLSTM(units),
-    "GatedLSTM, gates on": lambda units: GatedLSTM(units, return_gates=True),
-    "GatedLSTM, gates on, recover_gates": lambda units: GatedLSTM(
-        units, return_gates=True, recover_gates=True
-    ),
-}
+def _growth_layers(kind):
+    builtin = {"LSTM": keras.layers.LSTM, "GRU": keras.layers.GRU}[kind]
+    gated = {"LSTM": GatedLSTM, "GRU": GatedGRU}[kind]
+    return {
+        f"keras.layers.{kind}": lambda units: builtin(units),
+        f"keras.layers.{kind}, return_sequences": lambda units: builtin(
+            units, return_sequences=True
+        ),
+        f"Gated{kind}, gates off": lambda units: gated(units),
+        f"Gated{kind}, gates on": lambda units: gated(units, return_gates=True),
+        f"Gated{kind}, gates on, recover_gates": lambda units: gated(
+            units, return_gates=True, recover_gates=True
+        ),
+    }
+
+
+GROWTH_LAYERS = {**_growth_layers("LSTM"), **_growth_layers("GRU")}
 
 
 def growth_model(name, shape):
@@ -346,9 +353,14 @@ def growth_model(name, shape):
     return model
 
 
+def builtin_of(name: str) -> str:
+    """The built-in row a growth row is compared with: same kind."""
+    return "keras.layers.GRU" if "GRU" in name else "keras.layers.LSTM"
+
+
 def measure_growth(config, rng) -> list[dict]:
-    """How a jit-compiled training step grows with the length: LSTM,
-    every gate in the loss, T = 100 and 400 (XLA on TensorFlow)."""
+    """How a jit-compiled training step grows with the length: LSTM and
+    GRU, every gate in the loss, T = 100 and 400 (XLA on TensorFlow)."""
     batch, features, units = GROWTH_SHAPE
     rows = []
     for time_steps in GROWTH_TIMES:
@@ -376,7 +388,10 @@ def measure_growth(config, rng) -> list[dict]:
                     "jit_compile": True,
                     "metric": "ms per step",
                     "value": ms,
-                    "ratio_to_builtin": ms / times["keras.layers.LSTM"],
+                    "ratio_to_builtin": ms / times[builtin_of(name)],
+                    "path": path_of(
+                        GROWTH_LAYERS[name](units), shape[:3], True
+                    ),
                     "seed": config.seed,
                 }
             )
@@ -600,12 +615,22 @@ def write_growth(folder: Path, store, config) -> None:
     )
     lines += [
         f"{config.repeats} interleaved repeats after {config.warmup} "
-        "warm-up, medians. `growth_over_first`: the step at T = "
-        f"{GROWTH_TIMES[1]} over the step at T = {GROWTH_TIMES[0]}.",
+        "warm-up, medians. `ratio_to_builtin`: over the built-in layer "
+        "of the same kind and length; `growth_over_first`: the step at "
+        f"T = {GROWTH_TIMES[1]} over the step at T = {GROWTH_TIMES[0]}; "
+        "`path`: the sequence path the gated layer's engine picks under "
+        "XLA.",
         "",
         report.table(
             store.runs,
-            ["task", "model", "value", "ratio_to_builtin", "growth_over_first"],
+            [
+                "task",
+                "model",
+                "value",
+                "ratio_to_builtin",
+                "growth_over_first",
+                "path",
+            ],
         ),
     ]
     report.save(folder / "growth.md", lines)

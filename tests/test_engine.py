@@ -110,6 +110,46 @@ TABLE = [
         {"backend": "torch", "accelerator": False, "recurrent_dropout": True},
         (False, L, N),
     ),
+    # XLA tracing (TensorFlow, jit_compile=True), no accelerator.
+    ({"gates": True, "accelerator": False, "xla": True}, (False, H, S)),
+    (
+        {"gates": True, "accelerator": False, "xla": True, "kind": "gru"},
+        (False, H, S),
+    ),
+    (
+        {"gates": True, "recover_gates": False, "accelerator": False}
+        | {"xla": True},
+        (False, H, S),
+    ),
+    ({"accelerator": False, "xla": True}, (False, L, N)),
+    (
+        {"gates": True, "recover_gates": True, "accelerator": False}
+        | {"xla": True},
+        (False, L, R),
+    ),
+    (
+        {"gates": True, "accelerator": False, "xla": True, "mask": True},
+        (False, L, R),
+    ),
+    (
+        {"gates": True, "accelerator": False, "xla": True, "standard": False},
+        (False, L, R),
+    ),
+    (
+        {"gates": True, "accelerator": False, "xla": True, "standard": False}
+        | {"recoverable": False},
+        (False, L, S),
+    ),
+    (
+        {"gates": True, "accelerator": False, "xla": True, "unroll": True},
+        (False, L, S),
+    ),
+    (
+        {"gates": True, "accelerator": False, "xla": True}
+        | {"recurrent_dropout": True},
+        (False, L, R),
+    ),
+    ({"gates": True, "xla": True}, (True, L, R)),  # an accelerator: kernel
 ]
 
 
@@ -117,6 +157,8 @@ TABLE = [
 def test_the_engine_follows_its_table(changes, expected):
     plan = _engine.choose(dataclasses.replace(BASE, **changes))
     assert (plan.try_kernel, plan.sequence, plan.gates) == expected
+    # The hand-written loop as one fori_loop: under XLA only.
+    assert plan.symbolic == (changes.get("xla", False) and plan.sequence == H)
 
 
 def test_the_table_holds_for_every_combination():
@@ -133,6 +175,7 @@ def test_the_table_holds_for_every_combination():
         "per_gate_dropout": (True, False),
         "default_activations": (True, False),
         "go_backwards": (True, False),
+        "xla": (True, False),
     }
     count = 0
     for values in itertools.product(*choices.values()):
@@ -161,17 +204,22 @@ def test_the_table_holds_for_every_combination():
             assert plan.gates == R
         if facts.gates and facts.recover_gates is False:
             assert plan.gates == S
-        if facts.gates and facts.recover_gates == "auto":
+        if facts.gates and facts.recover_gates == "auto" and not facts.xla:
             assert (plan.gates == R) == plan.try_kernel
+        if facts.gates and facts.recover_gates == "auto" and facts.xla:
+            # Under XLA: the kernel, or the hand-written loop, or recovery.
+            assert plan.try_kernel or plan.sequence == H or plan.gates == R
         if plan.sequence == H:
-            assert facts.backend == "torch"
+            assert facts.backend == "torch" or plan.symbolic
             assert not (facts.mask or facts.recurrent_dropout)
             assert facts.default_activations
-        assert plan.project == (facts.backend == "torch")
+        if plan.symbolic:
+            assert facts.xla and plan.gates == S and plan.sequence == H
+        assert plan.project == (facts.backend == "torch" or plan.sequence == H)
         assert plan.unroll == (
             facts.backend == "torch" and not (facts.mask and facts.go_backwards)
         )
-    assert count == 3 * 2**3 * 3 * 3 * 2**5
+    assert count == 3 * 2**3 * 3 * 3 * 2**6
 
 
 def test_use_cudnn_true_with_stepped_gates_is_refused():

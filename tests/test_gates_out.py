@@ -12,6 +12,8 @@ from keras_gates.engine import sequence as _engine
 from keras_gates.gate_layout import gate_names
 from tests.helpers import assert_outputs_close, to_numpy, value_and_gradients
 
+BACKEND = keras.backend.backend()
+
 LAYERS = {"lstm": GatedLSTM, "gru": GatedGRU}
 
 
@@ -283,18 +285,29 @@ HANDWRITTEN_CASES = [
 ]
 
 
+@pytest.mark.parametrize("symbolic", [False, True], ids=["python", "fori"])
 @pytest.mark.parametrize(
     "kind, options, call",
     [(kind, o, c) for kind in ("lstm", "gru") for o, c in HANDWRITTEN_CASES],
 )
 def test_handwritten_loop_equals_the_step_by_step_cell(
-    kind, options, call, rng, monkeypatch
+    kind, options, call, symbolic, rng, monkeypatch
 ):
     """The loop with a hand-written backward pass (`layers._handwritten`,
-    used on PyTorch) against the cell stepped by keras.layers.RNN: same outputs,
-    states and gates, same gradients (input and every weight). Forced on
-    whatever backend runs the test."""
+    used on PyTorch, and as one fori_loop under XLA on TensorFlow) against
+    the cell stepped by keras.layers.RNN: same outputs, states and gates,
+    same gradients (input and every weight). Both loops forced on whatever
+    backend runs the test."""
     force_handwritten(monkeypatch)
+    choose = _engine.choose
+
+    def forced(facts):
+        plan = choose(facts)
+        if plan.sequence != _engine.HANDWRITTEN:
+            return plan
+        return dataclasses.replace(plan, symbolic=symbolic)
+
+    monkeypatch.setattr(_engine, "choose", forced)
     batch, time, features, units = 3, 7, 4, 5
     x = rng.normal(size=(batch, time, features)).astype("float32")
     kwargs = {k: v for k, v in call.items() if k == "training"}
@@ -317,13 +330,14 @@ def test_handwritten_loop_equals_the_step_by_step_cell(
     runs = []
     original = handwritten.cell.handwritten
 
-    def counted(*args):
-        runs.append(1)
-        return original(*args)
+    def counted(*args, **options):
+        runs.append(options["symbolic"])
+        return original(*args, **options)
 
     monkeypatch.setattr(handwritten.cell, "handwritten", counted)
     assert_same_values_and_gradients(handwritten, stepped, x, **kwargs)
     assert runs, "the handwritten loop did not run"
+    assert set(runs) == {symbolic}
 
 
 @pytest.mark.parametrize(
@@ -355,16 +369,27 @@ def test_handwritten_loop_is_not_used_where_it_does_not_apply(
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_a_compiled_training_step_equals_the_eager_one(kind, rng):
+def test_a_compiled_training_step_equals_the_eager_one(kind, rng, monkeypatch):
     """jit_compile=True (XLA on TensorFlow, jax.jit, torch.compile on
     PyTorch) trains the gated layer, gates in the loss, to the same
-    weights as eager execution."""
+    weights as eager execution. On TensorFlow the compiled step takes the
+    hand-written loop as one fori_loop (the engine sees XLA tracing), the
+    eager one Keras's loop: an independent reference."""
     x = rng.normal(size=(8, 6, 3)).astype("float32")
     y = rng.normal(size=(8, 1)).astype("float32")
-    models = []
+    models, paths = [], {True: [], False: []}
     for jit in (True, False):
         inputs = keras.Input((6, 3))
-        outputs, gates = LAYERS[kind](4, return_gates=True)(inputs)
+        layer = LAYERS[kind](4, return_gates=True)
+        layer.build((None, 6, 3))
+        original = layer.cell.handwritten
+
+        def recorded(*args, _jit=jit, _original=original, **options):
+            paths[_jit].append(options.get("symbolic", False))
+            return _original(*args, **options)
+
+        monkeypatch.setattr(layer.cell, "handwritten", recorded)
+        outputs, gates = layer(inputs)
         penalty = sum(keras.ops.mean(g, axis=(1, 2)) for g in gates.values())
         prediction = keras.layers.Dense(1)(outputs)
         prediction = prediction + 1e-2 * keras.ops.expand_dims(penalty, -1)
@@ -377,6 +402,8 @@ def test_a_compiled_training_step_equals_the_eager_one(kind, rng):
         for _ in range(2):
             model.train_on_batch(x, y)
     compiled, eager = (model.get_weights() for model in models)
+    if BACKEND == "tensorflow":
+        assert set(paths[True]) == {True} and paths[False] == [], paths
     # The recurrent kernel moved, and moved the same way.
     assert np.abs(compiled[1] - start[1]).max() > 1e-4
     for a, b in zip(compiled, eager, strict=True):

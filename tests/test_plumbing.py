@@ -329,6 +329,22 @@ def test_sequence_plan_says_which_path_a_call_takes(accelerator, monkeypatch):
     assert recovered.sequence_plan(shape) == (
         f"{kernel}{unmasked}; gates recovered"
     )
+    # Compiled by XLA (TensorFlow's jit_compile=True; the flag means
+    # nothing on the other backends): the hand-written loop as one loop.
+    under_xla = {
+        "tensorflow": "handwritten as one loop; gates stepped",
+        "torch": f"{kernel}handwritten; gates {stepped}",
+        "jax": f"{kernel}loop; gates {stepped}",
+    }[backend]
+    if backend == "tensorflow" and accelerator:
+        under_xla = "kernel, else loop; gates recovered"
+    assert gated.sequence_plan(shape, xla=True) == under_xla
+    assert gated.sequence_plan(x, mask=mask, xla=True) == (
+        "loop; gates recovered" if backend == "tensorflow" else
+        "loop; gates stepped"
+    )  # fmt: skip
+    with pytest.raises(TypeError, match="sequence_plan's xla must be"):
+        gated.sequence_plan(shape, xla="yes")
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])

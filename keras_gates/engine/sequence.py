@@ -28,22 +28,36 @@ accelerator, the cell is the standard one (no variant, no peepholes),
 there is no recurrent dropout, no input dropout with
 `implementation=1` (one mask per gate, which a fused function cannot
 apply), the backend has the built-in's fused function for this cell, and,
-on TensorFlow, there is no mask):
+on TensorFlow, there is no mask; `XLA` means TensorFlow is tracing the
+call for XLA (`jit_compile=True`) and the layer does not ask `unroll=True`;
+`hand-written applies` is the list under (*)):
 
-    | gates    | recover_gates | kernel wanted | sequence pass        |
-    |----------|---------------|---------------|----------------------|
-    | off      | -             | yes           | kernel, else (*)     |
-    | off      | -             | no            | (*)                  |
-    | on       | True          | yes, no mask  | kernel + recovery    |
-    | on       | True          | otherwise     | (*) gates off + recovery |
-    | on       | "auto"        | yes, no mask  | kernel + recovery    |
-    | on       | "auto"        | otherwise     | (*) gates stepped    |
-    | on       | False         | -             | (*) gates stepped    |
+    | gates | recover_gates | kernel wanted | sequence pass               |
+    |-------|---------------|---------------|-----------------------------|
+    | off   | -             | yes           | kernel, else (*)            |
+    | off   | -             | no            | (*)                         |
+    | on    | True          | yes, no mask  | kernel + recovery           |
+    | on    | True          | otherwise     | (*) gates off + recovery    |
+    | on    | "auto"        | yes, no mask  | kernel + recovery           |
+    | on    | "auto"        | XLA, hand-written applies | (**) gates stepped |
+    | on    | "auto"        | XLA, recoverable cell | (*) gates off + recovery |
+    | on    | "auto"        | otherwise     | (*) gates stepped           |
+    | on    | False         | XLA, hand-written applies | (**) gates stepped |
+    | on    | False         | -             | (*) gates stepped           |
 
     (*) "handwritten" when the backend is in `HANDWRITTEN_BACKENDS`
-        (PyTorch), the cell is the standard one, the time length is known,
-        there is no mask, no recurrent dropout, implementation != 1,
-        tanh/sigmoid activations and (GRU) `reset_after`; else "loop".
+        (PyTorch) and the hand-written pass applies: the cell is the
+        standard one, the time length is known, there is no mask, no
+        recurrent dropout, implementation != 1, tanh/sigmoid activations
+        and (GRU) `reset_after`; else "loop".
+    (**) "handwritten" as one `keras.ops.fori_loop` (`Plan.symbolic`).
+
+Why XLA has rows of its own (docs/benchmark/tensorflow-growth): the
+gradient of Keras's loop goes through TensorLists, which XLA turns into
+whole-sequence buffers rebuilt at every step, so a gates-on training step
+grew 10x for 4x the steps and cost 6-14x the built-in; the hand-written
+pass has no gradient through its loop, and recovery keeps only the
+outputs (one unit wide, not the packed gates) in Keras's loop.
 
 "kernel, else": the built-in's fused function may still refuse at run time
 (`NotImplementedError` inside the backend); then, as for the built-in,
@@ -116,6 +130,8 @@ class Facts:
     default_activations: bool
     reset_after: bool  # always True for the LSTM
     standard: bool  # Keras's equations: no variant, no peepholes
+    xla: bool = False  # TensorFlow tracing for XLA (jit_compile=True)
+    recoverable: bool = True  # `cell.recoverable`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +143,7 @@ class Plan:
     gates: str  # NONE, STEPPED or RECOVERED
     project: bool  # inputs projected before the loop
     unroll: bool  # Keras's unrolled loop
+    symbolic: bool = False  # the hand-written loop as one fori_loop
 
 
 def wants_kernel(facts: Facts) -> bool:
@@ -144,29 +161,47 @@ def wants_kernel(facts: Facts) -> bool:
     )
 
 
-def choose(facts: Facts) -> Plan:
-    """The plan for one call: the module's table, row by row."""
-    kernel = wants_kernel(facts)
-    if not facts.gates:
-        gates = NONE
-    elif facts.recover_gates is True:
-        gates = RECOVERED
-    elif facts.recover_gates == "auto" and kernel and not facts.mask:
-        gates = RECOVERED
-    else:
-        gates = STEPPED
-    try_kernel = kernel and (
-        gates == NONE or (gates == RECOVERED and not facts.mask)
-    )
-    handwritten = (
-        facts.backend in HANDWRITTEN_BACKENDS
-        and facts.standard
+def handwritten_applies(facts: Facts) -> bool:
+    """Whether the hand-written backward pass covers this call."""
+    return (
+        facts.standard
         and facts.known_length
         and not facts.mask
         and not facts.recurrent_dropout
         and facts.implementation != 1
         and facts.default_activations
         and facts.reset_after
+    )
+
+
+def choose(facts: Facts) -> Plan:
+    """The plan for one call: the module's table, row by row."""
+    kernel = wants_kernel(facts)
+    applies = handwritten_applies(facts)
+    # Under XLA Keras's loop is a while loop unless the layer unrolls it.
+    xla_loop = facts.xla and not facts.unroll
+    symbolic = xla_loop and applies
+    if not facts.gates:
+        gates = NONE
+    elif facts.recover_gates is True:
+        gates = RECOVERED
+    elif facts.recover_gates == "auto" and kernel and not facts.mask:
+        gates = RECOVERED
+    elif (
+        facts.recover_gates == "auto"
+        and xla_loop
+        and not symbolic
+        and facts.recoverable
+    ):
+        gates = RECOVERED
+    else:
+        gates = STEPPED
+    try_kernel = kernel and (
+        gates == NONE or (gates == RECOVERED and not facts.mask)
+    )
+    symbolic = symbolic and gates == STEPPED
+    handwritten = symbolic or (
+        applies and facts.backend in HANDWRITTEN_BACKENDS
     )
     unroll = facts.unroll or (
         facts.backend == "torch"
@@ -177,8 +212,9 @@ def choose(facts: Facts) -> Plan:
         try_kernel=try_kernel,
         sequence=HANDWRITTEN if handwritten else LOOP,
         gates=gates,
-        project=PROJECT_BEFORE_LOOP.get(facts.backend, False),
+        project=PROJECT_BEFORE_LOOP.get(facts.backend, False) or handwritten,
         unroll=unroll,
+        symbolic=symbolic,
     )
 
 
@@ -201,6 +237,8 @@ def facts_of(layer, sequences, mask, gates: bool) -> Facts:
         default_activations=keras_bridge.default_activations(cell),
         reset_after=getattr(cell, "reset_after", True),
         standard=cell.is_standard,
+        xla=keras_bridge.xla_tracing(),
+        recoverable=cell.recoverable,
     )
 
 
@@ -536,7 +574,9 @@ def _sequence(
             # Copies: the layer assigns its new states in place to the
             # variables these came from, before the backward pass.
             state0 = [ops.copy(state) for state in state0]
-        outputs, states = cell.handwritten(sequences, list(state0), with_gates)
+        outputs, states = cell.handwritten(
+            sequences, list(state0), with_gates, symbolic=plan.symbolic
+        )
         last, path = outputs[:, -1], HANDWRITTEN
     else:
         edited = tuple(edits or ())

@@ -5,6 +5,8 @@ Private: the public classes live in `gated_lstm.py` and `gated_gru.py`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 from keras import ops
 
@@ -439,11 +441,13 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
         inference (`zoned`)."""
         raise NotImplementedError
 
-    def handwritten(self, x, states, with_gates):
+    def handwritten(self, x, states, with_gates, symbolic=False):
         """The whole sequence at once: `x` `(batch, time, ...)` projected
         inputs (bias included) in processing order -> `(outputs, new_states)`
         as the step loop would give them: outputs `(batch, time, units)`,
-        or the packed gates with `with_gates`."""
+        or the packed gates with `with_gates`. `symbolic`: the loop as one
+        `keras.ops.fori_loop` (for a graph compiler), not a Python loop
+        (see `layers._handwritten`)."""
         raise NotImplementedError
 
     def get_initial_state(self, batch_size=None):
@@ -652,18 +656,27 @@ class GatedRNN(keras.layers.RNN):
             return output
         return self._with_gates(output, result.gates, result.states, mask)
 
-    def sequence_plan(self, sequences, mask=None) -> str:
+    def sequence_plan(self, sequences, mask=None, xla=None) -> str:
         """Which path a call on `sequences` (an array, or just its shape)
         would take, in words: "kernel" (the built-in's fused function,
         cuDNN on a GPU; it may still refuse at run time and fall back),
-        "handwritten" or "loop", and how gates come ("stepped" or
-        "recovered"). For benchmarks and debugging; see `_engine`."""
+        "handwritten" (" as one loop": `keras.ops.fori_loop`, under XLA)
+        or "loop", and how gates come ("stepped" or "recovered"). `xla`:
+        whether TensorFlow traces the call for XLA (`jit_compile=True`);
+        None, as this call sees it (never, outside a compiled function).
+        For benchmarks and debugging; see `_engine`."""
         if not hasattr(sequences, "shape"):
             sequences = keras.KerasTensor(tuple(sequences))
-        plan = _engine.choose(
-            _engine.facts_of(self, sequences, mask, self.return_gates)
-        )
+        facts = _engine.facts_of(self, sequences, mask, self.return_gates)
+        if xla is not None:
+            check.boolean(f"{self.name}: sequence_plan's xla", xla)
+            facts = dataclasses.replace(
+                facts, xla=xla and keras.backend.backend() == "tensorflow"
+            )
+        plan = _engine.choose(facts)
         path = plan.sequence
+        if plan.symbolic:
+            path = f"{path} as one loop"
         if plan.try_kernel:
             path = f"kernel, else {path}"
         if plan.gates != _engine.NONE:

@@ -1,29 +1,39 @@
-"""The recurrence with a hand-written backward pass, for the PyTorch backend.
+"""The recurrence with a hand-written backward pass: PyTorch, and
+TensorFlow under XLA.
 
-Private. On PyTorch every op of the step loop is a Python-dispatched kernel
-and, when training, an autograd node; the step-by-step loop spends more time
-in that bookkeeping than in arithmetic. Here the forward loop runs without
-autograd and `keras.ops.custom_gradient` supplies the gradient: one reverse
-loop over the steps (small elementwise ops and one matmul per step), then
-the recurrent kernel's gradient as one matmul over every step at once.
-Computing the backward coefficients for all steps at once, in big tensors,
-was slower on a CPU than step by step: every new (time, batch, n) tensor is
-a fresh allocation.
+Private. Two costs of autodiff through a step loop make this worth
+having. On PyTorch every op of the loop is a Python-dispatched kernel and,
+when training, an autograd node; the step-by-step loop spends more time in
+that bookkeeping than in arithmetic. On TensorFlow under XLA, the gradient
+of Keras's loop goes through TensorLists (the per-step outputs, the
+inputs read step by step), which XLA turns into whole-sequence buffers
+rebuilt at every step: the time grows with T squared, and with the width of
+what each step returns (the packed gates are 6 units wide).
+
+Here the forward loop runs without autodiff and `keras.ops.custom_gradient`
+supplies the gradient: one reverse loop over the steps (small elementwise
+ops and one matmul per step), then the recurrent kernel's gradient as one
+matmul over every step at once. Computing the backward coefficients for
+all steps at once, in big tensors, was slower on a CPU than step by step:
+every new (time, batch, n) tensor is a fresh allocation.
+
+Two loops run the same steps (`_lstm_step`, `_lstm_step_back`, and the
+GRU's): `symbolic=False`, a Python loop over the (known) number of steps,
+written for eager PyTorch (`torch.compile` traces it too);
+`symbolic=True`, `keras.ops.fori_loop` over preallocated `(time, batch,
+n)` buffers written with `keras.ops.slice_update` (XLA's in-place dynamic
+update), for a graph compiler: one step in the graph, whatever the length.
 
 Only the common case: inputs already projected (`x W + b`, see
 `_engine.PROJECT_BEFORE_LOOP`), no mask, no recurrent dropout, tanh/sigmoid,
 the GRU with `reset_after=True`. The engine picks this path and checks the
 conditions (`_engine.choose`); the same numbers as the cell's step to
-float32 round-off (tested, values and gradients).
+float32 round-off (tested, values and gradients, both loops).
 
 Each function returns one tensor, since PyTorch's custom gradient takes one
 upstream gradient: with gates, the packed gates of every step (the cell's
 `return_gates` layout); without, every step's output `h` followed, as one
 extra step, by the final cell state (LSTM) - the caller slices them apart.
-
-The loops are Python loops over the (known) number of steps: written for
-eager PyTorch (`torch.compile` traces them too). The tests also run them
-eagerly on TensorFlow and JAX, where the wrapper does not use them.
 """
 
 from __future__ import annotations
@@ -52,7 +62,115 @@ def _recurrent_kernel_gradient(h0, h_all, d_all):
     return first + rest
 
 
-def lstm(xp, h0, c0, recurrent_kernel, with_gates):
+class _Record:
+    """What the forward loop keeps of every step, per name, for the
+    backward loop: Python lists (`symbolic=False`) or `(time, batch, n)`
+    buffers written in place (`symbolic=True`)."""
+
+    def __init__(self, symbolic, steps, like, widths):
+        self.symbolic = symbolic
+        if symbolic:
+            batch = ops.shape(like)[0]
+            self.data = {
+                name: ops.zeros((steps, batch, width), like.dtype)
+                for name, width in widths.items()
+            }
+        else:
+            self.data = {name: [] for name in widths}
+
+    def write(self, data, t, values):
+        """`data` with step `t`'s `values` (a dict by name) added."""
+        if not self.symbolic:
+            for name, value in values.items():
+                data[name].append(value)
+            return data
+        return {
+            name: ops.slice_update(
+                data[name], (t, 0, 0), ops.expand_dims(values[name], 0)
+            )
+            for name in data
+        }
+
+
+def _stacked(steps):
+    """A record's steps as one time-major tensor."""
+    return ops.stack(steps) if isinstance(steps, list) else steps
+
+
+def _at(steps, t):
+    """Step `t` of a record (a list, or a time-major tensor; `t` an int
+    or a scalar tensor)."""
+    return steps[t] if isinstance(t, int) else ops.take(steps, t, axis=0)
+
+
+def _previous(steps, t, first):
+    """Step `t - 1` of a record, or `first` at t = 0."""
+    if isinstance(t, int):
+        return steps[t - 1] if t else first
+    return ops.where(t > 0, _at(steps, ops.maximum(t - 1, 0)), first)
+
+
+def _loop(symbolic, steps, body, carry, reverse=False):
+    """`body(t, carry) -> carry` for t over the steps (in reverse order
+    when `reverse`): a Python loop, or `keras.ops.fori_loop`."""
+    if not symbolic:
+        order = reversed(range(steps)) if reverse else range(steps)
+        for t in order:
+            carry = body(t, carry)
+        return carry
+    if reverse:
+        return ops.fori_loop(
+            0, steps, lambda k, c: body(steps - 1 - k, c), carry
+        )
+    return ops.fori_loop(0, steps, body, carry)
+
+
+def _lstm_step(x, h, c, kernel, n):
+    """One step: `(s, g, c, tanh_c, h)`, `s` the sigmoid of every block
+    (its g block is not used)."""
+    z = x + h @ kernel
+    s = ops.sigmoid(z)
+    g = ops.tanh(z[:, 2 * n : 3 * n])
+    c = s[:, n : 2 * n] * c + s[:, :n] * g
+    tanh_c = ops.tanh(c)
+    return s, g, c, tanh_c, s[:, 3 * n :] * tanh_c
+
+
+def _lstm_step_back(dh, dc, up, s, g, c_prev, tanh_c, kernel_t, n):
+    """One step back: the gradients reaching the previous step's `(h,
+    c)`, and the step's pre-activation gradient `dz`. `up`: this step's
+    upstream gradients `(h, i, f, g, o, c)`, the gates' None without
+    gates."""
+    up_h, up_i, up_f, up_g, up_o, up_c = up
+    i, f, o = s[:, :n], s[:, n : 2 * n], s[:, 3 * n :]
+    dh = dh + up_h
+    if up_c is not None:
+        dc = dc + up_c
+    dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
+    di, df, dg, d_o = dc * g, dc * c_prev, dc * i, dh * tanh_c
+    if up_i is not None:
+        di, df = di + up_i, df + up_f
+        dg, d_o = dg + up_g, d_o + up_o
+    dz = ops.concatenate([di, df, dg, d_o], axis=-1)
+    sigmoid_slope = s * (1.0 - s)
+    slope = ops.concatenate(
+        [sigmoid_slope[:, : 2 * n], 1.0 - g * g, sigmoid_slope[:, 3 * n :]],
+        axis=-1,
+    )
+    dz = dz * slope
+    return dz @ kernel_t, dc * f, dz
+
+
+def _upstream(up, t, n, blocks, with_gates):
+    """Step `t`'s upstream gradient, split into `blocks` units-wide blocks
+    with gates (the packed layout), else `(h, None, ...)`."""
+    step = _at(up, t)
+    if not with_gates:
+        return (step,) + (None,) * (blocks - 1)
+    return tuple(step[:, k * n : (k + 1) * n] for k in range(blocks))
+
+
+def lstm(xp, h0, c0, recurrent_kernel, with_gates, symbolic=False):
     """LSTM over `xp` `(batch, time, 4 units)` (projected, bias included).
 
     Returns `(batch, time, 6 units)` packed `[i|f|g|o|c|h]` with gates,
@@ -63,35 +181,37 @@ def lstm(xp, h0, c0, recurrent_kernel, with_gates):
     def run(xp, h0, c0, kernel):
         xs = _time_major(xp)
         steps, n = xs.shape[0], h0.shape[-1]
-        h, c = h0, c0
-        sigmoids, candidates, cells, tanh_cells, outputs = [], [], [], [], []
-        for t in range(steps):
-            z = xs[t] + h @ kernel
-            s = ops.sigmoid(z)  # i, f, o (its g block is not used)
-            g = ops.tanh(z[:, 2 * n : 3 * n])
-            c = s[:, n : 2 * n] * c + s[:, :n] * g
-            tanh_c = ops.tanh(c)
-            h = s[:, 3 * n :] * tanh_c
-            sigmoids.append(s)
-            candidates.append(g)
-            cells.append(c)
-            tanh_cells.append(tanh_c)
-            outputs.append(h)
+        record = _Record(
+            symbolic,
+            steps,
+            h0,
+            {"s": 4 * n, "g": n, "c": n, "tanh_c": n, "h": n},
+        )
+
+        def forward(t, carry):
+            h, c, data = carry
+            s, g, c, tanh_c, h = _lstm_step(_at(xs, t), h, c, kernel, n)
+            kept = {"s": s, "g": g, "c": c, "tanh_c": tanh_c, "h": h}
+            return h, c, record.write(data, t, kept)
+
+        _, c, kept = _loop(symbolic, steps, forward, (h0, c0, record.data))
         if with_gates:
-            s_all = ops.stack(sigmoids)
-            h_all = ops.stack(outputs)
+            s_all, h_all = _stacked(kept["s"]), _stacked(kept["h"])
             result = ops.concatenate(
                 [
                     s_all[..., : 2 * n],
-                    ops.stack(candidates),
+                    _stacked(kept["g"]),
                     s_all[..., 3 * n :],
-                    ops.stack(cells),
+                    _stacked(kept["c"]),
                     h_all,
                 ],
                 axis=-1,
             )
+        elif symbolic:
+            h_all = kept["h"]
+            result = ops.concatenate([h_all, ops.expand_dims(c, 0)], axis=0)
         else:
-            result = ops.stack([*outputs, c])
+            result = ops.stack([*kept["h"], c])
             h_all = result[:steps]
 
         def grad(*args, upstream=None):
@@ -99,44 +219,44 @@ def lstm(xp, h0, c0, recurrent_kernel, with_gates):
                 (upstream,) = args
             up = _time_major(upstream)
             if with_gates:
-                up_i, up_f, up_g, up_o, up_c, up_h = (
-                    up[..., k * n : (k + 1) * n] for k in range(6)
-                )
+                # Packed as [i|f|g|o|c|h]; the step takes (h, i, f, g, o, c).
+                def upstream_at(t):
+                    i, f, g, o, c, h = _upstream(up, t, n, 6, True)
+                    return h, i, f, g, o, c
+
                 dc = ops.zeros_like(c0)
             else:
-                up_h, dc = up, up[steps]
+
+                def upstream_at(t):
+                    return _upstream(up, t, n, 6, False)
+
+                dc = up[steps]
             kernel_t = ops.transpose(kernel)
-            dh = ops.zeros_like(h0)
-            dzs = [None] * steps
-            for t in reversed(range(steps)):
-                s, g, tanh_c = sigmoids[t], candidates[t], tanh_cells[t]
-                i, f, o = s[:, :n], s[:, n : 2 * n], s[:, 3 * n :]
-                dh = dh + up_h[t]
-                if with_gates:
-                    dc = dc + up_c[t]
-                dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
-                di = dc * g
-                df = dc * (cells[t - 1] if t else c0)
-                dg = dc * i
-                d_o = dh * tanh_c
-                if with_gates:
-                    di, df = di + up_i[t], df + up_f[t]
-                    dg, d_o = dg + up_g[t], d_o + up_o[t]
-                dz = ops.concatenate([di, df, dg, d_o], axis=-1)
-                sigmoid_slope = s * (1.0 - s)
-                slope = ops.concatenate(
-                    [
-                        sigmoid_slope[:, : 2 * n],
-                        1.0 - g * g,
-                        sigmoid_slope[:, 3 * n :],
-                    ],
-                    axis=-1,
+            back = _Record(symbolic, steps, h0, {"dz": 4 * n})
+
+            def backward(t, carry):
+                dh, dc, data = carry
+                dh, dc, dz = _lstm_step_back(
+                    dh,
+                    dc,
+                    upstream_at(t),
+                    _at(kept["s"], t),
+                    _at(kept["g"], t),
+                    _previous(kept["c"], t, c0),
+                    _at(kept["tanh_c"], t),
+                    kernel_t,
+                    n,
                 )
-                dz = dz * slope
-                dc = dc * f
-                dh = dz @ kernel_t
-                dzs[t] = dz
-            dz_all = ops.stack(dzs)
+                return dh, dc, back.write(data, t, {"dz": dz})
+
+            dh, dc, data = _loop(
+                symbolic,
+                steps,
+                backward,
+                (ops.zeros_like(h0), dc, back.data),
+                reverse=True,
+            )
+            dz_all = data["dz"] if symbolic else ops.stack(data["dz"][::-1])
             d_kernel = _recurrent_kernel_gradient(h0, h_all, dz_all)
             return _time_major(dz_all), dh, dc, d_kernel
 
@@ -145,7 +265,43 @@ def lstm(xp, h0, c0, recurrent_kernel, with_gates):
     return run(xp, h0, c0, recurrent_kernel)
 
 
-def gru(xp, h0, recurrent_kernel, recurrent_bias, with_gates):
+def _gru_step(x, h, kernel, bias, n):
+    """One step (`reset_after`): `(zr, keep, hh, inner_h, h)`, `zr` the
+    update and reset gates, `keep = 1 - z`, `inner_h` the recurrent term
+    of the candidate before the reset gate scales it."""
+    inner = h @ kernel
+    if bias is not None:
+        inner = inner + bias
+    zr = ops.sigmoid(x[:, : 2 * n] + inner[:, : 2 * n])
+    z = zr[:, :n]
+    keep = 1.0 - z
+    inner_h = inner[:, 2 * n :]
+    hh = ops.tanh(x[:, 2 * n :] + zr[:, n:] * inner_h)
+    return zr, keep, hh, inner_h, z * h + keep * hh
+
+
+def _gru_step_back(dh, up, zr, keep, hh, inner_h, h_prev, kernel_t, n):
+    """One step back: the gradient reaching the previous step's `h`, and
+    the step's gradients of the projected input and of the recurrent term
+    `h U + b`. `up`: this step's upstream gradients `(h, z, r, hh)`, the
+    gates' None without gates."""
+    up_h, up_z, up_r, up_hh = up
+    dh = dh + up_h
+    dhh = dh * keep
+    dz = dh * (h_prev - hh)
+    if up_z is not None:
+        dhh, dz = dhh + up_hh, dz + up_z
+    da = dhh * (1.0 - hh * hh)
+    dr = da * inner_h
+    if up_r is not None:
+        dr = dr + up_r
+    d_zr = ops.concatenate([dz, dr], axis=-1) * zr * (1.0 - zr)
+    dx = ops.concatenate([d_zr, da], axis=-1)
+    d_inner = ops.concatenate([d_zr, da * zr[:, n:]], axis=-1)
+    return dh * zr[:, :n] + d_inner @ kernel_t, dx, d_inner
+
+
+def gru(xp, h0, recurrent_kernel, recurrent_bias, with_gates, symbolic=False):
     """GRU (`reset_after=True`) over `xp` `(batch, time, 3 units)`
     (projected, input bias included); `recurrent_bias` may be None.
 
@@ -160,28 +316,21 @@ def gru(xp, h0, recurrent_kernel, recurrent_bias, with_gates):
     def run(xp, h0, kernel, bias):
         xs = _time_major(xp)
         steps, n = xs.shape[0], h0.shape[-1]
-        h = h0
-        update_resets, keeps, candidates, inners, outputs = [], [], [], [], []
-        for t in range(steps):
-            x = xs[t]
-            inner = h @ kernel
-            if has_bias:
-                inner = inner + bias
-            zr = ops.sigmoid(x[:, : 2 * n] + inner[:, : 2 * n])
-            z = zr[:, :n]
-            keep = 1.0 - z
-            hh = ops.tanh(x[:, 2 * n :] + zr[:, n:] * inner[:, 2 * n :])
-            h = z * h + keep * hh
-            update_resets.append(zr)
-            keeps.append(keep)
-            candidates.append(hh)
-            inners.append(inner)
-            outputs.append(h)
-        h_all = ops.stack(outputs)
+        bias = bias if has_bias else None
+        names = {"zr": 2 * n, "keep": n, "hh": n, "inner_h": n, "h": n}
+        record = _Record(symbolic, steps, h0, names)
+
+        def forward(t, carry):
+            h, data = carry
+            step = _gru_step(_at(xs, t), h, kernel, bias, n)
+            h = step[-1]
+            return h, record.write(data, t, dict(zip(names, step, strict=True)))
+
+        _, kept = _loop(symbolic, steps, forward, (h0, record.data))
+        h_all = _stacked(kept["h"])
         if with_gates:
             result = ops.concatenate(
-                [ops.stack(update_resets), ops.stack(candidates), h_all],
-                axis=-1,
+                [_stacked(kept["zr"]), _stacked(kept["hh"]), h_all], axis=-1
             )
         else:
             result = h_all
@@ -190,35 +339,43 @@ def gru(xp, h0, recurrent_kernel, recurrent_bias, with_gates):
             if upstream is None:
                 (upstream,) = args
             up = _time_major(upstream)
-            if with_gates:
-                up_z, up_r, up_hh, up_h = (
-                    up[..., k * n : (k + 1) * n] for k in range(4)
-                )
-            else:
-                up_h = up
             kernel_t = ops.transpose(kernel)
-            dh = ops.zeros_like(h0)
-            dxs, d_inners = [None] * steps, [None] * steps
-            for t in reversed(range(steps)):
-                zr, hh, keep = update_resets[t], candidates[t], keeps[t]
-                h_prev = outputs[t - 1] if t else h0
-                dh = dh + up_h[t]
-                dhh = dh * keep
-                dz = dh * (h_prev - hh)
+            back = _Record(symbolic, steps, h0, {"dx": 3 * n, "d_inner": 3 * n})
+
+            def backward(t, carry):
+                dh, data = carry
                 if with_gates:
-                    dhh, dz = dhh + up_hh[t], dz + up_z[t]
-                da = dhh * (1.0 - hh * hh)
-                dr = da * inners[t][:, 2 * n :]
-                if with_gates:
-                    dr = dr + up_r[t]
-                d_zr = ops.concatenate([dz, dr], axis=-1) * zr * (1.0 - zr)
-                dxs[t] = ops.concatenate([d_zr, da], axis=-1)
-                d_inners[t] = ops.concatenate([d_zr, da * zr[:, n:]], axis=-1)
-                dh = dh * zr[:, :n] + d_inners[t] @ kernel_t
-            d_inner_all = ops.stack(d_inners)
+                    z, r, hh, h = _upstream(up, t, n, 4, True)
+                    up_t = (h, z, r, hh)
+                else:
+                    up_t = _upstream(up, t, n, 4, False)
+                dh, dx, d_inner = _gru_step_back(
+                    dh,
+                    up_t,
+                    _at(kept["zr"], t),
+                    _at(kept["keep"], t),
+                    _at(kept["hh"], t),
+                    _at(kept["inner_h"], t),
+                    _previous(kept["h"], t, h0),
+                    kernel_t,
+                    n,
+                )
+                return dh, back.write(data, t, {"dx": dx, "d_inner": d_inner})
+
+            dh, data = _loop(
+                symbolic,
+                steps,
+                backward,
+                (ops.zeros_like(h0), back.data),
+                reverse=True,
+            )
+            dx_all, d_inner_all = (
+                data[name] if symbolic else ops.stack(data[name][::-1])
+                for name in ("dx", "d_inner")
+            )
             d_kernel = _recurrent_kernel_gradient(h0, h_all, d_inner_all)
             d_bias = ops.sum(d_inner_all, axis=(0, 1))
-            return _time_major(ops.stack(dxs)), dh, d_kernel, d_bias
+            return _time_major(dx_all), dh, d_kernel, d_bias
 
         return _time_major(result), grad
 

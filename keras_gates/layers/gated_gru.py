@@ -227,13 +227,14 @@ class GatedGRUCell(GatedCell):
         rows = ops.split(self.bias, 2, axis=0)
         return ops.squeeze(rows[0], axis=0), ops.squeeze(rows[1], axis=0)
 
-    def handwritten(self, x, states, with_gates):
+    def handwritten(self, x, states, with_gates, symbolic=False):
         packed = _handwritten.gru(
             x,
             states[0],
             self.recurrent_kernel.value,
             self._biases()[1],
             with_gates,
+            symbolic=symbolic,
         )
         last = packed[:, -1]
         if with_gates:

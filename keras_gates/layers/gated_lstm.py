@@ -364,11 +364,11 @@ class GatedLSTMCell(GatedCell):
             new_states.append(join_blocks(gates, LSTM_SIGMOID_GATES))
         return h, new_states, gates
 
-    def handwritten(self, x, states, with_gates):
+    def handwritten(self, x, states, with_gates, symbolic=False):
         h0, c0 = states
         units = self.units
         packed = _handwritten.lstm(
-            x, h0, c0, self.recurrent_kernel.value, with_gates
+            x, h0, c0, self.recurrent_kernel.value, with_gates, symbolic
         )
         if with_gates:
             last = packed[:, -1]
