@@ -19,7 +19,9 @@ last epoch (keras.callbacks.BackupAndRestore).
 
 from __future__ import annotations
 
+import argparse
 import itertools
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,10 +40,13 @@ from experiments._intervals import (
 from experiments._runner import (
     ResultsStore,
     backup_folder,
+    claim,
     command_line,
     config_from,
     parser,
+    run_in_workers,
     run_plan,
+    worker_store_folder,
 )
 from experiments._training import INITS, check_model_names, headline, train_run
 from keras_gates import extract_gates, plots, stats
@@ -109,6 +114,9 @@ def planned_runs(config: Config, only_seed: int | None = None) -> list[dict]:
     return plan
 
 
+RUN_KEYS = ("model", "init", "length", "seed")
+
+
 def run_sweep(
     config: Config,
     output: Path,
@@ -116,13 +124,30 @@ def run_sweep(
     verbose="auto",
     command="",
     only_seed=None,
+    worker=None,
 ):
     """Trains every planned run (of `only_seed` alone, if given) not yet in
-    output/results.json."""
+    output/results.json. `worker`: None, or this process is worker
+    `worker` of `run_in_workers`: it records in its own store the runs it
+    claims, longest first."""
     task = get_task(config.task)
-    store = ResultsStore(
-        output, f"long_dependency/{task.name}", config, fresh, command
-    )
+    experiment = f"long_dependency/{task.name}"
+    store = ResultsStore(output, experiment, config, fresh, command)
+    plan = planned_runs(config, only_seed)
+    take = None
+    if worker is not None:
+        done = store
+        store = ResultsStore(
+            worker_store_folder(output, worker), experiment, config, False
+        )
+        plan = sorted(
+            (keys for keys in plan if done.find(**keys) is None),
+            key=lambda keys: -keys["length"],
+        )
+
+        def take(keys):
+            return claim(output, keys)
+
     options = (
         {"noun_rate": config.noun_rate} if task.name == "agreement" else {}
     )
@@ -151,7 +176,7 @@ def run_sweep(
             batch_size=config.batch_size,
             learning_rate=config.learning_rate,
             seed=keys["seed"],
-            backup_dir=backup_folder(output, keys),
+            backup_dir=backup_folder(store.folder, keys),
             verbose=verbose,
             stop_at=config.stop_at,
         )
@@ -174,8 +199,9 @@ def run_sweep(
             f", {run['seconds_per_epoch']:.2f} s/epoch"
         )
 
-    print(f"{task.name} on {store.data['device']}", flush=True)
-    run_plan(store, planned_runs(config, only_seed), run_one, describe)
+    if worker is None:
+        print(f"{task.name} on {store.data['device']}", flush=True)
+    run_plan(store, plan, run_one, describe, take)
     return store
 
 
@@ -414,8 +440,15 @@ def write_outputs(store: ResultsStore, config: Config, output: Path) -> tuple:
     lines = report.opening(
         f"{config.task}: models against dependency length", store.data
     )
+    workers = store.data.get("workers", 1)
+    side_by_side = (
+        f" Runs trained {workers} at a time, one thread each: seconds per "
+        "epoch were measured side by side."
+        if workers > 1
+        else ""
+    )
     lines += [
-        f"Config: {config}.",
+        f"Config: {config}.{side_by_side}",
         "",
         table(store.runs),
         "## Gated layers against their built-in twins",
@@ -689,30 +722,71 @@ def main(
     defaults: Config | None = None,
     description=None,
     module="long_dependency",
+    workers=1,
 ):
     defaults = defaults or Config()
-    args = parser(
+    arguments = parser(
         defaults,
         description or __doc__.split("\n")[0],
         output=None,
         choices={"inits": INITS},
-    ).parse_args(argv)
+    )
+    arguments.add_argument(
+        "--workers",
+        type=int,
+        default=workers,
+        help=f"train this many runs at a time, one thread each (default "
+        f"{workers}); their seconds per epoch are then measured side by "
+        "side",
+    )
+    arguments.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    args = arguments.parse_args(argv)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
     config = config_from(args, defaults)
     get_task(config.task)
     check_model_names(config.models)
     output = Path(args.output or f"results/{config.task}")
+    if args.worker is not None:
+        keras.utils.set_random_seed(config.seed)
+        run_sweep(config, output, verbose=0, worker=args.worker)
+        return
     if args.report:
         store = ResultsStore.load(output)
         config = Config(**store.config)
     else:
         keras.utils.set_random_seed(config.seed)
+        command = command_line(module, argv)
+        if args.workers > 1:
+            store = ResultsStore(
+                output,
+                f"long_dependency/{config.task}",
+                config,
+                args.fresh,
+                command,
+            )
+            print(
+                f"{config.task} on {store.data['device']}: "
+                f"{args.workers} runs at a time",
+                flush=True,
+            )
+            store.data["workers"] = args.workers
+            run_in_workers(
+                store,
+                module,
+                sys.argv[1:] if argv is None else list(argv),
+                args.workers,
+                RUN_KEYS,
+            )
         store = run_sweep(
             config,
             output,
-            fresh=args.fresh,
+            fresh=args.fresh and args.workers == 1,
             verbose=0 if args.quiet else "auto",
-            command=command_line(module, argv),
+            command=command,
         )
+        store.data["workers"] = args.workers
+        store.save()
     figures, _ = write_outputs(store, config, output)
     print(table(store.runs))
     print("\n".join(twin_gaps(store.runs)))

@@ -16,7 +16,10 @@ the rest:
   interrupted resumes from its last epoch where it trains with
   `keras.callbacks.BackupAndRestore` (in a folder `backup_folder` names).
 - `run_plan(store, plan, run_one)`: plan -> skip finished -> run ->
-  record -> progress.
+  record -> progress; `run_in_workers` spreads the plan over worker
+  processes of the same command, one thread each, which take runs as they
+  come free (`claim`) and record them in stores of their own, gathered
+  into the main store as they end (`gather_workers`).
 - `page_opening(title, data)`: the command, machine, date and versions
   every page starts with.
 
@@ -36,6 +39,7 @@ import os
 import platform
 import shlex
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -53,6 +57,7 @@ __all__ = [
     "device",
     "open_store",
     "parser",
+    "run_in_workers",
     "run_plan",
     "versions",
 ]
@@ -380,7 +385,7 @@ def backup_folder(output, keys: dict) -> Path:
     return Path(output) / "backup" / "-".join(str(v) for v in keys.values())
 
 
-def run_plan(store, plan, run_one, describe=None) -> None:
+def run_plan(store, plan, run_one, describe=None, take=None) -> None:
     """Runs every planned run that `store` has not recorded.
 
     Args:
@@ -389,6 +394,8 @@ def run_plan(store, plan, run_one, describe=None) -> None:
             train with BackupAndRestore in `backup_folder(store.folder,
             keys)`, which is removed once the run is recorded.
         describe: `run -> str` for the progress line.
+        take: None, or `keys -> bool`, asked just before a run starts:
+            False leaves it to another worker (`claim`).
     """
     progress = Progress(len(plan))
     for keys in plan:
@@ -396,8 +403,94 @@ def run_plan(store, plan, run_one, describe=None) -> None:
         if store.find(**keys) is not None:
             progress.step(f"{name}: done before")
             continue
+        if take is not None and not take(keys):
+            progress.total -= 1  # another worker's
+            continue
         print(f"--- {name}", flush=True)
         run = {**run_one(keys), **keys}
         store.add(run)
         shutil.rmtree(backup_folder(store.folder, keys), ignore_errors=True)
         progress.step(f"{name}: {describe(run) if describe else 'done'}")
+
+
+# -- worker processes ----------------------------------------------------
+
+# One thread per worker process, for each backend's library (read when it
+# starts): the runs are small enough that one process with two threads
+# leaves most of the second core idle.
+WORKER_THREADS = {
+    "OMP_NUM_THREADS": "1",
+    "TF_NUM_INTRAOP_THREADS": "1",
+    "TF_NUM_INTEROP_THREADS": "1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false "
+    "intra_op_parallelism_threads=1",
+}
+
+
+def workers_folder(output) -> Path:
+    return Path(output) / "workers"
+
+
+def worker_store_folder(output, worker: int) -> Path:
+    """Where worker `worker` records its runs."""
+    return workers_folder(output) / str(worker)
+
+
+def claim(output, keys: dict) -> bool:
+    """Whether this worker takes the run named by `keys`: True for the
+    first worker to ask (its claim file is created atomically)."""
+    folder = workers_folder(output) / "claims"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = "-".join(f"{k}={v}" for k, v in keys.items())
+    name = "".join(c if c.isalnum() or c in "=-_." else "_" for c in name)
+    try:
+        os.close(os.open(folder / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def gather_workers(store, keys: tuple) -> int:
+    """Records in `store` the runs that worker stores hold and it lacks
+    (`keys`: the fields that name a run); returns how many."""
+    added = 0
+    for path in sorted(workers_folder(store.folder).glob("*/results.json")):
+        for run in json.loads(path.read_text()).get("runs", []):
+            if store.find(**{k: run[k] for k in keys}) is None:
+                store.add(run)
+                added += 1
+    return added
+
+
+def run_in_workers(store, module: str, argv, workers: int, keys: tuple):
+    """Runs `python -m experiments.<module> <argv> --worker k` for k <
+    `workers`, one thread each, and records their runs in `store`.
+
+    Each worker runs the same plan, taking the runs no other worker has
+    claimed and that `store` lacks, into its own store
+    (`worker_store_folder`); an interrupted invocation's finished runs are
+    gathered first and not run again. Raises if a worker failed, after
+    gathering what the others finished."""
+    gather_workers(store, keys)
+    shutil.rmtree(workers_folder(store.folder) / "claims", ignore_errors=True)
+    argv = [a for a in argv if a != "--fresh"]
+    environment = {**os.environ, **WORKER_THREADS}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", f"experiments.{module}", *argv]
+            + ["--output", str(store.folder), "--worker", str(k)],
+            env=environment,
+        )
+        for k in range(workers)
+    ]
+    codes = [child.wait() for child in children]
+    gather_workers(store, keys)
+    failed = [k for k, code in enumerate(codes) if code != 0]
+    if failed:
+        raise RuntimeError(
+            f"worker(s) {failed} of experiments.{module} failed (exit codes "
+            f"{[codes[k] for k in failed]}); the runs they finished are "
+            f"recorded in {store.path}, and running the command again "
+            "resumes the rest"
+        )
+    shutil.rmtree(workers_folder(store.folder), ignore_errors=True)

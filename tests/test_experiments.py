@@ -141,6 +141,72 @@ def test_a_run_stops_after_the_first_epoch_that_reaches_stop_at(tmp_path):
     )
 
 
+@pytest.mark.slow
+def test_runs_in_two_workers_record_what_one_process_records(tmp_path):
+    """`--workers 2`: two processes of the same command, one thread each,
+    take the runs between them; the main store gets every run, with the
+    numbers one process gets (each run seeds itself), and the page says
+    the runs were timed side by side."""
+    args = ["--task", "agreement", "--lengths", "6", "8", "--models",
+            "SimpleRNN", "GatedGRU", *TOY]  # fmt: skip
+    long_dependency.main([*args, "--output", str(tmp_path / "one")])
+    long_dependency.main(
+        [*args, "--output", str(tmp_path / "two"), "--workers", "2"]
+    )
+    one, two = (
+        json.loads((tmp_path / name / "results.json").read_text())
+        for name in ("one", "two")
+    )
+    assert len(two["runs"]) == len(one["runs"]) == 4
+
+    def by_key(runs):
+        return {(r["model"], r["length"]): r for r in runs}
+
+    alone, side_by_side = by_key(one["runs"]), by_key(two["runs"])
+    assert alone.keys() == side_by_side.keys()
+    for key, run in alone.items():
+        assert side_by_side[key]["value"] == pytest.approx(run["value"])
+        np.testing.assert_allclose(
+            side_by_side[key]["history"]["loss"],
+            run["history"]["loss"],
+            rtol=1e-5,
+        )
+    assert (one.get("workers"), two["workers"]) == (1, 2)
+    assert (
+        "trained 2 at a time" in (tmp_path / "two" / "summary.md").read_text()
+    )
+    assert "at a time" not in (tmp_path / "one" / "summary.md").read_text()
+    assert not (tmp_path / "two" / "workers").exists()
+
+
+def test_worker_stores_are_gathered_once(tmp_path):
+    """An interrupted `--workers` invocation: the runs its workers
+    finished are recorded in the main store, once."""
+    from experiments._runner import (
+        ResultsStore,
+        gather_workers,
+        worker_store_folder,
+    )
+
+    config = long_dependency.Config(task="adding")
+    store = ResultsStore(tmp_path, "x", config)
+    store.add({"model": "A", "init": "d", "length": 5, "seed": 0})
+    for worker, model in ((0, "A"), (1, "B")):
+        piece = ResultsStore(worker_store_folder(tmp_path, worker), "x", config)
+        piece.add({"model": model, "init": "d", "length": 5, "seed": 0})
+    keys = ("model", "init", "length", "seed")
+    assert gather_workers(store, keys) == 1
+    assert gather_workers(store, keys) == 0
+    assert sorted(r["model"] for r in store.runs) == ["A", "B"]
+    reread = json.loads((tmp_path / "results.json").read_text())
+    assert sorted(r["model"] for r in reread["runs"]) == ["A", "B"]
+
+
+def test_workers_must_be_at_least_one(tmp_path):
+    with pytest.raises(ValueError, match="--workers must be at least 1, got 0"):
+        long_dependency.main(["--workers", "0", "--output", str(tmp_path)])
+
+
 def test_a_folder_with_another_config_is_refused(tmp_path):
     out = tmp_path / "x"
     args = ["--task", "adding", "--lengths", "8", "--models", "SimpleRNN",
