@@ -770,7 +770,6 @@ def main(
                 f"{args.workers} runs at a time",
                 flush=True,
             )
-            store.data["workers"] = args.workers
             run_in_workers(
                 store,
                 module,
@@ -778,13 +777,14 @@ def main(
                 args.workers,
                 RUN_KEYS,
             )
-        store = run_sweep(
-            config,
-            output,
-            fresh=args.fresh and args.workers == 1,
-            verbose=0 if args.quiet else "auto",
-            command=command,
-        )
+        else:
+            store = run_sweep(
+                config,
+                output,
+                fresh=args.fresh,
+                verbose=0 if args.quiet else "auto",
+                command=command,
+            )
         store.data["workers"] = args.workers
         store.save()
     figures, _ = write_outputs(store, config, output)

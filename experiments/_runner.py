@@ -362,9 +362,10 @@ class ResultsStore:
 
 
 class Progress:
-    """One line per finished run: how many, elapsed, and a rough ETA."""
+    """One line per finished run: how many, elapsed, and a rough ETA
+    (without a `total`: how many and elapsed)."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int | None):
         self.total = total
         self.done = 0
         self.start = time.perf_counter()
@@ -372,6 +373,9 @@ class Progress:
     def step(self, message: str) -> None:
         self.done += 1
         elapsed = time.perf_counter() - self.start
+        if self.total is None:
+            print(f"[{self.done}] {message} (elapsed {elapsed:.0f} s)")
+            return
         eta = elapsed / self.done * (self.total - self.done)
         print(
             f"[{self.done}/{self.total}] {message} "
@@ -395,17 +399,17 @@ def run_plan(store, plan, run_one, describe=None, take=None) -> None:
             keys)`, which is removed once the run is recorded.
         describe: `run -> str` for the progress line.
         take: None, or `keys -> bool`, asked just before a run starts:
-            False leaves it to another worker (`claim`).
+            False leaves it to another worker (`claim`); the progress
+            lines then count this worker's runs, without an ETA.
     """
-    progress = Progress(len(plan))
+    progress = Progress(len(plan) if take is None else None)
     for keys in plan:
         name = ", ".join(f"{k} {v}" for k, v in keys.items())
         if store.find(**keys) is not None:
             progress.step(f"{name}: done before")
             continue
         if take is not None and not take(keys):
-            progress.total -= 1  # another worker's
-            continue
+            continue  # another worker's
         print(f"--- {name}", flush=True)
         run = {**run_one(keys), **keys}
         store.add(run)
@@ -425,6 +429,21 @@ WORKER_THREADS = {
     "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false "
     "intra_op_parallelism_threads=1",
 }
+
+
+def default_workers(limit: int = 2) -> int:
+    """Runs at a time unless asked: `limit` on a machine with at least
+    that many cores and no GPU (on a GPU the runs would share it, and JAX
+    reserves most of its memory per process), else 1."""
+    if (os.cpu_count() or 1) < limit or _accelerators(_backend()):
+        return 1
+    return limit
+
+
+def _backend() -> str:
+    import keras
+
+    return keras.backend.backend()
 
 
 def workers_folder(output) -> Path:
@@ -474,7 +493,8 @@ def run_in_workers(store, module: str, argv, workers: int, keys: tuple):
     gather_workers(store, keys)
     shutil.rmtree(workers_folder(store.folder) / "claims", ignore_errors=True)
     argv = [a for a in argv if a != "--fresh"]
-    environment = {**os.environ, **WORKER_THREADS}
+    # TensorFlow's start-up lines once, from this process, not per worker.
+    environment = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ, **WORKER_THREADS}
     children = [
         subprocess.Popen(
             [sys.executable, "-m", f"experiments.{module}", *argv]

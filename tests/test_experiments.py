@@ -142,7 +142,7 @@ def test_a_run_stops_after_the_first_epoch_that_reaches_stop_at(tmp_path):
 
 
 @pytest.mark.slow
-def test_runs_in_two_workers_record_what_one_process_records(tmp_path):
+def test_runs_in_two_workers_record_what_one_process_records(tmp_path, capfd):
     """`--workers 2`: two processes of the same command, one thread each,
     take the runs between them; the main store gets every run, with the
     numbers one process gets (each run seeds itself), and the page says
@@ -150,9 +150,12 @@ def test_runs_in_two_workers_record_what_one_process_records(tmp_path):
     args = ["--task", "agreement", "--lengths", "6", "8", "--models",
             "SimpleRNN", "GatedGRU", *TOY]  # fmt: skip
     long_dependency.main([*args, "--output", str(tmp_path / "one")])
+    capfd.readouterr()
     long_dependency.main(
         [*args, "--output", str(tmp_path / "two"), "--workers", "2"]
     )
+    # Each run trained once, by one of the two workers.
+    assert capfd.readouterr().out.count("--- model") == 4
     one, two = (
         json.loads((tmp_path / name / "results.json").read_text())
         for name in ("one", "two")
@@ -200,6 +203,17 @@ def test_worker_stores_are_gathered_once(tmp_path):
     assert sorted(r["model"] for r in store.runs) == ["A", "B"]
     reread = json.loads((tmp_path / "results.json").read_text())
     assert sorted(r["model"] for r in reread["runs"]) == ["A", "B"]
+
+
+def test_two_workers_by_default_only_on_a_multicore_cpu(monkeypatch):
+    from experiments import _runner
+
+    cases = [(2, [], 2), (16, [], 2), (1, [], 1), (None, [], 1)]
+    cases.append((16, ["NVIDIA H200"], 1))
+    for cores, gpus, expected in cases:
+        monkeypatch.setattr(_runner.os, "cpu_count", lambda c=cores: c)
+        monkeypatch.setattr(_runner, "_accelerators", lambda _, g=gpus: g)
+        assert _runner.default_workers() == expected, (cores, gpus)
 
 
 def test_workers_must_be_at_least_one(tmp_path):
