@@ -785,7 +785,10 @@ def main(
                 verbose=0 if args.quiet else "auto",
                 command=command,
             )
-        store.data["workers"] = args.workers
+        if args.workers > 1:
+            store.data["workers"] = args.workers
+        else:
+            store.data.pop("workers", None)
         store.save()
     figures, _ = write_outputs(store, config, output)
     print(table(store.runs))
