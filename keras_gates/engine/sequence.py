@@ -52,12 +52,13 @@ call for XLA (`jit_compile=True`) and the layer does not ask `unroll=True`;
         and (GRU) `reset_after`; else "loop".
     (**) "handwritten" as one `keras.ops.fori_loop` (`Plan.symbolic`).
 
-Why XLA has rows of its own (docs/benchmark/tensorflow-growth): the
-gradient of Keras's loop goes through TensorLists, which XLA turns into
-whole-sequence buffers rebuilt at every step, so a gates-on training step
-grew 10x for 4x the steps and cost 6-14x the built-in; the hand-written
-pass has no gradient through its loop, and recovery keeps only the
-outputs (one unit wide, not the packed gates) in Keras's loop.
+Why XLA has rows of its own: the gradient of Keras's loop goes through
+TensorLists, which XLA turns into whole-sequence buffers rebuilt at every
+step, so a gates-on training step stepped by Keras's loop grew 10x for 4x
+the steps (batch 16, 24 -> 48 units, T = 100 -> 400) and cost 6-14x the
+built-in; the hand-written pass has no gradient through its loop (about
+the built-in's cost and growth, docs/benchmark), and recovery keeps only
+the outputs (one unit wide, not the packed gates) in Keras's loop.
 
 "kernel, else": the built-in's fused function may still refuse at run time
 (`NotImplementedError` inside the backend); then, as for the built-in,
@@ -68,7 +69,8 @@ cell state or gates (peepholes, fgr; `cell.recoverable`) are refused when
 the layer is made.
 
 The loop's other settings: inputs are projected (`x @ kernel + b`) before
-the loop where `PROJECT_BEFORE_LOOP` says so; on PyTorch Keras's unrolled
+the loop where `PROJECT_BEFORE_LOOP` says so, and always for the
+hand-written pass; on PyTorch Keras's unrolled
 loop runs (less per-step bookkeeping; not with a mask and `go_backwards`,
 whose mask flip it gets wrong); with gates stepped and a mask, the step
 applies the mask itself (the mask rides as one extra input feature),
