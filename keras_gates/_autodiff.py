@@ -2,8 +2,9 @@
 compiled functions, one call per backend.
 
 Keras has no public backend-neutral gradient function, nor a public way to
-compile a function that calls a model; each backend's own (TensorFlow's
-GradientTape and tf.function, torch.autograd, jax.grad and jax.jit) is
+compile a function that calls a model, nor a way for a layer to learn that
+XLA is compiling it; each backend's own (TensorFlow's GradientTape,
+tf.function and XLA context, torch.autograd, jax.grad and jax.jit) is
 imported here, only when that backend runs.
 """
 
@@ -79,3 +80,26 @@ def compiled(model, function):
             [variable.value for variable in model.variables], arguments
         )
     return function
+
+
+def xla_tracing() -> bool:
+    """Whether TensorFlow is tracing the current call for XLA.
+
+    Keras keeps `jit_compile` on the model's trainer, out of a layer's
+    sight; `tf.function(jit_compile=True)` (which Keras's trainer uses)
+    traces inside an `XLAControlFlowContext`, and TensorFlow's own
+    `control_flow_util.GraphOrParentsInXlaContext` finds it from any graph
+    nested in that function. False on the other backends (JAX's loops are
+    linear in the length under XLA; PyTorch has none), and if TensorFlow
+    moves the function (tested)."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    try:
+        from tensorflow.python.framework import ops as tf_ops
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:
+        return False
+    find = getattr(control_flow_util, "GraphOrParentsInXlaContext", None)
+    if find is None:
+        return False
+    return bool(find(tf_ops.get_default_graph()))

@@ -370,35 +370,3 @@ def test_a_fused_gated_pair_equals_its_unfused_self(kind, rng, monkeypatch):
     np.testing.assert_allclose(fused, unfused, atol=1e-5)
     np.testing.assert_allclose(to_numpy(builtin(x)), fused, atol=1e-6)
     assert len(fake.calls) == 2
-
-
-class _SeesXla(keras.layers.Layer):
-    """Records what `xla_tracing` says each time it is called."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen = []
-
-    def call(self, x):
-        self.seen.append(keras_bridge.xla_tracing())
-        return x * 2.0
-
-
-@pytest.mark.parametrize("jit", [True, False])
-def test_xla_tracing_is_seen_inside_a_jit_compiled_training_step(jit):
-    """Item 9: on TensorFlow, True while a `jit_compile=True` model traces
-    its training and prediction steps, False otherwise (the symbolic
-    build call, `jit_compile=False`, eager calls); never on the other
-    backends, whose compilers are not the case it guards."""
-    probe = _SeesXla()
-    inputs = keras.Input((3,))
-    model = keras.Model(inputs, keras.layers.Dense(1)(probe(inputs)))
-    model.compile(optimizer="sgd", loss="mse", jit_compile=jit)
-    x, y = np.ones((4, 3), "float32"), np.ones((4, 1), "float32")
-    model.fit(x, y, epochs=1, verbose=0)
-    model.predict(x, verbose=0)
-    probe(x)
-    built, traced, eager = probe.seen[0], probe.seen[1:-1], probe.seen[-1]
-    assert traced, "the probe was not traced"
-    assert built is False and eager is False
-    assert set(traced) == {jit and BACKEND == "tensorflow"}, probe.seen

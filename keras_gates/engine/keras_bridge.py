@@ -51,15 +51,6 @@ Relied on:
    activation, recurrent_activation}`, which the gated layers have in
    Keras's layout. On an older Keras, without those methods, nothing is
    wrapped.
-9. Whether XLA is tracing the call (`xla_tracing`). Keras keeps
-   `jit_compile` on the model's trainer, out of a layer's sight; on
-   TensorFlow, `tf.function(jit_compile=True)` (which Keras's trainer
-   uses) traces inside an `XLAControlFlowContext`, and TensorFlow's own
-   `control_flow_util.GraphOrParentsInXlaContext` finds it from any graph
-   nested in that function. The one place keras_gates reads TensorFlow
-   itself (imported there, on the TensorFlow backend only). On JAX every
-   compiled function is XLA and its loops are linear in the length, on
-   PyTorch there is no XLA: False.
 """
 
 from __future__ import annotations
@@ -256,23 +247,6 @@ def accelerator(like=None) -> bool:
             device = getattr(ops.zeros(()), "device", None)
         return getattr(device, "type", "cpu") not in ("cpu", "meta")
     return any(not str(d).lower().startswith("cpu") for d in devices)
-
-
-def xla_tracing() -> bool:
-    """Whether TensorFlow is tracing the current call for XLA
-    (`jit_compile=True`; item 9). False on the other backends, and if
-    TensorFlow moves the function it is read from (tested)."""
-    if keras.backend.backend() != "tensorflow":
-        return False
-    try:
-        from tensorflow.python.framework import ops as tf_ops
-        from tensorflow.python.ops import control_flow_util
-    except ImportError:
-        return False
-    find = getattr(control_flow_util, "GraphOrParentsInXlaContext", None)
-    if find is None:
-        return False
-    return bool(find(tf_ops.get_default_graph()))
 
 
 def default_activations(cell) -> bool:

@@ -85,6 +85,7 @@ import dataclasses
 import keras
 from keras import ops
 
+from keras_gates import _autodiff
 from keras_gates import _validation as check
 from keras_gates.engine import keras_bridge
 from keras_gates.gate_layout import join_blocks, split_blocks
@@ -239,7 +240,7 @@ def facts_of(layer, sequences, mask, gates: bool) -> Facts:
         default_activations=keras_bridge.default_activations(cell),
         reset_after=getattr(cell, "reset_after", True),
         standard=cell.is_standard,
-        xla=keras_bridge.xla_tracing(),
+        xla=_autodiff.xla_tracing(),
         recoverable=cell.recoverable,
     )
 
