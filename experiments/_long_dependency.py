@@ -117,6 +117,12 @@ def planned_runs(config: Config, only_seed: int | None = None) -> list[dict]:
 RUN_KEYS = ("model", "init", "length", "seed")
 
 
+def sweep_store(config: Config, output, fresh=False, command=""):
+    return ResultsStore(
+        output, f"long_dependency/{config.task}", config, fresh, command
+    )
+
+
 def run_sweep(
     config: Config,
     output: Path,
@@ -131,15 +137,12 @@ def run_sweep(
     `worker` of `run_in_workers`: it records in its own store the runs it
     claims, longest first."""
     task = get_task(config.task)
-    experiment = f"long_dependency/{task.name}"
-    store = ResultsStore(output, experiment, config, fresh, command)
+    store = sweep_store(config, output, fresh, command)
     plan = planned_runs(config, only_seed)
     take = None
     if worker is not None:
         done = store
-        store = ResultsStore(
-            worker_store_folder(output, worker), experiment, config, False
-        )
+        store = sweep_store(config, worker_store_folder(output, worker))
         plan = sorted(
             (keys for keys in plan if done.find(**keys) is None),
             key=lambda keys: -keys["length"],
@@ -758,13 +761,7 @@ def main(
         keras.utils.set_random_seed(config.seed)
         command = command_line(module, argv)
         if args.workers > 1:
-            store = ResultsStore(
-                output,
-                f"long_dependency/{config.task}",
-                config,
-                args.fresh,
-                command,
-            )
+            store = sweep_store(config, output, args.fresh, command)
             print(
                 f"{config.task} on {store.data['device']}: "
                 f"{args.workers} runs at a time",
@@ -777,6 +774,7 @@ def main(
                 args.workers,
                 RUN_KEYS,
             )
+            store.data["workers"] = args.workers
         else:
             store = run_sweep(
                 config,
@@ -785,9 +783,6 @@ def main(
                 verbose=0 if args.quiet else "auto",
                 command=command,
             )
-        if args.workers > 1:
-            store.data["workers"] = args.workers
-        else:
             store.data.pop("workers", None)
         store.save()
     figures, _ = write_outputs(store, config, output)
