@@ -56,9 +56,16 @@ N, S, R = _engine.NONE, _engine.STEPPED, _engine.RECOVERED
 # the engine's docstring table, then the conditions of each rule.
 TABLE = [
     ({}, (True, L, N)),
-    ({"standard": False}, (False, L, N)),  # a variant or peepholes
+    ({"standard": False}, (False, L, N)),  # a variant: no kernel
     ({"standard": False, "gates": True}, (False, L, S)),
-    ({"standard": False, "backend": "torch"}, (False, L, N)),
+    # A variant the hand-written pass computes (cifg, mgu, ...): on PyTorch.
+    ({"standard": False, "backend": "torch"}, (False, H, N)),
+    ({"standard": False, "backend": "torch", "gates": True}, (False, H, S)),
+    # One it does not (peepholes, fgr, zoneout, ...): Keras's loop.
+    (
+        {"standard": False, "handwritten_cell": False, "backend": "torch"},
+        (False, L, N),
+    ),
     ({"accelerator": False}, (False, L, N)),
     ({"use_cudnn": False}, (False, L, N)),
     ({"use_cudnn": True, "accelerator": False}, (True, L, N)),
@@ -133,11 +140,16 @@ TABLE = [
     ),
     (
         {"gates": True, "accelerator": False, "xla": True, "standard": False},
+        (False, H, S),
+    ),
+    (
+        {"gates": True, "accelerator": False, "xla": True, "standard": False}
+        | {"handwritten_cell": False},
         (False, L, R),
     ),
     (
         {"gates": True, "accelerator": False, "xla": True, "standard": False}
-        | {"recoverable": False},
+        | {"handwritten_cell": False, "recoverable": False},
         (False, L, S),
     ),
     (
@@ -176,12 +188,16 @@ def test_the_table_holds_for_every_combination():
         "default_activations": (True, False),
         "go_backwards": (True, False),
         "xla": (True, False),
+        "standard": (True, False),
+        "handwritten_cell": (True, False),
     }
     count = 0
     for values in itertools.product(*choices.values()):
         facts = dataclasses.replace(
             BASE, **dict(zip(choices, values, strict=True))
         )
+        if facts.standard and not facts.handwritten_cell:
+            continue  # the hand-written pass computes every standard cell
         plan = _engine.choose(facts)
         count += 1
         if facts.use_cudnn is False:
@@ -197,6 +213,7 @@ def test_the_table_holds_for_every_combination():
                     and facts.accelerator
                     and not facts.recurrent_dropout
                     and not facts.per_gate_dropout
+                    and facts.standard
                     and not (facts.backend == "tensorflow" and facts.mask)
                 )
             ), facts
@@ -212,14 +229,14 @@ def test_the_table_holds_for_every_combination():
         if plan.sequence == H:
             assert facts.backend == "torch" or plan.symbolic
             assert not (facts.mask or facts.recurrent_dropout)
-            assert facts.default_activations
+            assert facts.default_activations and facts.handwritten_cell
         if plan.symbolic:
             assert facts.xla and plan.gates == S and plan.sequence == H
         assert plan.project == (facts.backend == "torch" or plan.sequence == H)
         assert plan.unroll == (
             facts.backend == "torch" and not (facts.mask and facts.go_backwards)
         )
-    assert count == 3 * 2**3 * 3 * 3 * 2**6
+    assert count == 3 * 2**3 * 3 * 3 * 2**6 * 3
 
 
 def test_use_cudnn_true_with_stepped_gates_is_refused():

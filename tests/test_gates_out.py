@@ -285,10 +285,34 @@ HANDWRITTEN_CASES = [
 ]
 
 
+# The variants the hand-written pass computes: a constant gate (nig, nfg,
+# nog), a linear activation (niaf, noaf), a tied gate (cifg, mgu).
+HANDWRITTEN_VARIANTS = [
+    (kind, {"variant": variant, "return_gates": True, "return_state": True}, {})
+    for kind, variant in (
+        ("lstm", "nig"),
+        ("lstm", "nfg"),
+        ("lstm", "nog"),
+        ("lstm", "niaf"),
+        ("lstm", "noaf"),
+        ("lstm", "cifg"),
+        ("gru", "mgu"),
+    )
+] + [
+    ("lstm", {"variant": "cifg", "go_backwards": True}, {}),
+    (
+        "gru",
+        {"variant": "mgu", "return_sequences": True, "use_bias": False},
+        {},
+    ),
+]
+
+
 @pytest.mark.parametrize("symbolic", [False, True], ids=["python", "fori"])
 @pytest.mark.parametrize(
     "kind, options, call",
-    [(kind, o, c) for kind in ("lstm", "gru") for o, c in HANDWRITTEN_CASES],
+    [(kind, o, c) for kind in ("lstm", "gru") for o, c in HANDWRITTEN_CASES]
+    + HANDWRITTEN_VARIANTS,
 )
 def test_handwritten_loop_equals_the_step_by_step_cell(
     kind, options, call, symbolic, rng, monkeypatch
@@ -348,6 +372,10 @@ def test_handwritten_loop_equals_the_step_by_step_cell(
         ("lstm", {"implementation": 1}, {}),
         ("gru", {"reset_after": False}, {}),
         ("gru", {}, {"mask": True}),
+        ("lstm", {"variant": "fgr"}, {}),
+        ("lstm", {"variant": "cifg", "peepholes": True}, {}),
+        ("gru", {"variant": "mgu", "zoneout": 0.1}, {}),
+        ("lstm", {"variant": "nig", "layer_norm": True}, {}),
     ],
 )
 def test_handwritten_loop_is_not_used_where_it_does_not_apply(

@@ -46,8 +46,11 @@ call for XLA (`jit_compile=True`) and the layer does not ask `unroll=True`;
     | on    | False         | -             | (*) gates stepped           |
 
     (*) "handwritten" when the backend is in `HANDWRITTEN_BACKENDS`
-        (PyTorch) and the hand-written pass applies: the cell is the
-        standard one, the time length is known, there is no mask, no
+        (PyTorch) and the hand-written pass applies: the cell is one it
+        computes (`cell.has_handwritten`: the standard cell, or a variant
+        without peepholes or gate recurrence - nig, nfg, nog, niaf, noaf,
+        cifg, the MGU - and no zoneout, DropConnect or layer
+        normalisation), the time length is known, there is no mask, no
         recurrent dropout, implementation != 1, tanh/sigmoid activations
         and (GRU) `reset_after`; else "loop".
     (**) "handwritten" as one `keras.ops.fori_loop` (`Plan.symbolic`).
@@ -135,6 +138,7 @@ class Facts:
     standard: bool  # Keras's equations: no variant, no peepholes
     xla: bool = False  # TensorFlow tracing for XLA (jit_compile=True)
     recoverable: bool = True  # `cell.recoverable`
+    handwritten_cell: bool = True  # `cell.has_handwritten`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,7 +171,7 @@ def wants_kernel(facts: Facts) -> bool:
 def handwritten_applies(facts: Facts) -> bool:
     """Whether the hand-written backward pass covers this call."""
     return (
-        facts.standard
+        facts.handwritten_cell
         and facts.known_length
         and not facts.mask
         and not facts.recurrent_dropout
@@ -242,6 +246,7 @@ def facts_of(layer, sequences, mask, gates: bool) -> Facts:
         standard=cell.is_standard,
         xla=_autodiff.xla_tracing(),
         recoverable=cell.recoverable,
+        handwritten_cell=cell.has_handwritten,
     )
 
 

@@ -59,6 +59,8 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
     """
 
     kind: str = ""
+    # The variants `handwritten` computes (see `layers._handwritten`).
+    handwritten_variants: frozenset = frozenset()
 
     def __init__(
         self,
@@ -175,6 +177,19 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
         fused kernel and the hand-written backward pass compute."""
         return (
             self.variant == "standard"
+            and not self.peepholes
+            and not self.has_zoneout
+            and not self.recurrent_dropconnect
+            and not self.layer_norm
+        )
+
+    @property
+    def has_handwritten(self) -> bool:
+        """Whether `handwritten` computes this cell: the standard cell or a
+        variant the hand-written pass knows (`handwritten_variants`), with
+        no peepholes, zoneout, DropConnect or layer normalisation."""
+        return (
+            self.variant in self.handwritten_variants
             and not self.peepholes
             and not self.has_zoneout
             and not self.recurrent_dropconnect

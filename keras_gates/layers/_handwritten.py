@@ -26,9 +26,13 @@ update), for a graph compiler: one step in the graph, whatever the length.
 
 Only the common case: inputs already projected (`x W + b`, see
 `_engine.PROJECT_BEFORE_LOOP`), no mask, no recurrent dropout, tanh/sigmoid,
-the GRU with `reset_after=True`. The engine picks this path and checks the
-conditions (`_engine.choose`); the same numbers as the cell's step to
-float32 round-off (tested, values and gradients, both loops).
+the GRU with `reset_after=True`; the standard cells and the variants whose
+step reads only the previous `h` and `c` (`LSTM_FORMS`: a gate constant,
+tied or linear; `GRU_FORMS`: the MGU), not peepholes or fgr, zoneout,
+DropConnect or layer normalisation. The engine picks this path and checks
+the conditions (`_engine.choose`); the same numbers as the cell's step to
+float32 round-off (tested, values and gradients, both loops, every
+variant).
 
 Each function returns one tensor, since PyTorch's custom gradient takes one
 upstream gradient: with gates, the packed gates of every step (the cell's
@@ -38,7 +42,16 @@ extra step, by the final cell state (LSTM) - the caller slices them apart.
 
 from __future__ import annotations
 
+import dataclasses
+
 from keras import ops
+
+from keras_gates.gate_layout import (
+    LSTM_VARIANTS,
+    LSTM_WEIGHT_GATES,
+    TIED_GATES,
+    weight_gates,
+)
 
 
 def _time_major(x):
@@ -125,40 +138,109 @@ def _loop(symbolic, steps, body, carry, reverse=False):
     return ops.fori_loop(0, steps, body, carry)
 
 
-def _lstm_step(x, h, c, kernel, n):
+@dataclasses.dataclass(frozen=True)
+class LSTMForm:
+    """Which of the LSTM's equations a cell computes: the standard one
+    (Keras's) or one of Greff et al.'s variants without peepholes or gate
+    recurrence (`gate_layout.LSTM_VARIANTS`).
+
+    `blocks`: the kernel's gate blocks, in order; a sigmoid gate without a
+    block is 1, or `1 - i` for the forget gate when `tied_forget` (cifg).
+    `linear_candidate`: g is its pre-activation (niaf). `linear_output`:
+    h = o * c (noaf)."""
+
+    blocks: tuple = LSTM_WEIGHT_GATES
+    tied_forget: bool = False
+    linear_candidate: bool = False
+    linear_output: bool = False
+
+    def block(self, x, name, n):
+        """Gate `name`'s units of `x` (last axis packed as `blocks`), or
+        None when the form has no block for it."""
+        if name not in self.blocks:
+            return None
+        k = self.blocks.index(name)
+        return x[..., k * n : (k + 1) * n]
+
+
+STANDARD_LSTM = LSTMForm()
+
+
+def _sigmoid_gates(s, n, form):
+    """i, f and o from the sigmoids of every block, each None where the
+    variant's gate is the constant 1."""
+    i, f, o = (form.block(s, name, n) for name in ("input", "forget", "output"))
+    if f is None and form.tied_forget:
+        f = 1.0 - i
+    return i, f, o
+
+
+def _lstm_step(x, h, c, kernel, n, form=STANDARD_LSTM):
     """One step: `(s, g, c, tanh_c, h)`, `s` the sigmoid of every block
-    (its g block is not used)."""
+    (its g block is not used); `tanh_c` is c itself for `linear_output`."""
     z = x + h @ kernel
     s = ops.sigmoid(z)
-    g = ops.tanh(z[:, 2 * n : 3 * n])
-    c = s[:, n : 2 * n] * c + s[:, :n] * g
-    tanh_c = ops.tanh(c)
-    return s, g, c, tanh_c, s[:, 3 * n :] * tanh_c
+    g = form.block(z, "candidate", n)
+    if not form.linear_candidate:
+        g = ops.tanh(g)
+    i, f, o = _sigmoid_gates(s, n, form)
+    c = (c if f is None else f * c) + (g if i is None else i * g)
+    tanh_c = c if form.linear_output else ops.tanh(c)
+    return s, g, c, tanh_c, tanh_c if o is None else o * tanh_c
 
 
-def _lstm_step_back(dh, dc, up, s, g, c_prev, tanh_c, kernel_t, n):
+def _lstm_step_back(
+    dh, dc, up, s, g, c_prev, tanh_c, kernel_t, n, form=STANDARD_LSTM
+):
     """One step back: the gradients reaching the previous step's `(h,
     c)`, and the step's pre-activation gradient `dz`. `up`: this step's
     upstream gradients `(h, i, f, g, o, c)`, the gates' None without
-    gates."""
+    gates. A constant gate's gradient goes nowhere; cifg's forget
+    gradient reaches the input gate with its sign flipped."""
     up_h, up_i, up_f, up_g, up_o, up_c = up
-    i, f, o = s[:, :n], s[:, n : 2 * n], s[:, 3 * n :]
+    i, f, o = _sigmoid_gates(s, n, form)
     dh = dh + up_h
     if up_c is not None:
         dc = dc + up_c
-    dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
-    di, df, dg, d_o = dc * g, dc * c_prev, dc * i, dh * tanh_c
+    d_out = dh if o is None else dh * o
+    if not form.linear_output:
+        d_out = d_out * (1.0 - tanh_c * tanh_c)
+    dc = dc + d_out
+    # The gradient of each gate the step computes (a tied forget gate's
+    # too), before its activation.
+    d = {}
+    if i is not None:
+        d["input"] = dc * g
+    if f is not None:
+        d["forget"] = dc * c_prev
+    d["candidate"] = dc if i is None else dc * i
+    if o is not None:
+        d["output"] = dh * tanh_c
     if up_i is not None:
-        di, df = di + up_i, df + up_f
-        dg, d_o = dg + up_g, d_o + up_o
-    dz = ops.concatenate([di, df, dg, d_o], axis=-1)
+        for name, extra in zip(
+            ("input", "forget", "candidate", "output"),
+            (up_i, up_f, up_g, up_o),
+            strict=True,
+        ):
+            if name in d:
+                d[name] = d[name] + extra
+    if form.tied_forget:
+        d["input"] = d["input"] - d["forget"]
+    dz = ops.concatenate([d[name] for name in form.blocks], axis=-1)
+    dz = dz * _lstm_slope(s, g, n, form)
+    return dz @ kernel_t, dc if f is None else dc * f, dz
+
+
+def _lstm_slope(s, g, n, form):
+    """Each block's activation slope at this step: `s (1 - s)` for the
+    sigmoid blocks (in runs, sliced once), `1 - g^2` or 1 for g."""
     sigmoid_slope = s * (1.0 - s)
-    slope = ops.concatenate(
-        [sigmoid_slope[:, : 2 * n], 1.0 - g * g, sigmoid_slope[:, 3 * n :]],
-        axis=-1,
-    )
-    dz = dz * slope
-    return dz @ kernel_t, dc * f, dz
+    k = form.blocks.index("candidate")
+    pieces = [sigmoid_slope[:, : k * n]] if k else []
+    pieces.append(ops.ones_like(g) if form.linear_candidate else 1.0 - g * g)
+    if k + 1 < len(form.blocks):
+        pieces.append(sigmoid_slope[:, (k + 1) * n :])
+    return ops.concatenate(pieces, axis=-1)
 
 
 def _upstream(up, t, n, blocks, with_gates):
@@ -170,12 +252,17 @@ def _upstream(up, t, n, blocks, with_gates):
     return tuple(step[:, k * n : (k + 1) * n] for k in range(blocks))
 
 
-def lstm(xp, h0, c0, recurrent_kernel, with_gates, symbolic=False):
-    """LSTM over `xp` `(batch, time, 4 units)` (projected, bias included).
+def lstm(xp, h0, c0, recurrent_kernel, with_gates, symbolic=False, form=None):
+    """LSTM over `xp` `(batch, time, blocks * units)` (projected, bias
+    included); `form` (an `LSTMForm`, default the standard cell) says
+    which equations.
 
     Returns `(batch, time, 6 units)` packed `[i|f|g|o|c|h]` with gates,
     else `(batch, time + 1, units)`: every `h`, then the final `c`.
     """
+
+    form = form or STANDARD_LSTM
+    width = len(form.blocks)
 
     @ops.custom_gradient
     def run(xp, h0, c0, kernel):
@@ -185,23 +272,26 @@ def lstm(xp, h0, c0, recurrent_kernel, with_gates, symbolic=False):
             symbolic,
             steps,
             h0,
-            {"s": 4 * n, "g": n, "c": n, "tanh_c": n, "h": n},
+            {"s": width * n, "g": n, "c": n, "tanh_c": n, "h": n},
         )
 
         def forward(t, carry):
             h, c, data = carry
-            s, g, c, tanh_c, h = _lstm_step(_at(xs, t), h, c, kernel, n)
+            s, g, c, tanh_c, h = _lstm_step(_at(xs, t), h, c, kernel, n, form)
             kept = {"s": s, "g": g, "c": c, "tanh_c": tanh_c, "h": h}
             return h, c, record.write(data, t, kept)
 
         _, c, kept = _loop(symbolic, steps, forward, (h0, c0, record.data))
         if with_gates:
-            s_all, h_all = _stacked(kept["s"]), _stacked(kept["h"])
+            h_all, g_all = _stacked(kept["h"]), _stacked(kept["g"])
+            i, f, o = _sigmoid_gates(_stacked(kept["s"]), n, form)
+            ones = ops.ones_like(g_all)
             result = ops.concatenate(
                 [
-                    s_all[..., : 2 * n],
-                    _stacked(kept["g"]),
-                    s_all[..., 3 * n :],
+                    ones if i is None else i,
+                    ones if f is None else f,
+                    g_all,
+                    ones if o is None else o,
                     _stacked(kept["c"]),
                     h_all,
                 ],
@@ -232,7 +322,7 @@ def lstm(xp, h0, c0, recurrent_kernel, with_gates, symbolic=False):
 
                 dc = up[steps]
             kernel_t = ops.transpose(kernel)
-            back = _Record(symbolic, steps, h0, {"dz": 4 * n})
+            back = _Record(symbolic, steps, h0, {"dz": width * n})
 
             def backward(t, carry):
                 dh, dc, data = carry
@@ -246,6 +336,7 @@ def lstm(xp, h0, c0, recurrent_kernel, with_gates, symbolic=False):
                     _at(kept["tanh_c"], t),
                     kernel_t,
                     n,
+                    form,
                 )
                 return dh, dc, back.write(data, t, {"dz": dz})
 
@@ -265,26 +356,32 @@ def lstm(xp, h0, c0, recurrent_kernel, with_gates, symbolic=False):
     return run(xp, h0, c0, recurrent_kernel)
 
 
-def _gru_step(x, h, kernel, bias, n):
+def _gru_step(x, h, kernel, bias, n, tied_reset=False):
     """One step (`reset_after`): `(zr, keep, hh, inner_h, h)`, `zr` the
-    update and reset gates, `keep = 1 - z`, `inner_h` the recurrent term
-    of the candidate before the reset gate scales it."""
+    update and reset gates (the update gate alone when `tied_reset`, the
+    MGU, whose r = 1 - z = `keep`), `keep = 1 - z`, `inner_h` the
+    recurrent term of the candidate before the reset gate scales it."""
+    gated = n if tied_reset else 2 * n
     inner = h @ kernel
     if bias is not None:
         inner = inner + bias
-    zr = ops.sigmoid(x[:, : 2 * n] + inner[:, : 2 * n])
+    zr = ops.sigmoid(x[:, :gated] + inner[:, :gated])
     z = zr[:, :n]
     keep = 1.0 - z
-    inner_h = inner[:, 2 * n :]
-    hh = ops.tanh(x[:, 2 * n :] + zr[:, n:] * inner_h)
+    r = keep if tied_reset else zr[:, n:]
+    inner_h = inner[:, gated:]
+    hh = ops.tanh(x[:, gated:] + r * inner_h)
     return zr, keep, hh, inner_h, z * h + keep * hh
 
 
-def _gru_step_back(dh, up, zr, keep, hh, inner_h, h_prev, kernel_t, n):
+def _gru_step_back(
+    dh, up, zr, keep, hh, inner_h, h_prev, kernel_t, n, tied_reset=False
+):
     """One step back: the gradient reaching the previous step's `h`, and
     the step's gradients of the projected input and of the recurrent term
     `h U + b`. `up`: this step's upstream gradients `(h, z, r, hh)`, the
-    gates' None without gates."""
+    gates' None without gates. With `tied_reset` the reset gradient
+    reaches the update gate with its sign flipped."""
     up_h, up_z, up_r, up_hh = up
     dh = dh + up_h
     dhh = dh * keep
@@ -295,15 +392,29 @@ def _gru_step_back(dh, up, zr, keep, hh, inner_h, h_prev, kernel_t, n):
     dr = da * inner_h
     if up_r is not None:
         dr = dr + up_r
-    d_zr = ops.concatenate([dz, dr], axis=-1) * zr * (1.0 - zr)
+    if tied_reset:
+        d_zr, r = (dz - dr) * zr * keep, keep
+    else:
+        d_zr = ops.concatenate([dz, dr], axis=-1) * zr * (1.0 - zr)
+        r = zr[:, n:]
     dx = ops.concatenate([d_zr, da], axis=-1)
-    d_inner = ops.concatenate([d_zr, da * zr[:, n:]], axis=-1)
+    d_inner = ops.concatenate([d_zr, da * r], axis=-1)
     return dh * zr[:, :n] + d_inner @ kernel_t, dx, d_inner
 
 
-def gru(xp, h0, recurrent_kernel, recurrent_bias, with_gates, symbolic=False):
+def gru(
+    xp,
+    h0,
+    recurrent_kernel,
+    recurrent_bias,
+    with_gates,
+    symbolic=False,
+    tied_reset=False,
+):
     """GRU (`reset_after=True`) over `xp` `(batch, time, 3 units)`
-    (projected, input bias included); `recurrent_bias` may be None.
+    (projected, input bias included); `recurrent_bias` may be None. With
+    `tied_reset`, the MGU (`gate_layout.GRU_VARIANTS`): two blocks, the
+    update gate's and the candidate's, and r = 1 - z.
 
     Returns `(batch, time, 4 units)` packed `[z|r|hh|h]` with gates, else
     `(batch, time, units)`, every `h`.
@@ -317,20 +428,24 @@ def gru(xp, h0, recurrent_kernel, recurrent_bias, with_gates, symbolic=False):
         xs = _time_major(xp)
         steps, n = xs.shape[0], h0.shape[-1]
         bias = bias if has_bias else None
-        names = {"zr": 2 * n, "keep": n, "hh": n, "inner_h": n, "h": n}
+        gated = n if tied_reset else 2 * n
+        names = {"zr": gated, "keep": n, "hh": n, "inner_h": n, "h": n}
         record = _Record(symbolic, steps, h0, names)
 
         def forward(t, carry):
             h, data = carry
-            step = _gru_step(_at(xs, t), h, kernel, bias, n)
+            step = _gru_step(_at(xs, t), h, kernel, bias, n, tied_reset)
             h = step[-1]
             return h, record.write(data, t, dict(zip(names, step, strict=True)))
 
         _, kept = _loop(symbolic, steps, forward, (h0, record.data))
         h_all = _stacked(kept["h"])
         if with_gates:
+            gates = [_stacked(kept["zr"])]
+            if tied_reset:
+                gates.append(_stacked(kept["keep"]))
             result = ops.concatenate(
-                [_stacked(kept["zr"]), _stacked(kept["hh"]), h_all], axis=-1
+                [*gates, _stacked(kept["hh"]), h_all], axis=-1
             )
         else:
             result = h_all
@@ -340,7 +455,8 @@ def gru(xp, h0, recurrent_kernel, recurrent_bias, with_gates, symbolic=False):
                 (upstream,) = args
             up = _time_major(upstream)
             kernel_t = ops.transpose(kernel)
-            back = _Record(symbolic, steps, h0, {"dx": 3 * n, "d_inner": 3 * n})
+            width = gated + n
+            back = _Record(symbolic, steps, h0, {"dx": width, "d_inner": width})
 
             def backward(t, carry):
                 dh, data = carry
@@ -359,6 +475,7 @@ def gru(xp, h0, recurrent_kernel, recurrent_bias, with_gates, symbolic=False):
                     _previous(kept["h"], t, h0),
                     kernel_t,
                     n,
+                    tied_reset,
                 )
                 return dh, back.write(data, t, {"dx": dx, "d_inner": d_inner})
 
@@ -380,3 +497,23 @@ def gru(xp, h0, recurrent_kernel, recurrent_bias, with_gates, symbolic=False):
         return _time_major(result), grad
 
     return run(xp, h0, recurrent_kernel, recurrent_bias)
+
+
+def _lstm_form(variant):
+    return LSTMForm(
+        blocks=weight_gates("lstm", variant),
+        tied_forget=TIED_GATES.get((variant, "forget")) == "input",
+        linear_candidate=variant == "niaf",
+        linear_output=variant == "noaf",
+    )
+
+
+# The variants each function computes: the LSTM's forms by variant (not
+# fgr, whose gates read the previous step's gates), the GRU's
+# `tied_reset` by variant.
+LSTM_FORMS = {
+    variant: _lstm_form(variant)
+    for variant in LSTM_VARIANTS
+    if variant != "fgr"
+}
+GRU_FORMS = {"standard": False, "mgu": True}

@@ -112,6 +112,7 @@ class GatedGRUCell(GatedCell):
     """
 
     kind = "gru"
+    handwritten_variants = frozenset(_handwritten.GRU_FORMS)
     weight_gates = GRU_WEIGHT_GATES
 
     def __init__(
@@ -235,6 +236,7 @@ class GatedGRUCell(GatedCell):
             self._biases()[1],
             with_gates,
             symbolic=symbolic,
+            tied_reset=_handwritten.GRU_FORMS[self.variant],
         )
         last = packed[:, -1]
         if with_gates:
@@ -332,8 +334,9 @@ class GatedGRU(GatedRNN):
         recover_gates: "auto" (default), True or False: as `GatedLSTM`.
         variant: `"standard"` (default: exactly `keras.layers.GRU`) or
             `"mgu"`, the minimal gated unit (see `GatedGRUCell`): its
-            `reset` gate is returned as `1 - update`. It runs Keras's loop,
-            not the fused kernel or the hand-written backward pass.
+            `reset` gate is returned as `1 - update`. It does not run the
+            fused kernel; it runs the hand-written backward pass where the
+            standard layer does (PyTorch; XLA, gates on), else Keras's loop.
         zoneout, recurrent_dropconnect: see `GatedGRUCell`; they run
             Keras's loop too.
         layer_norm: bool, default False: layer normalisation (see

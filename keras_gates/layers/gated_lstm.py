@@ -147,6 +147,7 @@ class GatedLSTMCell(GatedCell):
     """
 
     kind = "lstm"
+    handwritten_variants = frozenset(_handwritten.LSTM_FORMS)
     weight_gates = LSTM_WEIGHT_GATES
 
     def __init__(
@@ -368,7 +369,13 @@ class GatedLSTMCell(GatedCell):
         h0, c0 = states
         units = self.units
         packed = _handwritten.lstm(
-            x, h0, c0, self.recurrent_kernel.value, with_gates, symbolic
+            x,
+            h0,
+            c0,
+            self.recurrent_kernel.value,
+            with_gates,
+            symbolic,
+            form=_handwritten.LSTM_FORMS[self.variant],
         )
         if with_gates:
             last = packed[:, -1]
@@ -563,10 +570,11 @@ class GatedLSTM(GatedRNN):
             A removed gate has no weights and is returned as its constant
             (1 for nig/nfg/nog; 1 - input for cifg's forget gate).
         peepholes: bool, default False: add peephole connections (see
-            `GatedLSTMCell`). Variants and peepholes run Keras's loop, not
-            the fused kernel or the hand-written backward pass, and their
-            gates are stepped unless they can be recovered (not with
-            peepholes or fgr).
+            `GatedLSTMCell`). Variants and peepholes do not run the fused
+            kernel; the hand-written backward pass (PyTorch; XLA, gates on)
+            computes every variant but fgr, without peepholes; the others
+            run Keras's loop, their gates stepped unless they can be
+            recovered (not with peepholes or fgr).
         zoneout: float or `(p_h, p_c)`, default 0; recurrent_dropconnect:
             float, default 0: zoneout (Krueger et al. 2017) and DropConnect
             on the recurrent kernel (AWD-LSTM), see `GatedLSTMCell`. They
