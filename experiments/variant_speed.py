@@ -3,6 +3,8 @@ gated layers.
 
     python -m experiments.variant_speed [--repeats 10] [--quick]
     KERAS_BACKEND=torch python -m experiments.variant_speed
+    python -m experiments.variant_speed --jit-compile \
+        --output results/variant_speed/tensorflow-jit
 
 For one shape (batch 64, 200 steps, 128 inputs, 64 units by default) it
 builds a small model (layer -> Dense(1), MSE, Adam) around every variant of
@@ -13,11 +15,12 @@ cells, and the standard gated
 layers, with gates off and with gates on (every gate in the loss),
 and times a training step (`train_on_batch`), the candidates taken in
 turn, the median after warm-up. The standard layers are timed twice: as
-"auto" runs them (on PyTorch the hand-written backward pass; on a GPU the
-built-in's fused kernel) and with `use_cudnn=False` (Keras's loop, except
-on PyTorch, where the hand-written pass still runs), since the variants
-always run Keras's loop. JAX runs with `jit_compile=True`, the others
-without.
+"auto" runs them (on a GPU the built-in's fused kernel) and with
+`use_cudnn=False`, the path a variant takes where it has no fused kernel
+(Keras's loop, or the hand-written backward pass: on PyTorch, and under
+XLA with gates on; the page's path column says which each candidate
+took). JAX runs with `jit_compile=True`, TensorFlow with it where
+`--jit-compile` says, PyTorch without.
 
 Writes results/variant_speed/<backend>/: results.json, summary.md and
 variant_speed.png.
@@ -46,6 +49,8 @@ TARGET = 1.25  # a variant's step against the standard gated layer's
 # layer normalisation's.
 OPTION_TARGET = 1.2
 LAYER_NORM_TARGET = 1.5
+# The candidates that are options on the standard cells, not variants.
+OPTIONS = ("zoneout", "recurrent_dropconnect", "layer_norm")
 
 
 @dataclass
@@ -54,6 +59,7 @@ class Config:
     repeats: int = 10
     warmup: int = 3
     seed: int = 0
+    jit_compile: bool = False  # always on JAX
 
 
 QUICK = Config(shape=[4, 12, 5, 6], repeats=2, warmup=1)
@@ -87,13 +93,17 @@ def measure(config: Config, store) -> None:
     rng = np.random.default_rng(config.seed)
     x = rng.normal(size=(batch, steps, features)).astype("float32")
     y = np.zeros((batch, 1), "float32")
-    jit = keras.backend.backend() == "jax"
+    jit = config.jit_compile or keras.backend.backend() == "jax"
+    # What the layer sees inside the compiled step (None: as it runs).
+    xla = True if jit and keras.backend.backend() == "tensorflow" else None
     for kind in ("LSTM", "GRU"):
         for gates in (False, True):
             if store.find(kind=kind, gates=gates):
                 continue
             found = layers(kind, units, gates)
-            paths = {n: layer.sequence_plan(x) for n, layer in found.items()}
+            paths = {
+                n: layer.sequence_plan(x, xla=xla) for n, layer in found.items()
+            }
             models = {
                 n: build(layer, config.shape, jit) for n, layer in found.items()
             }
@@ -191,11 +201,17 @@ def write_page(store, output: Path) -> str:
         f"Training step (`train_on_batch`, median of "
         f"{store.config['repeats']} after {store.config['warmup']} warm-up "
         f"steps, taken in turn) at batch {shape[0]}, {shape[1]} steps, "
-        f"{shape[2]} inputs, {shape[3]} units. `to standard`: against the "
-        "standard gated layer as 'auto' runs it; `to loop`: against the "
-        "standard layer with `use_cudnn=False` (Keras's loop, the path the "
-        "variants take, except on PyTorch, where the standard layer keeps "
-        "its hand-written backward pass)."
+        f"{shape[2]} inputs, {shape[3]} units"
+        + (
+            ", compiled (`jit_compile=True`)"
+            if any(run.get("jit_compile") for run in store.runs)
+            else ""
+        )
+        + ". `to standard`: against the standard gated layer as 'auto' "
+        "runs it; `to loop`: against the standard layer with "
+        "`use_cudnn=False`, the path a variant takes where it has no fused "
+        "kernel (Keras's loop, or the hand-written backward pass; the "
+        "`path` column says which each candidate took)."
         + (
             " PyTorch flushes denormal floats to zero in this run, as "
             "TensorFlow and XLA do by default."
@@ -240,6 +256,13 @@ def write_page(store, output: Path) -> str:
     ]
     to_loop = [row["to_loop"] for row in variants] or [float("nan")]
     paths = sorted({run["rows"][0]["path"] for run in store.runs})
+    variant_paths = {}  # path -> the variants that took it
+    for run in store.runs:
+        for row in run["rows"]:
+            if not row["candidate"].startswith(("standard", *OPTIONS)):
+                taken = variant_paths.setdefault(row["path"], [])
+                if row["candidate"] not in taken:
+                    taken.append(row["candidate"])
     lines += [
         "## What this shows",
         "",
@@ -247,11 +270,16 @@ def write_page(store, output: Path) -> str:
         + (": " + "; ".join(slow) if slow else "")
         + ".",
         f"- Against the standard layer with `use_cudnn=False`: "
-        f"{min(to_loop):.2f}-{max(to_loop):.2f}x. The variants run "
-        "Keras's loop; the standard layer's paths here: "
+        f"{min(to_loop):.2f}-{max(to_loop):.2f}x. The standard layer's "
+        "paths here: "
         + ", ".join(f"`{p}`" for p in paths)
-        + ". The built-in's fused kernel (cuDNN) and the hand-written "
-        "backward pass (PyTorch) compute the standard cell only.",
+        + "; the variants': "
+        + "; ".join(
+            f"`{path}` ({', '.join(names)})"
+            for path, names in sorted(variant_paths.items())
+        )
+        + ". The built-in's fused kernel (cuDNN) computes the standard "
+        "cell only.",
         *_options_verdict(store),
         "- fgr adds a `(3 units, 3 units)` matrix product to every step "
         "(the recurrent work per sample grows from 4 to 13 units^2); "
