@@ -187,6 +187,8 @@ def chart(store) -> Figure:
     ax.set_xlim(0, max(off + on + [TARGET]) * 1.15)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
     backend = store.data.get("versions", {}).get("backend", "?")
+    if any(run.get("jit_compile") for run in store.runs):
+        backend += ", jit_compile=True"
     ax.set_title(
         f"Variants' training step against the standard layer\n"
         f"{backend} on {store.data.get('device', '?')}"
@@ -315,8 +317,8 @@ def _options_verdict(store) -> list[str]:
             continue
         over = sum(ratio > target for _, ratio in found)
         lines.append(
-            f"- {what} against the standard layer with `use_cudnn=False` "
-            f"(their path, Keras's loop), target {target}x: "
+            f"- {what}, which run Keras's loop, against the standard layer "
+            f"with `use_cudnn=False`, target {target}x: "
             + "; ".join(text for text, _ in found)
             + (f" ({over} over)." if over else " (all within).")
         )
