@@ -103,3 +103,101 @@ def xla_tracing() -> bool:
     if find is None:
         return False
     return bool(find(tf_ops.get_default_graph()))
+
+
+def rematerialised_loop(step, sequences, state0):
+    """Keras's step loop for a graph compiler, without a gradient through
+    the loop: `(outputs, states)`, `outputs` `(batch, time, width)` every
+    step's output of `step(inputs_t, states) -> (output, new_states)` over
+    `sequences` `(batch, time, features)` (a known length), `states` the
+    last.
+
+    TensorFlow only (the engine asks for it under XLA): the gradient of
+    Keras's loop goes through TensorLists, which XLA rebuilds densely at
+    every step (a cost that grows with the length squared). Here the
+    forward loop keeps each step's input states, and the gradient is a
+    second loop that recomputes each step under a `tf.GradientTape` and
+    takes that step's gradient (inputs, states and every variable the step
+    reads), as `tf.custom_gradient` asks. Tensors the step closes over get
+    no gradient: the engine sends no step whose closed-over tensors depend
+    on a weight (recurrent DropConnect's masked kernel).
+    """
+    import tensorflow as tf
+
+    steps = sequences.shape[1]
+    xs = tf.transpose(sequences, [1, 0, 2])
+    count = len(state0)
+
+    @tf.custom_gradient
+    def run(xs, *state0):
+        def forward(t, states, outputs, kept):
+            output, new = step(xs[t], list(states))
+            kept = [
+                each.write(t, s) for each, s in zip(kept, states, strict=True)
+            ]
+            return t + 1, list(new), outputs.write(t, output), kept
+
+        _, last, outputs, kept = tf.while_loop(
+            lambda t, *_: t < steps,
+            forward,
+            (
+                tf.constant(0),
+                list(state0),
+                tf.TensorArray(xs.dtype, size=steps),
+                [tf.TensorArray(s.dtype, size=steps) for s in state0],
+            ),
+            maximum_iterations=steps,
+        )
+        kept = [each.stack() for each in kept]
+        outputs = outputs.stack()
+
+        def grad(d_outputs, *d_last, variables=None):
+            variables = list(variables or ())
+            if d_outputs is None:
+                d_outputs = tf.zeros_like(outputs)
+
+            def backward(k, d_states, d_xs, d_variables):
+                t = steps - 1 - k
+                x, previous = xs[t], [each[t] for each in kept]
+                with tf.GradientTape() as tape:
+                    tape.watch([x, *previous])
+                    output, new = step(x, previous)
+                found = tape.gradient(
+                    [output, *new],
+                    [x, *previous, *variables],
+                    output_gradients=[d_outputs[t], *d_states],
+                    unconnected_gradients=tf.UnconnectedGradients.ZERO,
+                )
+                d_variables = [
+                    total + each
+                    for total, each in zip(
+                        d_variables, found[1 + count :], strict=True
+                    )
+                ]
+                return (
+                    k + 1,
+                    list(found[1 : 1 + count]),
+                    d_xs.write(t, found[0]),
+                    d_variables,
+                )
+
+            _, d_state0, d_xs, d_variables = tf.while_loop(
+                lambda k, *_: k < steps,
+                backward,
+                (
+                    tf.constant(0),
+                    [
+                        tf.zeros_like(s) if d is None else d
+                        for s, d in zip(last, d_last, strict=True)
+                    ],
+                    tf.TensorArray(xs.dtype, size=steps),
+                    [tf.zeros_like(v) for v in variables],
+                ),
+                maximum_iterations=steps,
+            )
+            return [d_xs.stack(), *d_state0], d_variables
+
+        return [outputs, *last], grad
+
+    outputs, *states = run(xs, *state0)
+    return tf.transpose(outputs, [1, 0, 2]), states

@@ -142,14 +142,32 @@ TABLE = [
         {"gates": True, "accelerator": False, "xla": True, "standard": False},
         (False, H, S),
     ),
+    # A cell the hand-written pass does not compute: Keras's loop,
+    # rematerialised; recovery where that cannot run (a mask, DropConnect).
     (
         {"gates": True, "accelerator": False, "xla": True, "standard": False}
         | {"handwritten_cell": False},
-        (False, L, R),
+        (False, L, S),
     ),
     (
         {"gates": True, "accelerator": False, "xla": True, "standard": False}
         | {"handwritten_cell": False, "recoverable": False},
+        (False, L, S),
+    ),
+    (
+        {"gates": True, "accelerator": False, "xla": True, "standard": False}
+        | {"handwritten_cell": False, "mask": True},
+        (False, L, R),
+    ),
+    (
+        {"gates": True, "accelerator": False, "xla": True, "standard": False}
+        | {"handwritten_cell": False, "known_length": False},
+        (False, L, R),
+    ),
+    (
+        {"gates": True, "accelerator": False, "xla": True, "standard": False}
+        | {"handwritten_cell": False, "recoverable": False}
+        | {"dropconnect": True},
         (False, L, S),
     ),
     (
@@ -159,7 +177,7 @@ TABLE = [
     (
         {"gates": True, "accelerator": False, "xla": True}
         | {"recurrent_dropout": True},
-        (False, L, R),
+        (False, L, S),
     ),
     ({"gates": True, "xla": True}, (True, L, R)),  # an accelerator: kernel
 ]
@@ -170,7 +188,19 @@ def test_the_engine_follows_its_table(changes, expected):
     plan = _engine.choose(dataclasses.replace(BASE, **changes))
     assert (plan.try_kernel, plan.sequence, plan.gates) == expected
     # The hand-written loop as one fori_loop: under XLA only.
-    assert plan.symbolic == (changes.get("xla", False) and plan.sequence == H)
+    facts = dataclasses.replace(BASE, **changes)
+    assert plan.symbolic == (facts.xla and plan.sequence == H)
+    # Keras's loop rematerialised: under XLA, gates stepped, where the
+    # step closes over no weight (no DropConnect) and there is no mask.
+    assert plan.remat == (
+        facts.xla
+        and not facts.unroll
+        and plan.sequence == L
+        and plan.gates == S
+        and not facts.mask
+        and facts.known_length
+        and not facts.dropconnect
+    )
 
 
 def test_the_table_holds_for_every_combination():
@@ -224,14 +254,32 @@ def test_the_table_holds_for_every_combination():
         if facts.gates and facts.recover_gates == "auto" and not facts.xla:
             assert (plan.gates == R) == plan.try_kernel
         if facts.gates and facts.recover_gates == "auto" and facts.xla:
-            # Under XLA: the kernel, or the hand-written loop, or recovery.
-            assert plan.try_kernel or plan.sequence == H or plan.gates == R
+            # Under XLA: the kernel, the hand-written loop, Keras's loop
+            # rematerialised, or recovery.
+            assert (
+                plan.try_kernel
+                or plan.sequence == H
+                or plan.remat
+                or plan.gates == R
+            )
         if plan.sequence == H:
             assert facts.backend == "torch" or plan.symbolic
             assert not (facts.mask or facts.recurrent_dropout)
             assert facts.default_activations and facts.handwritten_cell
         if plan.symbolic:
             assert facts.xla and plan.gates == S and plan.sequence == H
+        if plan.remat:
+            assert facts.xla and plan.gates == S and plan.sequence == L
+            assert not (facts.mask or facts.unroll)
+        if facts.xla and facts.gates and plan.gates == R:
+            # Recovery under XLA: asked for, or after the kernel, or where
+            # neither stepped loop without Keras's gradient can run.
+            assert (
+                facts.recover_gates is True
+                or plan.try_kernel
+                or facts.mask
+                or not facts.known_length
+            ), facts
         assert plan.project == (facts.backend == "torch" or plan.sequence == H)
         assert plan.unroll == (
             facts.backend == "torch" and not (facts.mask and facts.go_backwards)

@@ -438,6 +438,82 @@ def test_a_compiled_training_step_equals_the_eager_one(kind, rng, monkeypatch):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+REMAT_CASES = [
+    ("lstm", {"peepholes": True, "go_backwards": True}),
+    ("lstm", {"variant": "fgr", "return_sequences": True}),
+    ("lstm", {"layer_norm": True, "recover_gates": False}),
+    ("gru", {"layer_norm": True}),
+    ("lstm", {"recurrent_dropout": 0.3, "seed": 2}),
+    ("gru", {"zoneout": 0.2, "seed": 4}),
+    ("gru", {"activation": "relu", "reset_after": False}),
+]
+
+
+@pytest.mark.skipif(
+    BACKEND != "tensorflow", reason="XLA's loop question is TensorFlow's"
+)
+@pytest.mark.parametrize("kind, options", REMAT_CASES)
+def test_the_rematerialised_loop_trains_as_keras_loop_does(
+    kind, options, rng, monkeypatch
+):
+    """Under XLA the cells the hand-written pass does not compute step
+    through Keras's loop rematerialised (`_autodiff.rematerialised_loop`:
+    a per-step gradient, no gradient through the loop). Two compiled
+    training steps, gates in the loss, reach the same weights as two
+    compiled steps through Keras's loop with TensorFlow's own gradient
+    (the engine told not to rematerialise: the same random draws, which
+    XLA makes differently from eager execution)."""
+    from keras_gates import _autodiff
+
+    x = rng.normal(size=(8, 6, 3)).astype("float32")
+    y = rng.normal(size=(8, 1)).astype("float32")
+    calls, keras_loop = [], {"on": False}
+    original, choose = _autodiff.rematerialised_loop, _engine.choose
+
+    def recorded(*args):
+        calls.append(keras_loop["on"])
+        return original(*args)
+
+    def chosen(facts):
+        plan = choose(facts)
+        if keras_loop["on"]:
+            return dataclasses.replace(plan, remat=False)
+        return plan
+
+    monkeypatch.setattr(_autodiff, "rematerialised_loop", recorded)
+    monkeypatch.setattr(_engine, "choose", chosen)
+    weights = []
+    for reference in (False, True):
+        keras_loop["on"] = reference
+        keras.utils.set_random_seed(5)
+        inputs = keras.Input((6, 3))
+        layer = LAYERS[kind](4, return_gates=True, **options)
+        outputs, gates = layer(inputs)
+        if options.get("return_sequences"):
+            outputs = outputs[:, -1]
+        # Weighted by step, so that each step's gradient is its own.
+        steps = keras.ops.reshape(keras.ops.linspace(0.1, 1.0, 6), (1, 6, 1))
+        penalty = sum(
+            keras.ops.mean(g * steps, axis=(1, 2)) for g in gates.values()
+        )
+        prediction = keras.layers.Dense(1)(outputs)
+        prediction = prediction + 1e-2 * keras.ops.expand_dims(penalty, -1)
+        model = keras.Model(inputs, prediction)
+        model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+        if weights:
+            model.set_weights(weights[0][0])
+        start = model.get_weights()
+        for _ in range(2):
+            model.train_on_batch(x, y)
+        weights.append((start, model.get_weights()))
+    assert calls == [False], "the compiled step did not take the loop once"
+    (start, rematerialised), (_, reference) = weights
+    # The recurrent kernel moved, and moved the same way.
+    assert np.abs(rematerialised[1] - start[1]).max() > 1e-4
+    for a, b in zip(rematerialised, reference, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
 @pytest.mark.parametrize("time", [1, 2, 5, 8, 13])
 @pytest.mark.parametrize("scan", ["doubling", "associative"])
 def test_affine_scans_solve_the_cell_state_recurrence(scan, time, rng):

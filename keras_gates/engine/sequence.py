@@ -40,9 +40,11 @@ call for XLA (`jit_compile=True`) and the layer does not ask `unroll=True`;
     | on    | True          | otherwise     | (*) gates off + recovery    |
     | on    | "auto"        | yes, no mask  | kernel + recovery           |
     | on    | "auto"        | XLA, hand-written applies | (**) gates stepped |
+    | on    | "auto"        | XLA, rematerialisable | (***) gates stepped |
     | on    | "auto"        | XLA, recoverable cell | (*) gates off + recovery |
     | on    | "auto"        | otherwise     | (*) gates stepped           |
     | on    | False         | XLA, hand-written applies | (**) gates stepped |
+    | on    | False         | XLA, rematerialisable | (***) gates stepped |
     | on    | False         | -             | (*) gates stepped           |
 
     (*) "handwritten" when the backend is in `HANDWRITTEN_BACKENDS`
@@ -54,14 +56,26 @@ call for XLA (`jit_compile=True`) and the layer does not ask `unroll=True`;
         recurrent dropout, implementation != 1, tanh/sigmoid activations
         and (GRU) `reset_after`; else "loop".
     (**) "handwritten" as one `keras.ops.fori_loop` (`Plan.symbolic`).
+    (***) "loop", rematerialised (`Plan.remat`): the cell's step in a
+        while loop whose gradient is a second loop that recomputes each
+        step and takes its gradient (`_autodiff.rematerialised_loop`),
+        where the length is known and there is no mask and no recurrent
+        DropConnect (whose masked kernel, made once outside the loop,
+        would get no gradient): peepholes, fgr, zoneout, layer
+        normalisation, recurrent dropout, other activations.
 
 Why XLA has rows of its own: the gradient of Keras's loop goes through
 TensorLists, which XLA turns into whole-sequence buffers rebuilt at every
 step, so a gates-on training step stepped by Keras's loop grew 10x for 4x
 the steps (batch 16, 24 -> 48 units, T = 100 -> 400) and cost 6-14x the
 built-in; the hand-written pass has no gradient through its loop (about
-the built-in's cost and growth, docs/benchmark), and recovery keeps only
-the outputs (one unit wide, not the packed gates) in Keras's loop.
+the built-in's cost and growth, docs/benchmark), and neither has the
+rematerialised loop, which recomputes each step once more (gates on, 3-7x
+faster than Keras's loop at batch 64, T = 200, for peepholes, fgr,
+zoneout and layer normalisation, and 2-3x faster than recovery for
+layer normalisation; gates off it is no faster, so gates off keeps
+Keras's loop). Recovery keeps only the outputs (one unit wide, not the
+packed gates) in Keras's loop.
 
 "kernel, else": the built-in's fused function may still refuse at run time
 (`NotImplementedError` inside the backend); then, as for the built-in,
@@ -139,6 +153,7 @@ class Facts:
     xla: bool = False  # TensorFlow tracing for XLA (jit_compile=True)
     recoverable: bool = True  # `cell.recoverable`
     handwritten_cell: bool = True  # `cell.has_handwritten`
+    dropconnect: bool = False  # recurrent DropConnect
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +166,7 @@ class Plan:
     project: bool  # inputs projected before the loop
     unroll: bool  # Keras's unrolled loop
     symbolic: bool = False  # the hand-written loop as one fori_loop
+    remat: bool = False  # Keras's loop, rematerialised (under XLA)
 
 
 def wants_kernel(facts: Facts) -> bool:
@@ -188,6 +204,15 @@ def choose(facts: Facts) -> Plan:
     # Under XLA Keras's loop is a while loop unless the layer unrolls it.
     xla_loop = facts.xla and not facts.unroll
     symbolic = xla_loop and applies
+    # Keras's loop with a per-step gradient (`remat`), where the step
+    # closes over no tensor made from a weight (DropConnect's kernel).
+    remat = (
+        xla_loop
+        and not applies
+        and facts.known_length
+        and not facts.mask
+        and not facts.dropconnect
+    )
     if not facts.gates:
         gates = NONE
     elif facts.recover_gates is True:
@@ -198,6 +223,7 @@ def choose(facts: Facts) -> Plan:
         facts.recover_gates == "auto"
         and xla_loop
         and not symbolic
+        and not remat
         and facts.recoverable
     ):
         gates = RECOVERED
@@ -215,6 +241,7 @@ def choose(facts: Facts) -> Plan:
         and facts.known_length
         and not (facts.mask and facts.go_backwards)
     )
+    remat = remat and gates == STEPPED
     return Plan(
         try_kernel=try_kernel,
         sequence=HANDWRITTEN if handwritten else LOOP,
@@ -222,6 +249,7 @@ def choose(facts: Facts) -> Plan:
         project=PROJECT_BEFORE_LOOP.get(facts.backend, False) or handwritten,
         unroll=unroll,
         symbolic=symbolic,
+        remat=remat,
     )
 
 
@@ -247,6 +275,7 @@ def facts_of(layer, sequences, mask, gates: bool) -> Facts:
         xla=_autodiff.xla_tracing(),
         recoverable=cell.recoverable,
         handwritten_cell=cell.has_handwritten,
+        dropconnect=bool(cell.recurrent_dropconnect),
     )
 
 
@@ -620,17 +649,27 @@ def _sequence(
             edited,
             step_zone,
         )
-        last, outputs, states = keras_bridge.rnn_loop(
-            step,
-            sequences,
-            state0,
-            mask,
-            go_backwards=layer.go_backwards,
-            unroll=plan.unroll,
-            zero_output_for_mask=zero_output,
-            return_sequences=full or with_gates,
-            stateful=layer.stateful,
-        )
+        if plan.remat:
+            if layer.go_backwards:
+                sequences = ops.flip(sequences, axis=1)
+            outputs, states = _autodiff.rematerialised_loop(
+                step, sequences, list(state0)
+            )
+            last = outputs[:, -1]
+            if not (full or with_gates):
+                outputs = ops.expand_dims(last, 1)
+        else:
+            last, outputs, states = keras_bridge.rnn_loop(
+                step,
+                sequences,
+                state0,
+                mask,
+                go_backwards=layer.go_backwards,
+                unroll=plan.unroll,
+                zero_output_for_mask=zero_output,
+                return_sequences=full or with_gates,
+                stateful=layer.stateful,
+            )
         path = LOOP
     gates = packed = None
     if with_gates:

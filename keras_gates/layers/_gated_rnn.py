@@ -676,7 +676,8 @@ class GatedRNN(keras.layers.RNN):
         would take, in words: "kernel" (the built-in's fused function,
         cuDNN on a GPU; it may still refuse at run time and fall back),
         "handwritten" (" as one loop": `keras.ops.fori_loop`, under XLA)
-        or "loop", and how gates come ("stepped" or "recovered"). `xla`:
+        or "loop" (", rematerialised": a per-step gradient, under XLA),
+        and how gates come ("stepped" or "recovered"). `xla`:
         whether TensorFlow traces the call for XLA (`jit_compile=True`);
         None, as this call sees it (never, outside a compiled function).
         For benchmarks and debugging; see `_engine`."""
@@ -692,6 +693,8 @@ class GatedRNN(keras.layers.RNN):
         path = plan.sequence
         if plan.symbolic:
             path = f"{path} as one loop"
+        if plan.remat:
+            path = f"{path}, rematerialised"
         if plan.try_kernel:
             path = f"kernel, else {path}"
         if plan.gates != _engine.NONE:
