@@ -105,7 +105,7 @@ def xla_tracing() -> bool:
     return bool(find(tf_ops.get_default_graph()))
 
 
-def rematerialised_loop(step, sequences, state0):
+def rematerialised_loop(step, sequences, state0, closed=(), bind=None):
     """Keras's step loop for a graph compiler, without a gradient through
     the loop: `(outputs, states)`, `outputs` `(batch, time, width)` every
     step's output of `step(inputs_t, states) -> (output, new_states)` over
@@ -118,18 +118,24 @@ def rematerialised_loop(step, sequences, state0):
     forward loop keeps each step's input states, and the gradient is a
     second loop that recomputes each step under a `tf.GradientTape` and
     takes that step's gradient (inputs, states and every variable the step
-    reads), as `tf.custom_gradient` asks. Tensors the step closes over get
-    no gradient: the engine sends no step whose closed-over tensors depend
-    on a weight (recurrent DropConnect's masked kernel).
+    reads), as `tf.custom_gradient` asks. A tensor the step closes over
+    would get no gradient: `closed` are those made from weights outside
+    the loop (DropConnect's masked kernel), passed in as inputs, and
+    `bind(tensors)` makes the step read the given ones in their place and
+    returns those it read before.
     """
     import tensorflow as tf
 
     steps = sequences.shape[1]
     xs = tf.transpose(sequences, [1, 0, 2])
-    count = len(state0)
+    count, closed = len(state0), list(closed)
 
     @tf.custom_gradient
-    def run(xs, *state0):
+    def run(xs, *inputs):
+        state0, inner = list(inputs[:count]), list(inputs[count:])
+        if inner:
+            bind(inner)
+
         def forward(t, states, outputs, kept):
             output, new = step(xs[t], list(states))
             kept = [
@@ -155,33 +161,36 @@ def rematerialised_loop(step, sequences, state0):
             variables = list(variables or ())
             if d_outputs is None:
                 d_outputs = tf.zeros_like(outputs)
+            # The caller has unbound them since: bound for the recompute.
+            before = bind(inner) if inner else []
+            wanted = inner + variables
 
-            def backward(k, d_states, d_xs, d_variables):
+            def backward(k, d_states, d_xs, d_wanted):
                 t = steps - 1 - k
                 x, previous = xs[t], [each[t] for each in kept]
                 with tf.GradientTape() as tape:
-                    tape.watch([x, *previous])
+                    tape.watch([x, *previous, *inner])
                     output, new = step(x, previous)
                 found = tape.gradient(
                     [output, *new],
-                    [x, *previous, *variables],
+                    [x, *previous, *wanted],
                     output_gradients=[d_outputs[t], *d_states],
                     unconnected_gradients=tf.UnconnectedGradients.ZERO,
                 )
-                d_variables = [
+                d_wanted = [
                     total + each
                     for total, each in zip(
-                        d_variables, found[1 + count :], strict=True
+                        d_wanted, found[1 + count :], strict=True
                     )
                 ]
                 return (
                     k + 1,
                     list(found[1 : 1 + count]),
                     d_xs.write(t, found[0]),
-                    d_variables,
+                    d_wanted,
                 )
 
-            _, d_state0, d_xs, d_variables = tf.while_loop(
+            _, d_state0, d_xs, d_wanted = tf.while_loop(
                 lambda k, *_: k < steps,
                 backward,
                 (
@@ -191,13 +200,19 @@ def rematerialised_loop(step, sequences, state0):
                         for s, d in zip(last, d_last, strict=True)
                     ],
                     tf.TensorArray(xs.dtype, size=steps),
-                    [tf.zeros_like(v) for v in variables],
+                    [tf.zeros_like(v) for v in wanted],
                 ),
                 maximum_iterations=steps,
             )
-            return [d_xs.stack(), *d_state0], d_variables
+            if inner:
+                bind(before)
+            d_inner, d_variables = (
+                d_wanted[: len(inner)],
+                d_wanted[len(inner) :],
+            )
+            return [d_xs.stack(), *d_state0, *d_inner], d_variables
 
         return [outputs, *last], grad
 
-    outputs, *states = run(xs, *state0)
+    outputs, *states = run(xs, *state0, *closed)
     return tf.transpose(outputs, [1, 0, 2]), states

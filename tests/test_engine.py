@@ -143,7 +143,7 @@ TABLE = [
         (False, H, S),
     ),
     # A cell the hand-written pass does not compute: Keras's loop,
-    # rematerialised; recovery where that cannot run (a mask, DropConnect).
+    # rematerialised; recovery where that cannot run (a mask).
     (
         {"gates": True, "accelerator": False, "xla": True, "standard": False}
         | {"handwritten_cell": False},
@@ -165,12 +165,6 @@ TABLE = [
         (False, L, R),
     ),
     (
-        {"gates": True, "accelerator": False, "xla": True, "standard": False}
-        | {"handwritten_cell": False, "recoverable": False}
-        | {"dropconnect": True},
-        (False, L, S),
-    ),
-    (
         {"gates": True, "accelerator": False, "xla": True, "unroll": True},
         (False, L, S),
     ),
@@ -190,8 +184,7 @@ def test_the_engine_follows_its_table(changes, expected):
     # The hand-written loop as one fori_loop: under XLA only.
     facts = dataclasses.replace(BASE, **changes)
     assert plan.symbolic == (facts.xla and plan.sequence == H)
-    # Keras's loop rematerialised: under XLA, gates stepped, where the
-    # step closes over no weight (no DropConnect) and there is no mask.
+    # Keras's loop rematerialised: under XLA, gates stepped, no mask.
     assert plan.remat == (
         facts.xla
         and not facts.unroll
@@ -199,7 +192,6 @@ def test_the_engine_follows_its_table(changes, expected):
         and plan.gates == S
         and not facts.mask
         and facts.known_length
-        and not facts.dropconnect
     )
 
 

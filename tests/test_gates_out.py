@@ -445,6 +445,8 @@ REMAT_CASES = [
     ("gru", {"layer_norm": True}),
     ("lstm", {"recurrent_dropout": 0.3, "seed": 2}),
     ("gru", {"zoneout": 0.2, "seed": 4}),
+    ("lstm", {"recurrent_dropconnect": 0.3, "seed": 6}),
+    ("gru", {"recurrent_dropconnect": 0.3, "seed": 6, "layer_norm": True}),
     ("gru", {"activation": "relu", "reset_after": False}),
 ]
 
@@ -470,9 +472,9 @@ def test_the_rematerialised_loop_trains_as_keras_loop_does(
     calls, keras_loop = [], {"on": False}
     original, choose = _autodiff.rematerialised_loop, _engine.choose
 
-    def recorded(*args):
+    def recorded(*args, **options):
         calls.append(keras_loop["on"])
-        return original(*args)
+        return original(*args, **options)
 
     def chosen(facts):
         plan = choose(facts)

@@ -59,10 +59,10 @@ call for XLA (`jit_compile=True`) and the layer does not ask `unroll=True`;
     (***) "loop", rematerialised (`Plan.remat`): the cell's step in a
         while loop whose gradient is a second loop that recomputes each
         step and takes its gradient (`_autodiff.rematerialised_loop`),
-        where the length is known and there is no mask and no recurrent
-        DropConnect (whose masked kernel, made once outside the loop,
-        would get no gradient): peepholes, fgr, zoneout, layer
-        normalisation, recurrent dropout, other activations.
+        where the length is known and there is no mask: peepholes, fgr,
+        zoneout, DropConnect (its masked kernel, made once outside the
+        loop, passed in), layer normalisation, recurrent dropout, other
+        activations.
 
 Why XLA has rows of its own: the gradient of Keras's loop goes through
 TensorLists, which XLA turns into whole-sequence buffers rebuilt at every
@@ -153,7 +153,6 @@ class Facts:
     xla: bool = False  # TensorFlow tracing for XLA (jit_compile=True)
     recoverable: bool = True  # `cell.recoverable`
     handwritten_cell: bool = True  # `cell.has_handwritten`
-    dropconnect: bool = False  # recurrent DropConnect
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,15 +203,8 @@ def choose(facts: Facts) -> Plan:
     # Under XLA Keras's loop is a while loop unless the layer unrolls it.
     xla_loop = facts.xla and not facts.unroll
     symbolic = xla_loop and applies
-    # Keras's loop with a per-step gradient (`remat`), where the step
-    # closes over no tensor made from a weight (DropConnect's kernel).
-    remat = (
-        xla_loop
-        and not applies
-        and facts.known_length
-        and not facts.mask
-        and not facts.dropconnect
-    )
+    # Keras's loop with a per-step gradient (`remat`).
+    remat = xla_loop and not applies and facts.known_length and not facts.mask
     if not facts.gates:
         gates = NONE
     elif facts.recover_gates is True:
@@ -275,7 +267,6 @@ def facts_of(layer, sequences, mask, gates: bool) -> Facts:
         xla=_autodiff.xla_tracing(),
         recoverable=cell.recoverable,
         handwritten_cell=cell.has_handwritten,
-        dropconnect=bool(cell.recurrent_dropconnect),
     )
 
 
@@ -653,7 +644,11 @@ def _sequence(
             if layer.go_backwards:
                 sequences = ops.flip(sequences, axis=1)
             outputs, states = _autodiff.rematerialised_loop(
-                step, sequences, list(state0)
+                step,
+                sequences,
+                list(state0),
+                closed=cell.weight_tensors(),
+                bind=cell.use_weight_tensors,
             )
             last = outputs[:, -1]
             if not (full or with_gates):

@@ -366,6 +366,20 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
             None if mask is None else self.recurrent_kernel * mask
         )
 
+    def weight_tensors(self):
+        """The tensors made from weights outside the steps that the steps
+        read (DropConnect's masked kernel while a training call runs), for
+        a loop that must pass them in to give them a gradient
+        (`use_weight_tensors`)."""
+        return [] if self._dropped_kernel is None else [self._dropped_kernel]
+
+    def use_weight_tensors(self, tensors):
+        """The steps read `tensors` as `weight_tensors()` (empty: the
+        weights themselves); returns what they read before."""
+        before = self.weight_tensors()
+        self._dropped_kernel = tensors[0] if tensors else None
+        return before
+
     def dropped_recurrent_kernel(self):
         """The recurrent kernel this call reads: with DropConnect's mask
         while a training call runs."""
