@@ -70,12 +70,15 @@ step, so a gates-on training step stepped by Keras's loop grew 10x for 4x
 the steps (batch 16, 24 -> 48 units, T = 100 -> 400) and cost 6-14x the
 built-in; the hand-written pass has no gradient through its loop (about
 the built-in's cost and growth, docs/benchmark), and neither has the
-rematerialised loop, which recomputes each step once more (gates on, 3-7x
-faster than Keras's loop at batch 64, T = 200, for peepholes, fgr,
-zoneout and layer normalisation, and 2-3x faster than recovery for
-layer normalisation; gates off it is no faster, so gates off keeps
-Keras's loop). Recovery keeps only the outputs (one unit wide, not the
-packed gates) in Keras's loop.
+rematerialised loop, which recomputes each step once more: gates on,
+batch 64, T = 200, 128 -> 64 units, it took peepholes, fgr, zoneout,
+DropConnect and layer normalisation from 2.1-8.2x the standard layer
+(stepped by Keras's loop; layer normalisation recovered) to 1.2-1.8x
+(docs/variant_speed/tensorflow-jit, two runs on one machine, the same
+day), and layer normalisation ran 2-3x faster stepped this way than
+recovered; gates off it is no faster than Keras's loop (0.9-1.3x its
+time), so gates off keeps Keras's loop. Recovery keeps only the outputs
+(one unit wide, not the packed gates) in Keras's loop.
 
 "kernel, else": the built-in's fused function may still refuse at run time
 (`NotImplementedError` inside the backend); then, as for the built-in,
