@@ -164,6 +164,12 @@ TABLE = [
         | {"handwritten_cell": False, "known_length": False},
         (False, L, R),
     ),
+    # Mixed precision: the gradient's recompute would read uncast weights.
+    (
+        {"gates": True, "accelerator": False, "xla": True, "standard": False}
+        | {"handwritten_cell": False, "autocast": True},
+        (False, L, R),
+    ),
     (
         {"gates": True, "accelerator": False, "xla": True, "unroll": True},
         (False, L, S),
@@ -192,6 +198,7 @@ def test_the_engine_follows_its_table(changes, expected):
         and plan.gates == S
         and not facts.mask
         and facts.known_length
+        and not facts.autocast
     )
 
 

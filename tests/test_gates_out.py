@@ -516,6 +516,37 @@ def test_the_rematerialised_loop_trains_as_keras_loop_does(
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+@pytest.mark.skipif(
+    BACKEND != "tensorflow", reason="XLA's loop question is TensorFlow's"
+)
+def test_mixed_precision_under_xla_keeps_keras_loop(rng, monkeypatch):
+    """Keras casts the weights to float16 as the layer reads them, inside
+    the layer's call only; the rematerialised loop's gradient recomputes
+    the steps outside it, so mixed precision keeps Keras's loop (once a
+    float16/float32 clash at the first training step)."""
+    from keras_gates import _autodiff
+
+    keras.config.set_dtype_policy("mixed_float16")
+
+    def refuse(*args, **options):
+        raise AssertionError("the rematerialised loop ran")
+
+    monkeypatch.setattr(_autodiff, "rematerialised_loop", refuse)
+    x = rng.normal(size=(4, 6, 3)).astype("float32")
+    inputs = keras.Input((6, 3))
+    layer = GatedLSTM(5, peepholes=True, return_gates=True)
+    outputs, gates = layer(inputs)
+    assert layer.sequence_plan(x, xla=True) == "loop; gates stepped"
+    penalty = sum(keras.ops.mean(g, axis=(1, 2)) for g in gates.values())
+    prediction = keras.layers.Dense(1)(outputs)
+    prediction = prediction + keras.ops.expand_dims(penalty, -1)
+    model = keras.Model(inputs, prediction)
+    model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    # (Keras's loss scaling may skip the first updates: no weight check.)
+    loss = model.train_on_batch(x, np.zeros((4, 1), "float32"))
+    assert np.isfinite(loss)
+
+
 @pytest.mark.parametrize("time", [1, 2, 5, 8, 13])
 @pytest.mark.parametrize("scan", ["doubling", "associative"])
 def test_affine_scans_solve_the_cell_state_recurrence(scan, time, rng):

@@ -59,7 +59,8 @@ call for XLA (`jit_compile=True`) and the layer does not ask `unroll=True`;
     (***) "loop", rematerialised (`Plan.remat`): the cell's step in a
         while loop whose gradient is a second loop that recomputes each
         step and takes its gradient (`_autodiff.rematerialised_loop`),
-        where the length is known and there is no mask: peepholes, fgr,
+        where the length is known, there is no mask and the weights are
+        read in their own dtype (not mixed precision): peepholes, fgr,
         zoneout, DropConnect (its masked kernel, made once outside the
         loop, passed in), layer normalisation, recurrent dropout, other
         activations.
@@ -156,6 +157,7 @@ class Facts:
     xla: bool = False  # TensorFlow tracing for XLA (jit_compile=True)
     recoverable: bool = True  # `cell.recoverable`
     handwritten_cell: bool = True  # `cell.has_handwritten`
+    autocast: bool = False  # weights read in another dtype (mixed precision)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,8 +208,16 @@ def choose(facts: Facts) -> Plan:
     # Under XLA Keras's loop is a while loop unless the layer unrolls it.
     xla_loop = facts.xla and not facts.unroll
     symbolic = xla_loop and applies
-    # Keras's loop with a per-step gradient (`remat`).
-    remat = xla_loop and not applies and facts.known_length and not facts.mask
+    # Keras's loop with a per-step gradient (`remat`); not where Keras
+    # casts the weights as the layer reads them (mixed precision): the
+    # gradient's recompute runs outside the layer's call, uncast.
+    remat = (
+        xla_loop
+        and not applies
+        and facts.known_length
+        and not facts.mask
+        and not facts.autocast
+    )
     if not facts.gates:
         gates = NONE
     elif facts.recover_gates is True:
@@ -270,6 +280,7 @@ def facts_of(layer, sequences, mask, gates: bool) -> Facts:
         xla=_autodiff.xla_tracing(),
         recoverable=cell.recoverable,
         handwritten_cell=cell.has_handwritten,
+        autocast=layer.compute_dtype != layer.variable_dtype,
     )
 
 
