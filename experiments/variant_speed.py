@@ -145,6 +145,11 @@ def measure(config: Config, store) -> None:
             )
 
 
+def _compiled(store) -> bool:
+    """Whether the run timed compiled training steps."""
+    return any(run.get("jit_compile") for run in store.runs)
+
+
 def chart(store) -> Figure:
     """One bar per candidate and gates setting: its step over the standard
     gated layer's (as "auto" runs it), with the 1.25x line."""
@@ -187,7 +192,7 @@ def chart(store) -> Figure:
     ax.set_xlim(0, max(off + on + [TARGET]) * 1.15)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
     backend = store.data.get("versions", {}).get("backend", "?")
-    if any(run.get("jit_compile") for run in store.runs):
+    if _compiled(store):
         backend += ", jit_compile=True"
     ax.set_title(
         f"Variants' training step against the standard layer\n"
@@ -204,11 +209,7 @@ def write_page(store, output: Path) -> str:
         f"{store.config['repeats']} after {store.config['warmup']} warm-up "
         f"steps, taken in turn) at batch {shape[0]}, {shape[1]} steps, "
         f"{shape[2]} inputs, {shape[3]} units"
-        + (
-            ", compiled (`jit_compile=True`)"
-            if any(run.get("jit_compile") for run in store.runs)
-            else ""
-        )
+        + (", compiled (`jit_compile=True`)" if _compiled(store) else "")
         + ". `to standard`: against the standard gated layer as 'auto' "
         "runs it; `to loop`: against the standard layer with "
         "`use_cudnn=False`, the path a variant takes where it has no fused "

@@ -52,6 +52,16 @@ BASE = _engine.Facts(
 K, H, L = _engine.KERNEL, _engine.HANDWRITTEN, _engine.LOOP
 N, S, R = _engine.NONE, _engine.STEPPED, _engine.RECOVERED
 
+# Gates on under XLA, no accelerator, a cell the hand-written pass does
+# not compute (peepholes, layer normalisation, ...).
+XLA_OTHER_CELL = {
+    "gates": True,
+    "accelerator": False,
+    "xla": True,
+    "standard": False,
+    "handwritten_cell": False,
+}
+
 # (changes to BASE) -> (try_kernel, sequence, gates), one row per rule of
 # the engine's docstring table, then the conditions of each rule.
 TABLE = [
@@ -143,33 +153,13 @@ TABLE = [
         (False, H, S),
     ),
     # A cell the hand-written pass does not compute: Keras's loop,
-    # rematerialised; recovery where that cannot run (a mask).
-    (
-        {"gates": True, "accelerator": False, "xla": True, "standard": False}
-        | {"handwritten_cell": False},
-        (False, L, S),
-    ),
-    (
-        {"gates": True, "accelerator": False, "xla": True, "standard": False}
-        | {"handwritten_cell": False, "recoverable": False},
-        (False, L, S),
-    ),
-    (
-        {"gates": True, "accelerator": False, "xla": True, "standard": False}
-        | {"handwritten_cell": False, "mask": True},
-        (False, L, R),
-    ),
-    (
-        {"gates": True, "accelerator": False, "xla": True, "standard": False}
-        | {"handwritten_cell": False, "known_length": False},
-        (False, L, R),
-    ),
-    # Mixed precision: the gradient's recompute would read uncast weights.
-    (
-        {"gates": True, "accelerator": False, "xla": True, "standard": False}
-        | {"handwritten_cell": False, "autocast": True},
-        (False, L, R),
-    ),
+    # rematerialised; recovery where that cannot run (a mask, an unknown
+    # length; mixed precision, whose recompute would read uncast weights).
+    (XLA_OTHER_CELL, (False, L, S)),
+    (XLA_OTHER_CELL | {"recoverable": False}, (False, L, S)),
+    (XLA_OTHER_CELL | {"mask": True}, (False, L, R)),
+    (XLA_OTHER_CELL | {"known_length": False}, (False, L, R)),
+    (XLA_OTHER_CELL | {"autocast": True}, (False, L, R)),
     (
         {"gates": True, "accelerator": False, "xla": True, "unroll": True},
         (False, L, S),

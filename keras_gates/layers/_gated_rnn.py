@@ -172,29 +172,28 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
         return any(self.zoneout_rates)
 
     @property
+    def _plain_step(self) -> bool:
+        """No option that adds to the variant's step: peepholes, zoneout,
+        DropConnect, layer normalisation."""
+        return not (
+            self.peepholes
+            or self.has_zoneout
+            or self.recurrent_dropconnect
+            or self.layer_norm
+        )
+
+    @property
     def is_standard(self) -> bool:
         """Whether these are Keras's equations: the variant the built-in's
         fused kernel and the hand-written backward pass compute."""
-        return (
-            self.variant == "standard"
-            and not self.peepholes
-            and not self.has_zoneout
-            and not self.recurrent_dropconnect
-            and not self.layer_norm
-        )
+        return self.variant == "standard" and self._plain_step
 
     @property
     def has_handwritten(self) -> bool:
         """Whether `handwritten` computes this cell: the standard cell or a
         variant the hand-written pass knows (`handwritten_variants`), with
         no peepholes, zoneout, DropConnect or layer normalisation."""
-        return (
-            self.variant in self.handwritten_variants
-            and not self.peepholes
-            and not self.has_zoneout
-            and not self.recurrent_dropconnect
-            and not self.layer_norm
-        )
+        return self.variant in self.handwritten_variants and self._plain_step
 
     @property
     def recoverable(self) -> bool:

@@ -43,6 +43,7 @@ extra step, by the final cell state (LSTM) - the caller slices them apart.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from keras import ops
 
@@ -154,12 +155,17 @@ class LSTMForm:
     linear_candidate: bool = False
     linear_output: bool = False
 
+    @functools.cached_property
+    def position(self) -> dict:
+        """Each block's place in `blocks`, found once, not at every step."""
+        return {name: k for k, name in enumerate(self.blocks)}
+
     def block(self, x, name, n):
         """Gate `name`'s units of `x` (last axis packed as `blocks`), or
         None when the form has no block for it."""
-        if name not in self.blocks:
+        k = self.position.get(name)
+        if k is None:
             return None
-        k = self.blocks.index(name)
         return x[..., k * n : (k + 1) * n]
 
 
@@ -235,7 +241,7 @@ def _lstm_slope(s, g, n, form):
     """Each block's activation slope at this step: `s (1 - s)` for the
     sigmoid blocks (in runs, sliced once), `1 - g^2` or 1 for g."""
     sigmoid_slope = s * (1.0 - s)
-    k = form.blocks.index("candidate")
+    k = form.position["candidate"]
     pieces = [sigmoid_slope[:, : k * n]] if k else []
     pieces.append(ops.ones_like(g) if form.linear_candidate else 1.0 - g * g)
     if k + 1 < len(form.blocks):
