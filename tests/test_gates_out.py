@@ -1,6 +1,7 @@
 """What every gated layer promises about its gates, and its bad input."""
 
 import dataclasses
+import functools
 
 import keras
 import numpy as np
@@ -10,7 +11,12 @@ from keras_gates import GatedGRU, GatedLSTM
 from keras_gates.engine import keras_bridge
 from keras_gates.engine import sequence as _engine
 from keras_gates.gate_layout import gate_names
-from tests.helpers import assert_outputs_close, to_numpy, value_and_gradients
+from tests.helpers import (
+    assert_outputs_close,
+    numeric_gradients,
+    to_numpy,
+    value_and_gradients,
+)
 
 BACKEND = keras.backend.backend()
 
@@ -548,25 +554,67 @@ def test_mixed_precision_under_xla_keeps_keras_loop(rng, monkeypatch):
 
 
 @pytest.mark.parametrize("time", [1, 2, 5, 8, 13])
-@pytest.mark.parametrize("scan", ["doubling", "associative"])
+@pytest.mark.parametrize("scan", ["doubling", "associative", "reverse"])
 def test_affine_scans_solve_the_cell_state_recurrence(scan, time, rng):
-    """Both scans behind recovered LSTM cell states, against the loop
-    c_t = a_t c_(t-1) + b_t: (A, B) with c_t = A_t c_0 + B_t."""
+    """The scans behind recovered LSTM cell states, against the loop
+    c_t = a_t c_(t-1) + b_t: (A, B) with c_t = A_t c_0 + B_t (from the
+    last step backwards for the reverse scan of the gradient)."""
     from keras_gates.layers import gated_lstm
 
     solve = {
         "doubling": gated_lstm._doubling_affine_scan,
         "associative": gated_lstm._associative_affine_scan,
+        "reverse": functools.partial(
+            gated_lstm._doubling_affine_scan, reverse=True
+        ),
     }[scan]
     a = rng.uniform(0.2, 1.2, (2, time, 3)).astype("float32")
     b = rng.normal(size=(2, time, 3)).astype("float32")
     tensors = (keras.ops.convert_to_tensor(v) for v in (a, b))
     kept, added = (to_numpy(v) for v in solve(*tensors))
     product, total = np.ones((2, 3)), np.zeros((2, 3))
-    for t in range(time):
+    steps = range(time)
+    for t in reversed(steps) if scan == "reverse" else steps:
         product, total = a[:, t] * product, a[:, t] * total + b[:, t]
         np.testing.assert_allclose(kept[:, t], product, rtol=1e-5)
         np.testing.assert_allclose(added[:, t], total, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("time", [1, 2, 5, 8])
+def test_cell_states_gradient_equals_central_differences(time, rng):
+    """`cell_states` and its hand-written gradient (a known length) for f,
+    w and c0, against a float64 loop and its central differences, every
+    step's cell state weighted differently in the loss."""
+    from keras_gates import _autodiff
+    from keras_gates.layers import gated_lstm
+
+    f = rng.uniform(0.1, 1.0, (2, time, 3)).astype("float32")
+    w = rng.normal(size=(2, time, 3)).astype("float32")
+    c0 = rng.normal(size=(2, 3)).astype("float32")
+    weights = rng.normal(size=(2, time, 3))
+
+    def loop_loss(arrays):
+        f, w, c = arrays
+        total = 0.0
+        for t in range(time):
+            c = f[:, t] * c + w[:, t]
+            total += np.sum(weights[:, t] * c)
+        return total
+
+    def loss(arrays):
+        f, w, c0 = arrays
+        c = gated_lstm.cell_states(f, w, c0)
+        return keras.ops.sum(
+            c * keras.ops.convert_to_tensor(weights, "float32")
+        )
+
+    value, grads = _autodiff.value_and_gradients(loss, [f, w, c0])
+    assert value == pytest.approx(loop_loss([f, w, c0]), rel=1e-5)
+    expected = numeric_gradients(loop_loss, [f, w, c0])
+    for name, got, want in zip(("f", "w", "c0"), grads, expected, strict=True):
+        np.testing.assert_allclose(
+            got, want, rtol=1e-4, atol=1e-5, err_msg=name
+        )
 
 
 @pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
