@@ -37,16 +37,31 @@ def pytest_report_header(config):
     return f"keras {keras.__version__}, backend {keras.backend.backend()}"
 
 
+def _xdist_worker(config) -> bool:
+    """Whether this process is one of pytest-xdist's workers (`-n`)."""
+    return hasattr(config, "workerinput")
+
+
 def pytest_collection_modifyitems(session, config, items):
     """The other backends' suites last: they run in the background from
-    the start (below), and their tests only wait for them."""
-    items.sort(key=lambda item: item.nodeid.startswith("tests/test_backends"))
+    the start (below), and their tests only wait for them. Under xdist
+    they come first instead: the first tests are dealt to the workers one
+    each, so each suite starts at once in its own worker, beside the
+    TensorFlow tests of the other (one process each: every worker
+    starting both in the background would run them twice)."""
+    first = _xdist_worker(config)
+    items.sort(
+        key=lambda item: item.nodeid.startswith("tests/test_backends") != first
+    )
 
 
 def pytest_collection_finish(session):
     """Starts the PyTorch and JAX layer suites (tests/test_backends.py) as
     soon as they are collected, so that they run beside the TensorFlow
-    tests; their tests wait for them."""
+    tests; their tests wait for them. Not under xdist, where each test
+    starts its own (see above)."""
+    if _xdist_worker(session.config):
+        return
     wanted = {
         item.callspec.params["backend"]
         for item in session.items

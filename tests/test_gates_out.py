@@ -402,11 +402,19 @@ def test_handwritten_loop_is_not_used_where_it_does_not_apply(
     assert np.isfinite(to_numpy(layer(x, **kwargs))).all()
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_a_compiled_training_step_equals_the_eager_one(kind, rng, monkeypatch):
+@pytest.mark.parametrize(
+    "kind, variant",
+    [("lstm", "standard"), ("gru", "standard"), ("lstm", "cifg"),
+     ("gru", "mgu")],
+)  # fmt: skip
+def test_a_compiled_training_step_equals_the_eager_one(
+    kind, variant, rng, monkeypatch
+):
     """jit_compile=True (XLA on TensorFlow, jax.jit, torch.compile on
     PyTorch) trains the gated layer, gates in the loss, to the same
-    weights as eager execution. On TensorFlow the compiled step takes the
+    weights as eager execution, for the standard cells and a variant of
+    each that the hand-written pass computes (the path a variant takes on
+    a GPU without cuDNN). On TensorFlow the compiled step takes the
     hand-written loop as one fori_loop (the engine sees XLA tracing), the
     eager one Keras's loop: an independent reference."""
     x = rng.normal(size=(8, 6, 3)).astype("float32")
@@ -414,7 +422,7 @@ def test_a_compiled_training_step_equals_the_eager_one(kind, rng, monkeypatch):
     models, paths = [], {True: [], False: []}
     for jit in (True, False):
         inputs = keras.Input((6, 3))
-        layer = LAYERS[kind](4, return_gates=True)
+        layer = LAYERS[kind](4, return_gates=True, variant=variant)
         layer.build((None, 6, 3))
         original = layer.cell.handwritten
 
@@ -438,6 +446,8 @@ def test_a_compiled_training_step_equals_the_eager_one(kind, rng, monkeypatch):
     compiled, eager = (model.get_weights() for model in models)
     if BACKEND == "tensorflow":
         assert set(paths[True]) == {True} and paths[False] == [], paths
+    if BACKEND == "torch":  # torch.compile traced the Python loop
+        assert set(paths[True]) == set(paths[False]) == {False}, paths
     # The recurrent kernel moved, and moved the same way.
     assert np.abs(compiled[1] - start[1]).max() > 1e-4
     for a, b in zip(compiled, eager, strict=True):
