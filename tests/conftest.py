@@ -37,30 +37,25 @@ def pytest_report_header(config):
     return f"keras {keras.__version__}, backend {keras.backend.backend()}"
 
 
-def _xdist_worker(config) -> bool:
-    """Whether this process is one of pytest-xdist's workers (`-n`)."""
-    return hasattr(config, "workerinput")
+def _xdist_worker(config):
+    """pytest-xdist's name for this worker ("gw0", ...), None outside
+    xdist."""
+    return getattr(config, "workerinput", {}).get("workerid")
 
 
 def pytest_collection_modifyitems(session, config, items):
     """The other backends' suites last: they run in the background from
-    the start (below), and their tests only wait for them. Under xdist
-    they come first instead: the first tests are dealt to the workers one
-    each, so each suite starts at once in its own worker, beside the
-    TensorFlow tests of the other (one process each: every worker
-    starting both in the background would run them twice)."""
-    first = _xdist_worker(config)
-    items.sort(
-        key=lambda item: item.nodeid.startswith("tests/test_backends") != first
-    )
+    the start (below), and their tests only wait for them."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/test_backends"))
 
 
 def pytest_collection_finish(session):
     """Starts the PyTorch and JAX layer suites (tests/test_backends.py) as
     soon as they are collected, so that they run beside the TensorFlow
-    tests; their tests wait for them. Not under xdist, where each test
-    starts its own (see above)."""
-    if _xdist_worker(session.config):
+    tests; their tests wait for them. Under pytest-xdist only the first
+    worker starts them, writing to a folder every worker reads."""
+    worker = _xdist_worker(session.config)
+    if worker not in (None, "gw0"):
         return
     wanted = {
         item.callspec.params["backend"]
@@ -72,18 +67,29 @@ def pytest_collection_finish(session):
         return
     from tests import test_backends
 
+    shared = test_backends.shared_folder(session.config)
     session.config.backend_runs = {
-        backend: test_backends.start(backend) for backend in sorted(wanted)
+        backend: test_backends.start(backend, shared)
+        for backend in sorted(wanted)
     }
 
 
-def pytest_sessionfinish(session):
+def pytest_sessionfinish(session, exitstatus):
+    """Stops the suites a stopped session no longer waits for; under
+    xdist, lets them end, since a test on another worker may wait."""
+    wait = (
+        _xdist_worker(session.config) is not None
+        and exitstatus != pytest.ExitCode.INTERRUPTED
+    )
     for process in getattr(session.config, "backend_runs", {}).values():
-        if process is not None and process.poll() is None:
+        if process is None:
+            continue
+        if process.poll() is None and not wait:
             process.kill()
-
-
-# -- a headless Chromium for the viewer's tests -----------------------------
+        process.wait()
+        if process.reporter is not None:
+            process.reporter.join()
+        process.output.close()
 
 
 def _chromium():

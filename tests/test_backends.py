@@ -2,11 +2,12 @@
 
 Keras picks its backend once per process, so each backend runs the layer
 test modules in a subprocess. The subprocesses start as soon as the
-session has collected this module, and the tests here, which wait for
-them, run last (`tests/conftest.py`): the subprocesses run beside the
-TensorFlow tests instead of after them. A backend whose package is
-missing is skipped, except in CI (CI=true), where a skipped backend would
-hide a failure.
+session has collected this module (under pytest-xdist, in its first
+worker, and a test on any worker reads their files), and the tests here,
+last, only wait for them (`tests/conftest.py`): the subprocesses run
+beside the TensorFlow tests instead of after them. A
+backend whose package is missing is skipped, except in CI (CI=true),
+where a skipped backend would hide a failure.
 """
 
 import importlib.util
@@ -14,6 +15,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -37,14 +40,32 @@ BACKENDS = ["torch", "jax"]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start(backend: str):
+def shared_folder(config):
+    """Under pytest-xdist, the folder where the suites started by the first
+    worker write their output and exit status for a test on any worker;
+    None outside xdist."""
+    worker = getattr(config, "workerinput", None)
+    if worker is None:
+        return None
+    return Path(tempfile.gettempdir()) / (
+        f"keras_gates_backends_{worker['testrunuid']}"
+    )
+
+
+def start(backend: str, shared=None):
     """The layer tests on `backend` in a subprocess, or None when the
-    backend is not installed."""
+    backend is not installed. With `shared` (`shared_folder`), its output
+    goes to `<backend>.log` there and, once it ends, its exit status to
+    `<backend>.status` (written by a thread of this process)."""
     if importlib.util.find_spec(backend) is None:
         return None
     env = {**os.environ, "KERAS_BACKEND": backend}
     # Files, not pipes: a long failure report must not block the child.
-    output = tempfile.TemporaryFile(mode="w+")
+    if shared is None:
+        output = tempfile.TemporaryFile(mode="w+")
+    else:
+        shared.mkdir(exist_ok=True)
+        output = open(shared / f"{backend}.log", "w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
         + LAYER_TESTS,
@@ -55,14 +76,52 @@ def start(backend: str):
         text=True,
     )
     process.output = output
+    process.reporter = None
+    if shared is not None:
+
+        def report_status():
+            status = process.wait()
+            written = shared / f"{backend}.status.part"
+            written.write_text(str(status))
+            written.replace(shared / f"{backend}.status")
+
+        process.reporter = threading.Thread(target=report_status, daemon=True)
+        process.reporter.start()
     return process
+
+
+def finished(process):
+    """`(exit status, output)` of a suite this process started."""
+    process.wait()
+    with process.output:
+        process.output.seek(0)
+        return process.returncode, process.output.read()
+
+
+def finished_elsewhere(backend, shared, minutes=60):
+    """`(exit status, output)` of a suite another worker started."""
+    status = shared / f"{backend}.status"
+    deadline = time.monotonic() + 60 * minutes
+    while not status.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the {backend} suite did not end in {minutes} min")
+        time.sleep(1)
+    return int(status.read_text()), (shared / f"{backend}.log").read_text()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_layer_suite_passes_on_backend(backend, request):
     runs = getattr(request.config, "backend_runs", {})
-    process = runs[backend] if backend in runs else start(backend)
+    shared = shared_folder(request.config)
+    if backend in runs:
+        process = runs[backend]
+    elif shared is not None and (shared / f"{backend}.log").exists():
+        returncode, report = finished_elsewhere(backend, shared)
+        assert returncode == 0, report[-7000:]
+        return
+    else:
+        process = start(backend)
     if process is None:
         if os.environ.get("CI") == "true":
             pytest.fail(
@@ -70,7 +129,5 @@ def test_layer_suite_passes_on_backend(backend, request):
                 f"{backend} (see .ci/run)"
             )
         pytest.skip(f"{backend} is not installed")
-    process.wait()
-    process.output.seek(0)
-    report = process.output.read()
-    assert process.returncode == 0, report[-7000:]
+    returncode, report = finished(process)
+    assert returncode == 0, report[-7000:]
