@@ -491,9 +491,10 @@ def cell_states(f, w, c0):
     `(batch, units)`.
 
     A scan: by doubling (Hillis and Steele 1986), with a hand-written
-    gradient, when the length is known when the graph is built; `keras.ops.associative_scan` computes the same, but
-    under XLA on TensorFlow it failed on odd lengths, so it is used, with
-    autodiff, only when the length is unknown. The gradient is the same
+    gradient, when the length is known when the graph is built;
+    `keras.ops.associative_scan` computes the same, but under XLA on
+    TensorFlow it failed on odd lengths, so it is used, with autodiff, only
+    when the length is unknown. The gradient is the same
     recurrence run backwards: `l_t = dc_t + f_(t+1) l_(t+1)`, then `df_t =
     l_t c_(t-1)`, `dw_t = l_t` and `dc0 = f_0 l_0`; one reverse scan instead
     of autodiff through every round of the forward one. On PyTorch (T =
