@@ -92,6 +92,9 @@ def pytest_sessionfinish(session, exitstatus):
         process.output.close()
 
 
+# -- a headless Chromium for the viewer's tests -----------------------------
+
+
 def _chromium():
     try:
         from selenium import webdriver
