@@ -547,10 +547,12 @@ def _doubling_affine_scan(a, b, reverse=False, final_a=True):
     ones, zeros = ops.ones_like(a), ops.zeros_like(b)
     shift = 1
     while shift < time:
-        a_before = _shifted(a, shift, ones, reverse)
-        b = a * _shifted(b, shift, zeros, reverse) + b
+        # `a` composed before `b` is updated, from the same round's `a`.
+        a_new = a
         if final_a or 2 * shift < time:
-            a = a * a_before
+            a_new = a * _shifted(a, shift, ones, reverse)
+        b = a * _shifted(b, shift, zeros, reverse) + b
+        a = a_new
         shift *= 2
     return a, b
 
