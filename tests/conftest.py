@@ -81,11 +81,13 @@ def pytest_sessionfinish(session, exitstatus):
         _xdist_worker(session.config) is not None
         and exitstatus != pytest.ExitCode.INTERRUPTED
     )
+    from tests import test_backends
+
     for process in getattr(session.config, "backend_runs", {}).values():
         if process is None:
             continue
         if process.poll() is None and not wait:
-            process.kill()
+            test_backends.stop(process)
         process.wait()
         if process.reporter is not None:
             process.reporter.join()

@@ -12,6 +12,7 @@ where a skipped backend would hide a failure.
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,9 @@ def start(backend: str, shared=None):
         stdout=output,
         stderr=subprocess.STDOUT,
         text=True,
+        # Its own process group, so that stopping it also stops any
+        # process it started.
+        start_new_session=True,
     )
     process.output = output
     process.reporter = None
@@ -88,6 +92,14 @@ def start(backend: str, shared=None):
         process.reporter = threading.Thread(target=report_status, daemon=True)
         process.reporter.start()
     return process
+
+
+def stop(process):
+    """Stops a suite and any process it started."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def finished(process):
