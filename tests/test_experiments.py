@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 
 import keras
 import numpy as np
@@ -681,6 +682,68 @@ def test_variant_speed_at_toy_size(tmp_path):
     else:
         assert "`loop` (vanilla (peepholes), nig, nfg, nog, niaf" in page
     assert "target 1.5x: LSTM layer_norm (gates off) " in page
+
+
+def test_gpu_checks_script_keeps_to_its_budget_and_reports_each_check(
+    tmp_path,
+):
+    import subprocess
+    import tarfile
+
+    script = "experiments/gpu_checks.sh"
+    out = tmp_path / "out"
+    bad = subprocess.run(
+        ["bash", script, str(out), "ten"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2
+    assert "SECONDS must be a whole number of seconds, got 'ten'" in bad.stderr
+    # A budget under 30 s runs nothing; an unknown check is named.
+    asked = ["benchmark-jax", "cudnn", "bench-torch"]
+    done = subprocess.run(
+        ["bash", script, str(out), "5", *asked],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "GPU_CHECKS_TOKENS": str(tmp_path / "none"),
+            "GPU_CHECKS_WHEELS": str(tmp_path / "none"),
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    lines = (out / "checks.txt").read_text().splitlines()
+    assert lines[0].startswith("benchmark-jax: not run, ")
+    assert lines[0].endswith(" s of the budget left")
+    assert lines[1] == (
+        "cudnn: unknown check: EXPERIMENT-BACKEND, the backend torch or jax"
+    )
+    assert lines[2] == (
+        "bench-torch: unknown check: EXPERIMENT-BACKEND, the experiment "
+        "benchmark, imdb, variants or agreement"
+    )
+    assert len(lines) == 3
+    with tarfile.open(out / "gpu_checks.tar.gz") as archive:
+        assert archive.getnames() == ["."]
+
+
+def test_variant_speed_times_only_the_candidates_asked_for(tmp_path):
+    from experiments import variant_speed
+
+    variant_speed.main(
+        ["--quick", "--candidates", "cifg", "--output", str(tmp_path)]
+    )
+    data = json.loads((tmp_path / "results.json").read_text())
+    # No GRU candidate was asked for: no GRU run at all.
+    assert [(r["kind"], r["gates"]) for r in data["runs"]] == [
+        ("LSTM", False), ("LSTM", True),
+    ]  # fmt: skip
+    for run in data["runs"]:
+        assert [row["candidate"] for row in run["rows"]] == [
+            "standard", "standard, use_cudnn=False", "cifg",
+        ]  # fmt: skip
+    page = (tmp_path / "summary.md").read_text()
+    assert "fgr adds" not in page
+    with pytest.raises(SystemExit):
+        variant_speed.main(["--quick", "--candidates", "lstm"])
 
 
 @pytest.mark.slow
