@@ -1,5 +1,6 @@
 import os
 import shutil
+import uuid
 
 import keras
 import numpy as np
@@ -43,6 +44,19 @@ def _xdist_worker(config):
     return getattr(config, "workerinput", {}).get("workerid")
 
 
+def pytest_configure(config):
+    """Under pytest-xdist the controller picks the run's id itself (xdist
+    would otherwise make one it keeps to itself), so that it knows the
+    folder the workers share (`test_backends.shared_folder`) and can
+    remove it at the end."""
+    if (
+        getattr(config, "workerinput", None) is None
+        and hasattr(config.option, "testrunuid")
+        and config.option.testrunuid is None
+    ):
+        config.option.testrunuid = uuid.uuid4().hex
+
+
 def pytest_collection_modifyitems(session, config, items):
     """The other backends' suites last: they run in the background from
     the start (below), and their tests only wait for them."""
@@ -83,6 +97,10 @@ def pytest_sessionfinish(session, exitstatus):
     )
     from tests import test_backends
 
+    uid = getattr(session.config.option, "testrunuid", None)
+    if getattr(session.config, "workerinput", None) is None and uid:
+        # The controller ends after every worker, whose suites have ended.
+        shutil.rmtree(test_backends.run_folder(uid), ignore_errors=True)
     for process in getattr(session.config, "backend_runs", {}).values():
         if process is None:
             continue

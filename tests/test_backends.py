@@ -48,9 +48,12 @@ def shared_folder(config):
     worker = getattr(config, "workerinput", None)
     if worker is None:
         return None
-    return Path(tempfile.gettempdir()) / (
-        f"keras_gates_backends_{worker['testrunuid']}"
-    )
+    return run_folder(worker["testrunuid"])
+
+
+def run_folder(testrunuid: str) -> Path:
+    """The shared folder of the xdist run `testrunuid`."""
+    return Path(tempfile.gettempdir()) / f"keras_gates_backends_{testrunuid}"
 
 
 def start(backend: str, shared=None):
