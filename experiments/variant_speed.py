@@ -103,14 +103,14 @@ def layers(kind: str, units: int, gates: bool, only=()) -> dict:
     )
     found["layer_norm"] = cls(units, layer_norm=True, **on)
     if only:
-        picked = {CANDIDATES[name] for name in only}
+        picked = {CANDIDATES[name] for name in only} & set(found)
+        if not picked:
+            return {}
         found = {
             name: layer
             for name, layer in found.items()
             if name.startswith("standard") or name in picked
         }
-        if len(found) == 2:
-            return {}
     return found
 
 

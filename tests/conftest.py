@@ -49,12 +49,9 @@ def pytest_configure(config):
     would otherwise make one it keeps to itself), so that it knows the
     folder the workers share (`test_backends.shared_folder`) and can
     remove it at the end."""
-    if (
-        getattr(config, "workerinput", None) is None
-        and hasattr(config.option, "testrunuid")
-        and config.option.testrunuid is None
-    ):
-        config.option.testrunuid = uuid.uuid4().hex
+    xdist = hasattr(config.option, "testrunuid")
+    if xdist and _xdist_worker(config) is None:
+        config.option.testrunuid = config.option.testrunuid or uuid.uuid4().hex
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -91,16 +88,14 @@ def pytest_collection_finish(session):
 def pytest_sessionfinish(session, exitstatus):
     """Stops the suites a stopped session no longer waits for; under
     xdist, lets them end, since a test on another worker may wait."""
-    wait = (
-        _xdist_worker(session.config) is not None
-        and exitstatus != pytest.ExitCode.INTERRUPTED
-    )
     from tests import test_backends
 
+    worker = _xdist_worker(session.config)
     uid = getattr(session.config.option, "testrunuid", None)
-    if getattr(session.config, "workerinput", None) is None and uid:
+    if worker is None and uid:
         # The controller ends after every worker, whose suites have ended.
         shutil.rmtree(test_backends.run_folder(uid), ignore_errors=True)
+    wait = worker is not None and exitstatus != pytest.ExitCode.INTERRUPTED
     for process in getattr(session.config, "backend_runs", {}).values():
         if process is None:
             continue
