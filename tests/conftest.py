@@ -22,17 +22,22 @@ if keras.backend.backend() == "jax":
     import jax
 
     # JAX compiles each eager `lax.scan` again for every new layer, though
-    # most tests build the same few programs; XLA's persistent cache in a
-    # folder of this session's own (removed at the end) compiles each once:
-    # a third off the JAX layer suite on two cores.
-    _JAX_CACHE = tempfile.mkdtemp(prefix="keras_gates_jax_cache_")
-    jax.config.update("jax_compilation_cache_dir", _JAX_CACHE)
+    # most tests build the same few programs; XLA's persistent cache
+    # compiles each once (a third off the JAX layer suite on two cores).
+    # A folder named by JAX_COMPILATION_CACHE_DIR (the backend suites put
+    # it in their run's shared folder, removed at the end even when a
+    # suite is killed) is left to whoever named it; otherwise one of this
+    # session's own, removed when it ends.
+    _JAX_CACHE = None
+    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        _JAX_CACHE = tempfile.mkdtemp(prefix="keras_gates_jax_cache_")
+        jax.config.update("jax_compilation_cache_dir", _JAX_CACHE)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def pytest_unconfigure(config):
-    if keras.backend.backend() == "jax":
+    if keras.backend.backend() == "jax" and _JAX_CACHE is not None:
         shutil.rmtree(_JAX_CACHE, ignore_errors=True)
 
 

@@ -64,6 +64,10 @@ def start(backend: str, shared=None):
     if importlib.util.find_spec(backend) is None:
         return None
     env = {**os.environ, "KERAS_BACKEND": backend}
+    if shared is not None and backend == "jax":
+        # XLA's compile cache (tests/conftest.py) where the run's end
+        # removes it.
+        env["JAX_COMPILATION_CACHE_DIR"] = str(shared / "jax-cache")
     # Files, not pipes: a long failure report must not block the child.
     if shared is None:
         output = tempfile.TemporaryFile(mode="w+")
