@@ -24,20 +24,23 @@ if keras.backend.backend() == "jax":
     # JAX compiles each eager `lax.scan` again for every new layer, though
     # most tests build the same few programs; XLA's persistent cache
     # compiles each once (a third off the JAX layer suite on two cores).
-    # A folder named by JAX_COMPILATION_CACHE_DIR (the backend suites put
-    # it in their run's shared folder, removed at the end even when a
-    # suite is killed) is left to whoever named it; otherwise one of this
-    # session's own, removed when it ends.
-    _JAX_CACHE = None
-    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    # Its folder: KERAS_GATES_JAX_CACHE where the backend suites name one
+    # (in their run's shared folder, removed at the end even when a suite
+    # is killed), else one of this session's own, removed when it ends.
+    # Set through jax.config: JAX_COMPILATION_CACHE_DIR, read by JAX at
+    # import, filled the cache without the suite getting any faster.
+    _JAX_CACHE = os.environ.get("KERAS_GATES_JAX_CACHE")
+    _JAX_CACHE_OWNED = not _JAX_CACHE
+    if _JAX_CACHE_OWNED:
         _JAX_CACHE = tempfile.mkdtemp(prefix="keras_gates_jax_cache_")
-        jax.config.update("jax_compilation_cache_dir", _JAX_CACHE)
+    os.makedirs(_JAX_CACHE, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", _JAX_CACHE)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def pytest_unconfigure(config):
-    if keras.backend.backend() == "jax" and _JAX_CACHE is not None:
+    if keras.backend.backend() == "jax" and _JAX_CACHE_OWNED:
         shutil.rmtree(_JAX_CACHE, ignore_errors=True)
 
 

@@ -67,7 +67,7 @@ def start(backend: str, shared=None):
     if shared is not None and backend == "jax":
         # XLA's compile cache (tests/conftest.py) where the run's end
         # removes it.
-        env["JAX_COMPILATION_CACHE_DIR"] = str(shared / "jax-cache")
+        env["KERAS_GATES_JAX_CACHE"] = str(shared / "jax-cache")
     # Files, not pipes: a long failure report must not block the child.
     if shared is None:
         output = tempfile.TemporaryFile(mode="w+")
