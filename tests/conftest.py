@@ -27,8 +27,8 @@ if keras.backend.backend() == "jax":
     # Its folder: KERAS_GATES_JAX_CACHE where the backend suites name one
     # (in their run's shared folder, removed at the end even when a suite
     # is killed), else one of this session's own, removed when it ends.
-    # Set through jax.config: JAX_COMPILATION_CACHE_DIR, read by JAX at
-    # import, filled the cache without the suite getting any faster.
+    # The folder is made first: pointed at one it had to make itself, JAX
+    # filled the cache and the tests got no faster (measured).
     _JAX_CACHE = os.environ.get("KERAS_GATES_JAX_CACHE")
     _JAX_CACHE_OWNED = not _JAX_CACHE
     if _JAX_CACHE_OWNED:
