@@ -216,3 +216,38 @@ def rematerialised_loop(step, sequences, state0, closed=(), bind=None):
 
     outputs, *states = run(xs, *state0, *closed)
     return tf.transpose(outputs, [1, 0, 2]), states
+
+
+def torch_compiling() -> bool:
+    """Whether `torch.compile` is tracing the current call (Keras's
+    `jit_compile=True` on PyTorch). False on the other backends."""
+    if keras.backend.backend() != "torch":
+        return False
+    import torch
+
+    return torch.compiler.is_compiling()
+
+
+def compiled_region(function):
+    """`function` compiled on its own by `torch.compile` (one trace for
+    every call with inputs of the same kind); `function` itself on the
+    other backends. Made once, outside any compiled function; called
+    inside `untraced` (a compiled caller would trace through it)."""
+    if keras.backend.backend() != "torch":
+        return function
+    import torch
+
+    return torch.compile(function)
+
+
+def untraced(function):
+    """`function` left out of any `torch.compile` that calls it
+    (`torch.compiler.disable`: the caller's graph stops there and calls it
+    as Python; a `compiled_region` inside still compiles); `function`
+    itself on the other backends. Made once, outside any compiled
+    function."""
+    if keras.backend.backend() != "torch":
+        return function
+    import torch
+
+    return torch.compiler.disable(function)

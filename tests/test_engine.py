@@ -180,6 +180,7 @@ def test_the_engine_follows_its_table(changes, expected):
     # The hand-written loop as one fori_loop: under XLA only.
     facts = dataclasses.replace(BASE, **changes)
     assert plan.symbolic == (facts.xla and plan.sequence == H)
+    assert plan.chunk == 0  # not under torch.compile
     # Keras's loop rematerialised: under XLA, gates stepped, no mask.
     assert plan.remat == (
         facts.xla
@@ -209,6 +210,7 @@ def test_the_table_holds_for_every_combination():
         "xla": (True, False),
         "standard": (True, False),
         "handwritten_cell": (True, False),
+        "compiling": (True, False),
     }
     count = 0
     for values in itertools.product(*choices.values()):
@@ -260,6 +262,10 @@ def test_the_table_holds_for_every_combination():
         if plan.remat:
             assert facts.xla and plan.gates == S and plan.sequence == L
             assert not (facts.mask or facts.unroll)
+        # The hand-written Python loop in compiled chunks: under
+        # torch.compile only.
+        chunked = facts.compiling and plan.sequence == H and not plan.symbolic
+        assert plan.chunk == (_engine.CHUNK_STEPS if chunked else 0), facts
         if facts.xla and facts.gates and plan.gates == R:
             # Recovery under XLA: asked for, or after the kernel, or where
             # neither stepped loop without Keras's gradient can run.
@@ -273,7 +279,7 @@ def test_the_table_holds_for_every_combination():
         assert plan.unroll == (
             facts.backend == "torch" and not (facts.mask and facts.go_backwards)
         )
-    assert count == 3 * 2**3 * 3 * 3 * 2**6 * 3
+    assert count == 3 * 2**3 * 3 * 3 * 2**7 * 3
 
 
 def test_use_cudnn_true_with_stepped_gates_is_refused():

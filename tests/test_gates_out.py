@@ -314,28 +314,38 @@ HANDWRITTEN_VARIANTS = [
 ]
 
 
-@pytest.mark.parametrize("symbolic", [False, True], ids=["python", "fori"])
+# The hand-written pass's loops: `(symbolic, chunk)` of the plan. Chunks
+# of 3 over 7 steps: two whole chunks and a shorter last one.
+HANDWRITTEN_LOOPS = {
+    "python": (False, 0),
+    "fori": (True, 0),
+    "chunks": (False, 3),
+}
+
+
+@pytest.mark.parametrize("loop", list(HANDWRITTEN_LOOPS))
 @pytest.mark.parametrize(
     "kind, options, call",
     [(kind, o, c) for kind in ("lstm", "gru") for o, c in HANDWRITTEN_CASES]
     + HANDWRITTEN_VARIANTS,
 )
 def test_handwritten_loop_equals_the_step_by_step_cell(
-    kind, options, call, symbolic, rng, monkeypatch
+    kind, options, call, loop, rng, monkeypatch
 ):
     """The loop with a hand-written backward pass (`layers._handwritten`,
-    used on PyTorch, and as one fori_loop under XLA on TensorFlow) against
-    the cell stepped by keras.layers.RNN: same outputs, states and gates,
-    same gradients (input and every weight). Both loops forced on whatever
-    backend runs the test."""
+    used on PyTorch, in chunks under torch.compile, and as one fori_loop
+    under XLA on TensorFlow) against the cell stepped by keras.layers.RNN:
+    same outputs, states and gates, same gradients (input and every
+    weight). Every loop forced on whatever backend runs the test."""
     force_handwritten(monkeypatch)
     choose = _engine.choose
+    symbolic, chunk = HANDWRITTEN_LOOPS[loop]
 
     def forced(facts):
         plan = choose(facts)
         if plan.sequence != _engine.HANDWRITTEN:
             return plan
-        return dataclasses.replace(plan, symbolic=symbolic)
+        return dataclasses.replace(plan, symbolic=symbolic, chunk=chunk)
 
     monkeypatch.setattr(_engine, "choose", forced)
     batch, time, features, units = 3, 7, 4, 5
@@ -361,13 +371,13 @@ def test_handwritten_loop_equals_the_step_by_step_cell(
     original = handwritten.cell.handwritten
 
     def counted(*args, **options):
-        runs.append(options["symbolic"])
+        runs.append((options["symbolic"], options["chunk"]))
         return original(*args, **options)
 
     monkeypatch.setattr(handwritten.cell, "handwritten", counted)
     assert_same_values_and_gradients(handwritten, stepped, x, **kwargs)
     assert runs, "the handwritten loop did not run"
-    assert set(runs) == {symbolic}
+    assert set(runs) == {(symbolic, chunk)}
 
 
 @pytest.mark.parametrize(
@@ -416,7 +426,18 @@ def test_a_compiled_training_step_equals_the_eager_one(
     each that the hand-written pass computes (the path a variant takes on
     a GPU without cuDNN). On TensorFlow the compiled step takes the
     hand-written loop as one fori_loop (the engine sees XLA tracing), the
-    eager one Keras's loop: an independent reference."""
+    eager one Keras's loop: an independent reference. On PyTorch the
+    compiled step runs the hand-written loop in compiled chunks, the eager
+    one the plain Python loop (tested against Keras's loop above)."""
+    # Under torch.compile, chunks of 4 steps: one whole and a shorter one.
+    monkeypatch.setattr(_engine, "CHUNK_STEPS", 4)
+    if BACKEND == "torch":
+        import torch
+
+        # A fresh compiler: past a limit of compiles per function (Keras's
+        # functional call, shared by every test in this process) it runs
+        # the call eagerly, and the engine would not see it compiling.
+        torch._dynamo.reset()
     x = rng.normal(size=(8, 6, 3)).astype("float32")
     y = rng.normal(size=(8, 1)).astype("float32")
     models, paths = [], {True: [], False: []}
@@ -427,7 +448,7 @@ def test_a_compiled_training_step_equals_the_eager_one(
         original = layer.cell.handwritten
 
         def recorded(*args, _jit=jit, _original=original, **options):
-            paths[_jit].append(options.get("symbolic", False))
+            paths[_jit].append((options["symbolic"], options["chunk"]))
             return _original(*args, **options)
 
         monkeypatch.setattr(layer.cell, "handwritten", recorded)
@@ -445,9 +466,12 @@ def test_a_compiled_training_step_equals_the_eager_one(
             model.train_on_batch(x, y)
     compiled, eager = (model.get_weights() for model in models)
     if BACKEND == "tensorflow":
-        assert set(paths[True]) == {True} and paths[False] == [], paths
-    if BACKEND == "torch":  # torch.compile traced the Python loop
-        assert set(paths[True]) == set(paths[False]) == {False}, paths
+        assert set(paths[True]) == {(True, 0)} and paths[False] == [], paths
+    if BACKEND == "torch":
+        # Built on symbolic inputs (the first call), then trained in
+        # compiled chunks.
+        assert set(paths[True][1:]) == {(False, 4)}, paths
+        assert set(paths[False]) == {(False, 0)}, paths
     # The recurrent kernel moved, and moved the same way.
     assert np.abs(compiled[1] - start[1]).max() > 1e-4
     for a, b in zip(compiled, eager, strict=True):

@@ -55,6 +55,10 @@ call for XLA (`jit_compile=True`) and the layer does not ask `unroll=True`;
         normalisation), the time length is known, there is no mask, no
         recurrent dropout, implementation != 1, tanh/sigmoid activations
         and (GRU) `reset_after`; else "loop".
+        Under `torch.compile` (`jit_compile=True` on PyTorch) the pass
+        runs outside the compiled step, its loop compiled `CHUNK_STEPS`
+        steps at a time (`Plan.chunk`; a sequence no longer than that is
+        traced whole).
     (**) "handwritten" as one `keras.ops.fori_loop` (`Plan.symbolic`).
     (***) "loop", rematerialised (`Plan.remat`): the cell's step in a
         while loop whose gradient is a second loop that recomputes each
@@ -129,6 +133,11 @@ BUILTIN_KERNELS = {
     "jax": frozenset({"lstm", "gru"}),
 }
 
+# Under torch.compile, the hand-written pass's steps per compiled chunk:
+# the compiler traces one chunk and calls it again, where it would unroll
+# every step (a compile that grows with the length). Speeds: docs/benchmark.
+CHUNK_STEPS = 25
+
 KERNEL, HANDWRITTEN, LOOP = "kernel", "handwritten", "loop"
 
 NONE, STEPPED, RECOVERED = "none", "stepped", "recovered"
@@ -158,6 +167,7 @@ class Facts:
     recoverable: bool = True  # `cell.recoverable`
     handwritten_cell: bool = True  # `cell.has_handwritten`
     autocast: bool = False  # weights read in another dtype (mixed precision)
+    compiling: bool = False  # torch.compile tracing (jit_compile=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +181,8 @@ class Plan:
     unroll: bool  # Keras's unrolled loop
     symbolic: bool = False  # the hand-written loop as one fori_loop
     remat: bool = False  # Keras's loop, rematerialised (under XLA)
+    chunk: int = 0  # the hand-written Python loop compiled this many steps
+    # at a time (0: every step traced)
 
 
 def wants_kernel(facts: Facts) -> bool:
@@ -247,6 +259,7 @@ def choose(facts: Facts) -> Plan:
         and not (facts.mask and facts.go_backwards)
     )
     remat = remat and gates == STEPPED
+    chunked = handwritten and not symbolic and facts.compiling
     return Plan(
         try_kernel=try_kernel,
         sequence=HANDWRITTEN if handwritten else LOOP,
@@ -255,6 +268,7 @@ def choose(facts: Facts) -> Plan:
         unroll=unroll,
         symbolic=symbolic,
         remat=remat,
+        chunk=CHUNK_STEPS if chunked else 0,
     )
 
 
@@ -281,6 +295,7 @@ def facts_of(layer, sequences, mask, gates: bool) -> Facts:
         recoverable=cell.recoverable,
         handwritten_cell=cell.has_handwritten,
         autocast=layer.compute_dtype != layer.variable_dtype,
+        compiling=_autodiff.torch_compiling(),
     )
 
 
@@ -617,7 +632,11 @@ def _sequence(
             # variables these came from, before the backward pass.
             state0 = [ops.copy(state) for state in state0]
         outputs, states = cell.handwritten(
-            sequences, list(state0), with_gates, symbolic=plan.symbolic
+            sequences,
+            list(state0),
+            with_gates,
+            symbolic=plan.symbolic,
+            chunk=plan.chunk,
         )
         last, path = outputs[:, -1], HANDWRITTEN
     else:

@@ -469,13 +469,14 @@ class GatedCell(keras.layers.Layer, keras_bridge.DropoutRNNCell):
         inference (`zoned`)."""
         raise NotImplementedError
 
-    def handwritten(self, x, states, with_gates, symbolic=False):
+    def handwritten(self, x, states, with_gates, symbolic=False, chunk=0):
         """The whole sequence at once: `x` `(batch, time, ...)` projected
         inputs (bias included) in processing order -> `(outputs, new_states)`
         as the step loop would give them: outputs `(batch, time, units)`,
         or the packed gates with `with_gates`. `symbolic`: the loop as one
-        `keras.ops.fori_loop` (for a graph compiler), not a Python loop
-        (see `layers._handwritten`)."""
+        `keras.ops.fori_loop` (for a graph compiler), not a Python loop;
+        `chunk`: the Python loop compiled `chunk` steps at a time, outside
+        the caller's `torch.compile` (see `layers._handwritten`)."""
         raise NotImplementedError
 
     def get_initial_state(self, batch_size=None):

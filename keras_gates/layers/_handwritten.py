@@ -17,12 +17,17 @@ matmul over every step at once. Computing the backward coefficients for
 all steps at once, in big tensors, was slower on a CPU than step by step:
 every new (time, batch, n) tensor is a fresh allocation.
 
-Two loops run the same steps (`_lstm_step`, `_lstm_step_back`, and the
-GRU's): `symbolic=False`, a Python loop over the (known) number of steps,
-written for eager PyTorch (`torch.compile` traces it too);
-`symbolic=True`, `keras.ops.fori_loop` over preallocated `(time, batch,
-n)` buffers written with `keras.ops.slice_update` (XLA's in-place dynamic
-update), for a graph compiler: one step in the graph, whatever the length.
+Three loops run the same steps (`_lstm_step`, `_lstm_step_back`, and the
+GRU's), through `_scan`: a Python loop over the (known) number of steps,
+for eager PyTorch; `chunk`, the same loop `chunk` steps at a time, each
+chunk compiled once by `torch.compile` and called again for the next
+(`_autodiff.compiled_region`), the whole pass and its gradient outside
+the caller's `torch.compile` (Keras's `jit_compile=True` on PyTorch),
+which would otherwise trace every step: a compile that grew with the
+length; `symbolic=True`, `keras.ops.fori_loop` over preallocated `(time,
+batch, n)` buffers written with `keras.ops.slice_update` (XLA's in-place
+dynamic update), for a graph compiler: one step in the graph, whatever
+the length.
 
 Only the common case: inputs already projected (`x W + b`, see
 `_engine.PROJECT_BEFORE_LOOP`), no mask, no recurrent dropout, tanh/sigmoid,
@@ -31,7 +36,7 @@ step reads only the previous `h` and `c` (`LSTM_FORMS`: a gate constant,
 tied or linear; `GRU_FORMS`: the MGU), not peepholes or fgr, zoneout,
 DropConnect or layer normalisation. The engine picks this path and checks
 the conditions (`_engine.choose`); the same numbers as the cell's step to
-float32 round-off (tested, values and gradients, both loops, every
+float32 round-off (tested, values and gradients, every loop, every
 variant).
 
 Each function returns one tensor, since PyTorch's custom gradient takes one
@@ -43,10 +48,10 @@ extra step, by the final cell state (LSTM) - the caller slices them apart.
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 from keras import ops
 
+from keras_gates import _autodiff
 from keras_gates.gate_layout import (
     LSTM_VARIANTS,
     LSTM_WEIGHT_GATES,
@@ -76,67 +81,144 @@ def _recurrent_kernel_gradient(h0, h_all, d_all):
     return first + rest
 
 
-class _Record:
-    """What the forward loop keeps of every step, per name, for the
-    backward loop: Python lists (`symbolic=False`) or `(time, batch, n)`
-    buffers written in place (`symbolic=True`)."""
-
-    def __init__(self, symbolic, steps, like, widths):
-        self.symbolic = symbolic
-        if symbolic:
-            batch = ops.shape(like)[0]
-            self.data = {
-                name: ops.zeros((steps, batch, width), like.dtype)
-                for name, width in widths.items()
-            }
-        else:
-            self.data = {name: [] for name in widths}
-
-    def write(self, data, t, values):
-        """`data` with step `t`'s `values` (a dict by name) added."""
-        if not self.symbolic:
-            for name, value in values.items():
-                data[name].append(value)
-            return data
-        return {
-            name: ops.slice_update(
-                data[name], (t, 0, 0), ops.expand_dims(values[name], 0)
-            )
-            for name in data
-        }
-
-
-def _stacked(steps):
-    """A record's steps as one time-major tensor."""
-    return ops.stack(steps) if isinstance(steps, list) else steps
-
-
-def _at(steps, t):
-    """Step `t` of a record (a list, or a time-major tensor; `t` an int
-    or a scalar tensor)."""
-    return steps[t] if isinstance(t, int) else ops.take(steps, t, axis=0)
-
-
-def _previous(steps, t, first):
-    """Step `t - 1` of a record, or `first` at t = 0."""
-    if isinstance(t, int):
-        return steps[t - 1] if t else first
-    return ops.where(t > 0, _at(steps, ops.maximum(t - 1, 0)), first)
-
-
-def _loop(symbolic, steps, body, carry, reverse=False):
-    """`body(t, carry) -> carry` for t over the steps (in reverse order
-    when `reverse`): a Python loop, or `keras.ops.fori_loop`."""
-    if not symbolic:
-        order = reversed(range(steps)) if reverse else range(steps)
-        for t in order:
-            carry = body(t, carry)
-        return carry
-    if reverse:
-        return ops.fori_loop(
-            0, steps, lambda k, c: body(steps - 1 - k, c), carry
+def _steps(step, static, consts, carry, sequences, reverse=False):
+    """A Python loop of `step` over every step of `sequences` (see
+    `_scan`)."""
+    count = sequences[0].shape[0]
+    order = range(count - 1, -1, -1) if reverse else range(count)
+    kept = []
+    for t in order:
+        carry, outputs = step(
+            static, consts, carry, tuple(s[t] for s in sequences)
         )
-    return ops.fori_loop(0, steps, body, carry)
+        kept.append(outputs)
+    if reverse:
+        kept.reverse()
+    return carry, tuple(
+        ops.stack(list(each)) for each in zip(*kept, strict=True)
+    )
+
+
+# `_steps` for a chunk of steps: traced once by `torch.compile`, called
+# for every chunk of the same length.
+_chunk = _autodiff.compiled_region(_steps)
+
+
+def _call(function, *arguments, **options):
+    return function(*arguments, **options)
+
+
+_call_untraced = _autodiff.untraced(_call)
+
+
+def _chunk_size(chunk, xp):
+    """`chunk`, or 0 where the sequence `(batch, time, ...)` is no longer
+    than one chunk: then the caller's compiler traces the whole pass, as
+    cheaply as it would trace one chunk."""
+    return chunk if 0 < chunk < xp.shape[1] else 0
+
+
+def _pass(run, chunk, *arguments):
+    """`run(*arguments)` (a forward pass returning `(result, grad)`) with
+    its gradient (`keras.ops.custom_gradient`). With `chunk`, the pass and
+    its gradient run outside the caller's `torch.compile`
+    (`_autodiff.untraced`), which would otherwise trace every step and
+    every chunk: the forward pass from the caller, the gradient from the
+    autograd engine's own call later."""
+    if not chunk:
+        return ops.custom_gradient(run)(*arguments)
+
+    def forward(*arguments):
+        result, grad = run(*arguments)
+
+        def outside(*args, upstream=None):
+            return _call_untraced(grad, *args, upstream=upstream)
+
+        return result, outside
+
+    return _call_untraced(ops.custom_gradient(forward), *arguments)
+
+
+def _scan(
+    step,
+    static,
+    consts,
+    carry,
+    sequences,
+    widths,
+    *,
+    symbolic=False,
+    chunk=0,
+    reverse=False,
+):
+    """`step(static, consts, carry, inputs) -> (carry, outputs)` over the
+    steps of `sequences` (time-major tensors; `inputs` holds step t of
+    each), in reverse order when `reverse`: `(carry, outputs)`, the last
+    carry and each output stacked time-major in step order. `static`:
+    hashable settings; `consts`: tensors every step reads; `widths`: each
+    output's last axis.
+
+    `symbolic`: one `keras.ops.fori_loop` writing preallocated buffers.
+    Else a Python loop; with `chunk`, `chunk` steps at a time through
+    `_autodiff.compiled_region` (a compiler traces one chunk and calls it
+    again for the next, instead of unrolling every step)."""
+    steps = sequences[0].shape[0]
+    if symbolic:
+        return _scan_symbolic(
+            step, static, consts, carry, sequences, widths, reverse
+        )
+    if not chunk or chunk >= steps:
+        return _steps(step, static, consts, carry, sequences, reverse)
+    starts = list(range(0, steps, chunk))
+    if reverse:
+        starts.reverse()
+    pieces = []
+    for start in starts:
+        part = tuple(s[start : start + chunk] for s in sequences)
+        if start + chunk <= steps:
+            # Copies: a view's offset into the whole sequence would make
+            # the compiler compile the first chunk and the others apart.
+            run, part = _chunk, tuple(ops.copy(s) for s in part)
+        else:
+            # A shorter last chunk runs uncompiled: a second compile for a
+            # few steps would cost more than it saves.
+            run = _steps
+        carry, outputs = run(step, static, consts, carry, part, reverse)
+        pieces.append(outputs)
+    if reverse:
+        pieces.reverse()
+    return carry, tuple(
+        ops.concatenate(list(each), axis=0)
+        for each in zip(*pieces, strict=True)
+    )
+
+
+def _scan_symbolic(step, static, consts, carry, sequences, widths, reverse):
+    """`_scan` as one `fori_loop` over `(time, batch, width)` buffers
+    written with `slice_update` (XLA's in-place dynamic update)."""
+    steps = sequences[0].shape[0]
+    like = carry[0]
+    batch = ops.shape(like)[0]
+    buffers = tuple(ops.zeros((steps, batch, w), like.dtype) for w in widths)
+
+    def body(k, state):
+        carry, buffers = state
+        t = steps - 1 - k if reverse else k
+        inputs = tuple(ops.take(s, t, axis=0) for s in sequences)
+        carry, outputs = step(static, consts, carry, inputs)
+        buffers = tuple(
+            ops.slice_update(b, (t, 0, 0), ops.expand_dims(o, 0))
+            for b, o in zip(buffers, outputs, strict=True)
+        )
+        return carry, buffers
+
+    return ops.fori_loop(0, steps, body, (carry, buffers))
+
+
+def _shifted(first, steps):
+    """`steps` `(time, batch, n)` one step later: `first`, then every step
+    but the last (each step's previous state)."""
+    return ops.concatenate([ops.expand_dims(first, 0), steps[:-1]], axis=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,10 +237,16 @@ class LSTMForm:
     linear_candidate: bool = False
     linear_output: bool = False
 
-    @functools.cached_property
-    def position(self) -> dict:
-        """Each block's place in `blocks`, found once, not at every step."""
-        return {name: k for k, name in enumerate(self.blocks)}
+    # Each block's place in `blocks`, found once, not at every step (a
+    # field set once: `functools.cached_property` takes a lock, which
+    # `torch.compile` cannot trace).
+    position: dict = dataclasses.field(
+        init=False, compare=False, hash=False, repr=False
+    )
+
+    def __post_init__(self):
+        places = {name: k for k, name in enumerate(self.blocks)}
+        object.__setattr__(self, "position", places)
 
     def block(self, x, name, n):
         """Gate `name`'s units of `x` (last axis packed as `blocks`), or
@@ -249,19 +337,49 @@ def _lstm_slope(s, g, n, form):
     return ops.concatenate(pieces, axis=-1)
 
 
-def _upstream(up, t, n, blocks, with_gates):
-    """Step `t`'s upstream gradient, split into `blocks` units-wide blocks
-    with gates (the packed layout), else `(h, None, ...)`."""
-    step = _at(up, t)
-    if not with_gates:
-        return (step,) + (None,) * (blocks - 1)
-    return tuple(step[:, k * n : (k + 1) * n] for k in range(blocks))
+def _blocks(x, n, count):
+    """`x`'s last axis as `count` units-wide blocks."""
+    return tuple(x[:, k * n : (k + 1) * n] for k in range(count))
 
 
-def lstm(xp, h0, c0, recurrent_kernel, with_gates, symbolic=False, form=None):
+def _lstm_forward(static, consts, carry, inputs):
+    """`_scan`'s step forward: `(h, c)` -> every value the way back
+    reads."""
+    n, form = static
+    s, g, c, tanh_c, h = _lstm_step(inputs[0], *carry, consts[0], n, form)
+    return (h, c), (s, g, c, tanh_c, h)
+
+
+def _lstm_backward(static, consts, carry, inputs):
+    """`_scan`'s step back: `(dh, dc)` -> the step's `dz`. The upstream
+    gradient is packed as the gates are (`[i|f|g|o|c|h]`) with gates,
+    else the step's `h` alone."""
+    n, form, with_gates = static
+    up, s, g, c_prev, tanh_c = inputs
+    if with_gates:
+        i, f, g_up, o, c_up, h_up = _blocks(up, n, 6)
+        up = (h_up, i, f, g_up, o, c_up)
+    else:
+        up = (up,) + (None,) * 5
+    dh, dc, dz = _lstm_step_back(
+        *carry, up, s, g, c_prev, tanh_c, consts[0], n, form
+    )
+    return (dh, dc), (dz,)
+
+
+def lstm(
+    xp,
+    h0,
+    c0,
+    recurrent_kernel,
+    with_gates,
+    symbolic=False,
+    form=None,
+    chunk=0,
+):
     """LSTM over `xp` `(batch, time, blocks * units)` (projected, bias
     included); `form` (an `LSTMForm`, default the standard cell) says
-    which equations.
+    which equations; `symbolic` and `chunk`: how the loops run (`_scan`).
 
     Returns `(batch, time, 6 units)` packed `[i|f|g|o|c|h]` with gates,
     else `(batch, time + 1, units)`: every `h`, then the final `c`.
@@ -269,28 +387,24 @@ def lstm(xp, h0, c0, recurrent_kernel, with_gates, symbolic=False, form=None):
 
     form = form or STANDARD_LSTM
     width = len(form.blocks)
+    chunk = _chunk_size(chunk, xp)
+    loops = {"symbolic": symbolic, "chunk": chunk}
 
-    @ops.custom_gradient
     def run(xp, h0, c0, kernel):
         xs = _time_major(xp)
         steps, n = xs.shape[0], h0.shape[-1]
-        record = _Record(
-            symbolic,
-            steps,
-            h0,
-            {"s": width * n, "g": n, "c": n, "tanh_c": n, "h": n},
+        (_, c), kept = _scan(
+            _lstm_forward,
+            (n, form),
+            (kernel,),
+            (h0, c0),
+            (xs,),
+            (width * n, n, n, n, n),
+            **loops,
         )
-
-        def forward(t, carry):
-            h, c, data = carry
-            s, g, c, tanh_c, h = _lstm_step(_at(xs, t), h, c, kernel, n, form)
-            kept = {"s": s, "g": g, "c": c, "tanh_c": tanh_c, "h": h}
-            return h, c, record.write(data, t, kept)
-
-        _, c, kept = _loop(symbolic, steps, forward, (h0, c0, record.data))
+        s_all, g_all, c_all, tanh_c_all, h_all = kept
         if with_gates:
-            h_all, g_all = _stacked(kept["h"]), _stacked(kept["g"])
-            i, f, o = _sigmoid_gates(_stacked(kept["s"]), n, form)
+            i, f, o = _sigmoid_gates(s_all, n, form)
             ones = ops.ones_like(g_all)
             result = ops.concatenate(
                 [
@@ -298,68 +412,38 @@ def lstm(xp, h0, c0, recurrent_kernel, with_gates, symbolic=False, form=None):
                     ones if f is None else f,
                     g_all,
                     ones if o is None else o,
-                    _stacked(kept["c"]),
+                    c_all,
                     h_all,
                 ],
                 axis=-1,
             )
-        elif symbolic:
-            h_all = kept["h"]
-            result = ops.concatenate([h_all, ops.expand_dims(c, 0)], axis=0)
         else:
-            result = ops.stack([*kept["h"], c])
-            h_all = result[:steps]
+            result = ops.concatenate([h_all, ops.expand_dims(c, 0)], axis=0)
 
         def grad(*args, upstream=None):
             if upstream is None:
                 (upstream,) = args
             up = _time_major(upstream)
             if with_gates:
-                # Packed as [i|f|g|o|c|h]; the step takes (h, i, f, g, o, c).
-                def upstream_at(t):
-                    i, f, g, o, c, h = _upstream(up, t, n, 6, True)
-                    return h, i, f, g, o, c
-
                 dc = ops.zeros_like(c0)
             else:
-
-                def upstream_at(t):
-                    return _upstream(up, t, n, 6, False)
-
-                dc = up[steps]
-            kernel_t = ops.transpose(kernel)
-            back = _Record(symbolic, steps, h0, {"dz": width * n})
-
-            def backward(t, carry):
-                dh, dc, data = carry
-                dh, dc, dz = _lstm_step_back(
-                    dh,
-                    dc,
-                    upstream_at(t),
-                    _at(kept["s"], t),
-                    _at(kept["g"], t),
-                    _previous(kept["c"], t, c0),
-                    _at(kept["tanh_c"], t),
-                    kernel_t,
-                    n,
-                    form,
-                )
-                return dh, dc, back.write(data, t, {"dz": dz})
-
-            dh, dc, data = _loop(
-                symbolic,
-                steps,
-                backward,
-                (ops.zeros_like(h0), dc, back.data),
+                up, dc = up[:steps], up[steps]
+            (dh, dc), (dz_all,) = _scan(
+                _lstm_backward,
+                (n, form, with_gates),
+                (ops.transpose(kernel),),
+                (ops.zeros_like(h0), dc),
+                (up, s_all, g_all, _shifted(c0, c_all), tanh_c_all),
+                (width * n,),
                 reverse=True,
+                **loops,
             )
-            dz_all = data["dz"] if symbolic else ops.stack(data["dz"][::-1])
             d_kernel = _recurrent_kernel_gradient(h0, h_all, dz_all)
             return _time_major(dz_all), dh, dc, d_kernel
 
         return _time_major(result), grad
 
-    return run(xp, h0, c0, recurrent_kernel)
+    return _pass(run, chunk, xp, h0, c0, recurrent_kernel)
 
 
 def _gru_step(x, h, kernel, bias, n, tied_reset=False):
@@ -408,6 +492,33 @@ def _gru_step_back(
     return dh * zr[:, :n] + d_inner @ kernel_t, dx, d_inner
 
 
+def _gru_forward(static, consts, carry, inputs):
+    """`_scan`'s step forward: `(h,)` -> every value the way back
+    reads (`consts`: the kernel, and the recurrent bias if any)."""
+    n, tied_reset = static
+    bias = consts[1] if len(consts) > 1 else None
+    step = _gru_step(inputs[0], carry[0], consts[0], bias, n, tied_reset)
+    return (step[-1],), step
+
+
+def _gru_backward(static, consts, carry, inputs):
+    """`_scan`'s step back: `(dh,)` -> the step's gradients of the
+    projected input and of the recurrent term. The upstream gradient is
+    packed as the gates are (`[z|r|hh|h]`) with gates, else the step's
+    `h` alone."""
+    n, tied_reset, with_gates = static
+    up, *kept = inputs
+    if with_gates:
+        z, r, hh, h = _blocks(up, n, 4)
+        up = (h, z, r, hh)
+    else:
+        up = (up, None, None, None)
+    dh, dx, d_inner = _gru_step_back(
+        carry[0], up, *kept, consts[0], n, tied_reset
+    )
+    return (dh,), (dx, d_inner)
+
+
 def gru(
     xp,
     h0,
@@ -416,11 +527,13 @@ def gru(
     with_gates,
     symbolic=False,
     tied_reset=False,
+    chunk=0,
 ):
     """GRU (`reset_after=True`) over `xp` `(batch, time, 3 units)`
     (projected, input bias included); `recurrent_bias` may be None. With
     `tied_reset`, the MGU (`gate_layout.GRU_VARIANTS`): two blocks, the
-    update gate's and the candidate's, and r = 1 - z.
+    update gate's and the candidate's, and r = 1 - z. `symbolic` and
+    `chunk`: how the loops run (`_scan`).
 
     Returns `(batch, time, 4 units)` packed `[z|r|hh|h]` with gates, else
     `(batch, time, units)`, every `h`.
@@ -428,73 +541,50 @@ def gru(
     has_bias = recurrent_bias is not None
     if not has_bias:
         recurrent_bias = ops.zeros((recurrent_kernel.shape[-1],), xp.dtype)
+    chunk = _chunk_size(chunk, xp)
+    loops = {"symbolic": symbolic, "chunk": chunk}
 
-    @ops.custom_gradient
     def run(xp, h0, kernel, bias):
         xs = _time_major(xp)
-        steps, n = xs.shape[0], h0.shape[-1]
-        bias = bias if has_bias else None
+        n = h0.shape[-1]
+        consts = (kernel, bias) if has_bias else (kernel,)
         gated = n if tied_reset else 2 * n
-        names = {"zr": gated, "keep": n, "hh": n, "inner_h": n, "h": n}
-        record = _Record(symbolic, steps, h0, names)
-
-        def forward(t, carry):
-            h, data = carry
-            step = _gru_step(_at(xs, t), h, kernel, bias, n, tied_reset)
-            h = step[-1]
-            return h, record.write(data, t, dict(zip(names, step, strict=True)))
-
-        _, kept = _loop(symbolic, steps, forward, (h0, record.data))
-        h_all = _stacked(kept["h"])
+        _, kept = _scan(
+            _gru_forward,
+            (n, tied_reset),
+            consts,
+            (h0,),
+            (xs,),
+            (gated, n, n, n, n),
+            **loops,
+        )
+        zr_all, keep_all, hh_all, inner_h_all, h_all = kept
         if with_gates:
-            gates = [_stacked(kept["zr"])]
-            if tied_reset:
-                gates.append(_stacked(kept["keep"]))
-            result = ops.concatenate(
-                [*gates, _stacked(kept["hh"]), h_all], axis=-1
-            )
+            gates = [zr_all, keep_all] if tied_reset else [zr_all]
+            result = ops.concatenate([*gates, hh_all, h_all], axis=-1)
         else:
             result = h_all
 
         def grad(*args, upstream=None):
             if upstream is None:
                 (upstream,) = args
-            up = _time_major(upstream)
-            kernel_t = ops.transpose(kernel)
             width = gated + n
-            back = _Record(symbolic, steps, h0, {"dx": width, "d_inner": width})
-
-            def backward(t, carry):
-                dh, data = carry
-                if with_gates:
-                    z, r, hh, h = _upstream(up, t, n, 4, True)
-                    up_t = (h, z, r, hh)
-                else:
-                    up_t = _upstream(up, t, n, 4, False)
-                dh, dx, d_inner = _gru_step_back(
-                    dh,
-                    up_t,
-                    _at(kept["zr"], t),
-                    _at(kept["keep"], t),
-                    _at(kept["hh"], t),
-                    _at(kept["inner_h"], t),
-                    _previous(kept["h"], t, h0),
-                    kernel_t,
-                    n,
-                    tied_reset,
-                )
-                return dh, back.write(data, t, {"dx": dx, "d_inner": d_inner})
-
-            dh, data = _loop(
-                symbolic,
-                steps,
-                backward,
-                (ops.zeros_like(h0), back.data),
+            (dh,), (dx_all, d_inner_all) = _scan(
+                _gru_backward,
+                (n, tied_reset, with_gates),
+                (ops.transpose(kernel),),
+                (ops.zeros_like(h0),),
+                (
+                    _time_major(upstream),
+                    zr_all,
+                    keep_all,
+                    hh_all,
+                    inner_h_all,
+                    _shifted(h0, h_all),
+                ),
+                (width, width),
                 reverse=True,
-            )
-            dx_all, d_inner_all = (
-                data[name] if symbolic else ops.stack(data[name][::-1])
-                for name in ("dx", "d_inner")
+                **loops,
             )
             d_kernel = _recurrent_kernel_gradient(h0, h_all, d_inner_all)
             d_bias = ops.sum(d_inner_all, axis=(0, 1))
@@ -502,7 +592,7 @@ def gru(
 
         return _time_major(result), grad
 
-    return run(xp, h0, recurrent_kernel, recurrent_bias)
+    return _pass(run, chunk, xp, h0, recurrent_kernel, recurrent_bias)
 
 
 def _lstm_form(variant):

@@ -228,7 +228,7 @@ class GatedGRUCell(GatedCell):
         rows = ops.split(self.bias, 2, axis=0)
         return ops.squeeze(rows[0], axis=0), ops.squeeze(rows[1], axis=0)
 
-    def handwritten(self, x, states, with_gates, symbolic=False):
+    def handwritten(self, x, states, with_gates, symbolic=False, chunk=0):
         packed = _handwritten.gru(
             x,
             states[0],
@@ -237,6 +237,7 @@ class GatedGRUCell(GatedCell):
             with_gates,
             symbolic=symbolic,
             tied_reset=_handwritten.GRU_FORMS[self.variant],
+            chunk=chunk,
         )
         last = packed[:, -1]
         if with_gates:

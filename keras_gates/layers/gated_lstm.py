@@ -365,7 +365,7 @@ class GatedLSTMCell(GatedCell):
             new_states.append(join_blocks(gates, LSTM_SIGMOID_GATES))
         return h, new_states, gates
 
-    def handwritten(self, x, states, with_gates, symbolic=False):
+    def handwritten(self, x, states, with_gates, symbolic=False, chunk=0):
         h0, c0 = states
         units = self.units
         packed = _handwritten.lstm(
@@ -376,6 +376,7 @@ class GatedLSTMCell(GatedCell):
             with_gates,
             symbolic,
             form=_handwritten.LSTM_FORMS[self.variant],
+            chunk=chunk,
         )
         if with_gates:
             last = packed[:, -1]
