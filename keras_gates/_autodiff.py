@@ -3,9 +3,10 @@ compiled functions, one call per backend.
 
 Keras has no public backend-neutral gradient function, nor a public way to
 compile a function that calls a model, nor a way for a layer to learn that
-XLA is compiling it; each backend's own (TensorFlow's GradientTape,
-tf.function and XLA context, torch.autograd, jax.grad and jax.jit) is
-imported here, only when that backend runs.
+XLA or torch.compile is compiling it, or to compile a piece of its own
+call apart; each backend's own (TensorFlow's GradientTape, tf.function and
+XLA context, torch.autograd, torch.compile and torch.compiler, jax.grad
+and jax.jit) is imported here, only when that backend runs.
 """
 
 from __future__ import annotations

@@ -81,22 +81,40 @@ def _recurrent_kernel_gradient(h0, h_all, d_all):
     return first + rest
 
 
-def _steps(step, static, consts, carry, sequences, reverse=False):
+def _steps(step, static, consts, carry, sequences, reverse=False, lists=False):
     """A Python loop of `step` over every step of `sequences` (see
     `_scan`)."""
-    count = sequences[0].shape[0]
+    count = _length(sequences[0])
     order = range(count - 1, -1, -1) if reverse else range(count)
+    # Every step's inputs split apart at once: one call per sequence, not
+    # one indexing per sequence and step.
+    inputs = list(zip(*(_unstacked(s) for s in sequences), strict=True))
     kept = []
     for t in order:
-        carry, outputs = step(
-            static, consts, carry, tuple(s[t] for s in sequences)
-        )
+        carry, outputs = step(static, consts, carry, inputs[t])
         kept.append(outputs)
     if reverse:
         kept.reverse()
-    return carry, tuple(
-        ops.stack(list(each)) for each in zip(*kept, strict=True)
-    )
+    by_output = (list(each) for each in zip(*kept, strict=True))
+    if lists:
+        return carry, tuple(by_output)
+    return carry, tuple(ops.stack(each) for each in by_output)
+
+
+def _length(steps):
+    """How many steps: a list's, or a time-major tensor's (known) first
+    axis."""
+    return len(steps) if isinstance(steps, list) else steps.shape[0]
+
+
+def _unstacked(steps):
+    """A time-major tensor's steps as a list (a list as it is)."""
+    return steps if isinstance(steps, list) else ops.unstack(steps)
+
+
+def _stacked(steps):
+    """A list of steps as one time-major tensor (a tensor as it is)."""
+    return ops.stack(steps) if isinstance(steps, list) else steps
 
 
 # `_steps` for a chunk of steps: traced once by `torch.compile`, called
@@ -150,6 +168,7 @@ def _scan(
     symbolic=False,
     chunk=0,
     reverse=False,
+    lists=False,
 ):
     """`step(static, consts, carry, inputs) -> (carry, outputs)` over the
     steps of `sequences` (time-major tensors; `inputs` holds step t of
@@ -162,13 +181,13 @@ def _scan(
     Else a Python loop; with `chunk`, `chunk` steps at a time through
     `_autodiff.compiled_region` (a compiler traces one chunk and calls it
     again for the next, instead of unrolling every step)."""
-    steps = sequences[0].shape[0]
+    steps = _length(sequences[0])
     if symbolic:
         return _scan_symbolic(
             step, static, consts, carry, sequences, widths, reverse
         )
     if not chunk or chunk >= steps:
-        return _steps(step, static, consts, carry, sequences, reverse)
+        return _steps(step, static, consts, carry, sequences, reverse, lists)
     starts = list(range(0, steps, chunk))
     if reverse:
         starts.reverse()
@@ -216,8 +235,10 @@ def _scan_symbolic(step, static, consts, carry, sequences, widths, reverse):
 
 
 def _shifted(first, steps):
-    """`steps` `(time, batch, n)` one step later: `first`, then every step
-    but the last (each step's previous state)."""
+    """`steps` (a list, or `(time, batch, n)`) one step later: `first`,
+    then every step but the last (each step's previous state)."""
+    if isinstance(steps, list):
+        return [first, *steps[:-1]]
     return ops.concatenate([ops.expand_dims(first, 0), steps[:-1]], axis=0)
 
 
@@ -400,11 +421,14 @@ def lstm(
             (h0, c0),
             (xs,),
             (width * n, n, n, n, n),
+            lists=True,
             **loops,
         )
+        # Lists of steps on the Python loop: stacked only where needed.
         s_all, g_all, c_all, tanh_c_all, h_all = kept
         if with_gates:
-            i, f, o = _sigmoid_gates(s_all, n, form)
+            h_all, g_all = _stacked(h_all), _stacked(g_all)
+            i, f, o = _sigmoid_gates(_stacked(s_all), n, form)
             ones = ops.ones_like(g_all)
             result = ops.concatenate(
                 [
@@ -412,12 +436,13 @@ def lstm(
                     ones if f is None else f,
                     g_all,
                     ones if o is None else o,
-                    c_all,
+                    _stacked(c_all),
                     h_all,
                 ],
                 axis=-1,
             )
         else:
+            h_all = _stacked(h_all)
             result = ops.concatenate([h_all, ops.expand_dims(c, 0)], axis=0)
 
         def grad(*args, upstream=None):
@@ -556,12 +581,17 @@ def gru(
             (h0,),
             (xs,),
             (gated, n, n, n, n),
+            lists=True,
             **loops,
         )
-        zr_all, keep_all, hh_all, inner_h_all, h_all = kept
+        # Lists of steps on the Python loop: stacked only where needed.
+        zr_all, keep_all, hh_all, inner_h_all, h_list = kept
+        h_all = _stacked(h_list)
         if with_gates:
             gates = [zr_all, keep_all] if tied_reset else [zr_all]
-            result = ops.concatenate([*gates, hh_all, h_all], axis=-1)
+            result = ops.concatenate(
+                [*map(_stacked, gates), _stacked(hh_all), h_all], axis=-1
+            )
         else:
             result = h_all
 
@@ -580,7 +610,7 @@ def gru(
                     keep_all,
                     hh_all,
                     inner_h_all,
-                    _shifted(h0, h_all),
+                    _shifted(h0, h_list),
                 ),
                 (width, width),
                 reverse=True,
