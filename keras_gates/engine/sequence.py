@@ -135,7 +135,9 @@ BUILTIN_KERNELS = {
 
 # Under torch.compile, the hand-written pass's steps per compiled chunk:
 # the compiler traces one chunk and calls it again, where it would unroll
-# every step (a compile that grows with the length). Speeds: docs/benchmark.
+# every step (a compile that grew with the length). On a CPU (LSTM, batch
+# 64, T = 200, 64 units, gates in the loss) chunks of 10 stepped slower
+# and chunks of 50 compiled longer than chunks of 25.
 CHUNK_STEPS = 25
 
 KERNEL, HANDWRITTEN, LOOP = "kernel", "handwritten", "loop"

@@ -48,6 +48,7 @@ extra step, by the final cell state (LSTM) - the caller slices them apart.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from keras import ops
 
@@ -117,9 +118,12 @@ def _stacked(steps):
     return ops.stack(steps) if isinstance(steps, list) else steps
 
 
-# `_steps` for a chunk of steps: traced once by `torch.compile`, called
-# for every chunk of the same length.
-_chunk = _autodiff.compiled_region(_steps)
+@functools.cache
+def _chunk():
+    """`_steps` for a chunk of steps: traced once by `torch.compile`,
+    called for every chunk of the same length. Made at the first chunk
+    (inside `_call_untraced`, where no compiler traces), not at import."""
+    return _autodiff.compiled_region(_steps)
 
 
 def _call(function, *arguments, **options):
@@ -197,7 +201,7 @@ def _scan(
         if start + chunk <= steps:
             # Copies: a view's offset into the whole sequence would make
             # the compiler compile the first chunk and the others apart.
-            run, part = _chunk, tuple(ops.copy(s) for s in part)
+            run, part = _chunk(), tuple(ops.copy(s) for s in part)
         else:
             # A shorter last chunk runs uncompiled: a second compile for a
             # few steps would cost more than it saves.
