@@ -184,13 +184,15 @@ def _scan(
     `symbolic`: one `keras.ops.fori_loop` writing preallocated buffers.
     Else a Python loop; with `chunk`, `chunk` steps at a time through
     `_autodiff.compiled_region` (a compiler traces one chunk and calls it
-    again for the next, instead of unrolling every step)."""
+    again for the next, instead of unrolling every step; `chunk` below the
+    length, see `_chunk_size`). `lists`: the Python loop's outputs left as
+    lists of steps (the other loops stack them)."""
     steps = _length(sequences[0])
     if symbolic:
         return _scan_symbolic(
-            step, static, consts, carry, sequences, widths, reverse
+            step, static, consts, carry, sequences, widths, reverse, steps
         )
-    if not chunk or chunk >= steps:
+    if not chunk:
         return _steps(step, static, consts, carry, sequences, reverse, lists)
     starts = list(range(0, steps, chunk))
     if reverse:
@@ -216,10 +218,11 @@ def _scan(
     )
 
 
-def _scan_symbolic(step, static, consts, carry, sequences, widths, reverse):
+def _scan_symbolic(
+    step, static, consts, carry, sequences, widths, reverse, steps
+):
     """`_scan` as one `fori_loop` over `(time, batch, width)` buffers
     written with `slice_update` (XLA's in-place dynamic update)."""
-    steps = sequences[0].shape[0]
     like = carry[0]
     batch = ops.shape(like)[0]
     buffers = tuple(ops.zeros((steps, batch, w), like.dtype) for w in widths)
