@@ -101,7 +101,9 @@ def path_of(layer, shape, jit=False) -> str:
     (see `GatedLSTM.sequence_plan`); the built-in's own rule for the
     built-in."""
     if hasattr(layer, "sequence_plan"):
-        return layer.sequence_plan(tuple(shape[:2]) + (shape[2],), xla=jit)
+        return layer.sequence_plan(
+            tuple(shape[:2]) + (shape[2],), jit_compile=jit
+        )
     return f"built-in (use_cudnn={layer.use_cudnn!r})"
 
 

@@ -120,8 +120,9 @@ def measure(config: Config, store) -> None:
     x = rng.normal(size=(batch, steps, features)).astype("float32")
     y = np.zeros((batch, 1), "float32")
     jit = config.jit_compile or keras.backend.backend() == "jax"
-    # What the layer sees inside the compiled step (None: as it runs).
-    xla = True if jit and keras.backend.backend() == "tensorflow" else None
+    # What the layer sees inside the step (compiled or not; JAX plans the
+    # same either way).
+    compiled = bool(config.jit_compile)
     for kind in ("LSTM", "GRU"):
         for gates in (False, True):
             if store.find(kind=kind, gates=gates):
@@ -130,7 +131,8 @@ def measure(config: Config, store) -> None:
             if not found:
                 continue
             paths = {
-                n: layer.sequence_plan(x, xla=xla) for n, layer in found.items()
+                n: layer.sequence_plan(x, jit_compile=compiled)
+                for n, layer in found.items()
             }
             models = {
                 n: build(layer, config.shape, jit) for n, layer in found.items()

@@ -343,8 +343,31 @@ def test_sequence_plan_says_which_path_a_call_takes(accelerator, monkeypatch):
         "loop; gates recovered" if backend == "tensorflow" else
         "loop; gates stepped"
     )  # fmt: skip
+    assert gated.sequence_plan(shape, jit_compile=True) == under_xla
     with pytest.raises(TypeError, match="sequence_plan's xla must be"):
         gated.sequence_plan(shape, xla="yes")
+    with pytest.raises(TypeError, match="sequence_plan's jit_compile must"):
+        gated.sequence_plan(shape, jit_compile=1)
+    with pytest.raises(ValueError, match="jit_compile=True and xla=False"):
+        gated.sequence_plan(shape, jit_compile=True, xla=False)
+
+
+@pytest.mark.parametrize("steps", [25, 26, 60])
+def test_sequence_plan_says_when_a_compiled_pass_runs_in_chunks(steps):
+    """Under PyTorch's compiler the hand-written pass runs in compiled
+    chunks of `CHUNK_STEPS` (25) steps, where the sequence is longer than
+    one chunk; the flag means what it meant above elsewhere."""
+    gated = GatedGRU(4, return_gates=True)
+    plan = gated.sequence_plan((2, steps, 3), jit_compile=True)
+    chunks = " in chunks of 25" if steps > 25 else ""
+    expected = {
+        "torch": f"handwritten{chunks}; gates stepped",
+        "tensorflow": "handwritten as one loop; gates stepped",
+        "jax": "loop; gates stepped",
+    }
+    assert plan == expected[keras.backend.backend()]
+    # Uncompiled, never chunks.
+    assert "chunks" not in gated.sequence_plan((2, steps, 3))
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])

@@ -274,6 +274,14 @@ def choose(facts: Facts) -> Plan:
     )
 
 
+def chunk_length(plan: Plan, steps) -> int:
+    """The steps per compiled chunk for a sequence of `steps` steps: 0
+    (every step traced by the caller's compiler, as cheaply as it would
+    trace one chunk) where the plan has no chunks or the sequence is no
+    longer than one."""
+    return plan.chunk if steps is not None and 0 < plan.chunk < steps else 0
+
+
 def facts_of(layer, sequences, mask, gates: bool) -> Facts:
     cell = layer.cell
     return Facts(
@@ -638,7 +646,7 @@ def _sequence(
             list(state0),
             with_gates,
             symbolic=plan.symbolic,
-            chunk=plan.chunk,
+            chunk=chunk_length(plan, sequences.shape[1]),
         )
         last, path = outputs[:, -1], HANDWRITTEN
     else:

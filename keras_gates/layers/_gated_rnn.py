@@ -685,28 +685,52 @@ class GatedRNN(keras.layers.RNN):
             return output
         return self._with_gates(output, result.gates, result.states, mask)
 
-    def sequence_plan(self, sequences, mask=None, xla=None) -> str:
+    def sequence_plan(
+        self, sequences, mask=None, jit_compile=None, *, xla=None
+    ) -> str:
         """Which path a call on `sequences` (an array, or just its shape)
         would take, in words: "kernel" (the built-in's fused function,
         cuDNN on a GPU; it may still refuse at run time and fall back),
-        "handwritten" (" as one loop": `keras.ops.fori_loop`, under XLA)
-        or "loop" (", rematerialised": a per-step gradient, under XLA),
-        and how gates come ("stepped" or "recovered"). `xla`:
-        whether TensorFlow traces the call for XLA (`jit_compile=True`);
-        None, as this call sees it (never, outside a compiled function).
-        For benchmarks and debugging; see `_engine`."""
+        "handwritten" (" as one loop": `keras.ops.fori_loop`, under XLA;
+        " in chunks of K": K steps per `torch.compile`d chunk, under
+        PyTorch's compiler) or "loop" (", rematerialised": a per-step
+        gradient, under XLA), and how gates come ("stepped" or
+        "recovered").
+
+        `jit_compile`: whether the call runs inside a compiled step, as
+        Keras's `jit_compile=True` compiles it (XLA on TensorFlow,
+        `torch.compile` on PyTorch; JAX's steps are always compiled and
+        plan as they do outside); None, as this call sees it (never,
+        outside a compiled function). `xla`: the same, TensorFlow's name
+        for it, kept for older code. For benchmarks and debugging; see
+        `_engine`."""
         if not hasattr(sequences, "shape"):
             sequences = keras.KerasTensor(tuple(sequences))
         facts = _engine.facts_of(self, sequences, mask, self.return_gates)
-        if xla is not None:
-            check.boolean(f"{self.name}: sequence_plan's xla", xla)
+        for name, value in (("jit_compile", jit_compile), ("xla", xla)):
+            if value is not None:
+                check.boolean(f"{self.name}: sequence_plan's {name}", value)
+        if jit_compile is not None and xla is not None and jit_compile != xla:
+            raise ValueError(
+                f"{self.name}: sequence_plan got jit_compile={jit_compile} "
+                f"and xla={xla}; expected one of them (xla is the older "
+                "name of jit_compile)."
+            )
+        compiled = jit_compile if jit_compile is not None else xla
+        if compiled is not None:
+            backend = keras.backend.backend()
             facts = dataclasses.replace(
-                facts, xla=xla and keras.backend.backend() == "tensorflow"
+                facts,
+                xla=compiled and backend == "tensorflow",
+                compiling=compiled and backend == "torch",
             )
         plan = _engine.choose(facts)
         path = plan.sequence
         if plan.symbolic:
             path = f"{path} as one loop"
+        chunk = _engine.chunk_length(plan, sequences.shape[1])
+        if chunk:
+            path = f"{path} in chunks of {chunk}"
         if plan.remat:
             path = f"{path}, rematerialised"
         if plan.try_kernel:

@@ -133,13 +133,6 @@ def _call(function, *arguments, **options):
 _call_untraced = _autodiff.untraced(_call)
 
 
-def _chunk_size(chunk, xp):
-    """`chunk`, or 0 where the sequence `(batch, time, ...)` is no longer
-    than one chunk: then the caller's compiler traces the whole pass, as
-    cheaply as it would trace one chunk."""
-    return chunk if 0 < chunk < xp.shape[1] else 0
-
-
 def _pass(run, chunk, *arguments):
     """`run(*arguments)` (a forward pass returning `(result, grad)`) with
     its gradient (`keras.ops.custom_gradient`). With `chunk`, the pass and
@@ -184,9 +177,10 @@ def _scan(
     `symbolic`: one `keras.ops.fori_loop` writing preallocated buffers.
     Else a Python loop; with `chunk`, `chunk` steps at a time through
     `_autodiff.compiled_region` (a compiler traces one chunk and calls it
-    again for the next, instead of unrolling every step; `chunk` below the
-    length, see `_chunk_size`). `lists`: the Python loop's outputs left as
-    lists of steps (the other loops stack them)."""
+    again for the next, instead of unrolling every step; the caller keeps
+    `chunk` below the length, `engine.sequence.chunk_length`). `lists`:
+    the Python loop's outputs left as lists of steps (the other loops
+    stack them)."""
     steps = _length(sequences[0])
     if symbolic:
         return _scan_symbolic(
@@ -415,7 +409,6 @@ def lstm(
 
     form = form or STANDARD_LSTM
     width = len(form.blocks)
-    chunk = _chunk_size(chunk, xp)
     loops = {"symbolic": symbolic, "chunk": chunk}
 
     def run(xp, h0, c0, kernel):
@@ -573,7 +566,6 @@ def gru(
     has_bias = recurrent_bias is not None
     if not has_bias:
         recurrent_bias = ops.zeros((recurrent_kernel.shape[-1],), xp.dtype)
-    chunk = _chunk_size(chunk, xp)
     loops = {"symbolic": symbolic, "chunk": chunk}
 
     def run(xp, h0, kernel, bias):
