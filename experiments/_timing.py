@@ -30,6 +30,28 @@ def build(layer, shape, jit):
     return model
 
 
+def compiler_room(models: int) -> None:
+    """PyTorch's compiler emptied and allowed `models` more compiled
+    models (Keras's `jit_compile=True` on PyTorch). Dynamo keeps the
+    compiled code of a function per code object, and every Keras model's
+    training step shares one (each model adds its own guarded entries);
+    past `recompile_limit` entries (8 by default) it runs the step
+    eagerly, silently but for a warning, so the ninth model a process
+    compiled would be timed uncompiled. Nothing on the other backends."""
+    if keras.backend.backend() != "torch":
+        return
+    import torch
+
+    torch._dynamo.reset()
+    config = torch._dynamo.config
+    name = "recompile_limit" if hasattr(config, "recompile_limit") else (
+        "cache_size_limit"
+    )  # fmt: skip
+    # A model takes one entry per frame of its step (the step is split
+    # where dynamo cannot trace, e.g. at numpy inputs), a few recompiles.
+    setattr(config, name, max(getattr(config, name), 8 + 4 * models))
+
+
 def time_interleaved(functions: dict, repeats: int, warmup: int) -> dict:
     for function in functions.values():
         for _ in range(warmup):

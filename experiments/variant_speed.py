@@ -42,7 +42,12 @@ from experiments._runner import (
     open_store,
     parser,
 )
-from experiments._timing import build, flush_denormals, time_interleaved
+from experiments._timing import (
+    build,
+    compiler_room,
+    flush_denormals,
+    time_interleaved,
+)
 from keras_gates import GatedGRU, GatedLSTM
 
 LSTM_VARIANTS = ("nig", "nfg", "nog", "niaf", "noaf", "cifg", "fgr")
@@ -77,7 +82,7 @@ class Config:
     candidates: list = field(default_factory=list)
 
 
-QUICK = Config(shape=[4, 12, 5, 6], repeats=2, warmup=1)
+QUICK = Config(shape=[4, 12, 5, 6], repeats=2, warmup=2)
 
 
 def layers(kind: str, units: int, gates: bool, only=()) -> dict:
@@ -134,6 +139,8 @@ def measure(config: Config, store) -> None:
                 n: layer.sequence_plan(x, jit_compile=compiled)
                 for n, layer in found.items()
             }
+            if config.jit_compile:
+                compiler_room(len(found))
             models = {
                 n: build(layer, config.shape, jit) for n, layer in found.items()
             }
@@ -251,6 +258,14 @@ def write_page(store, output: Path) -> str:
             " PyTorch flushes denormal floats to zero in this run, as "
             "TensorFlow and XLA do by default."
             if store.data.get("flush_denormal")
+            else ""
+        )
+        + (
+            " Compiled on PyTorch, dynamo's cache is emptied before each "
+            "table's models and holds them all (past its recompile limit it "
+            "would run the later models' steps uncompiled)."
+            if _compiled(store)
+            and store.data["versions"].get("backend") == "torch"
             else ""
         ),
         "",

@@ -684,6 +684,55 @@ def test_variant_speed_at_toy_size(tmp_path):
     assert "target 1.5x: LSTM layer_norm (gates off) " in page
 
 
+COMPILED_MODELS = """
+import numpy as np
+import torch
+from torch._dynamo.utils import counters
+from experiments._timing import build, compiler_room
+from keras_gates import GatedGRU
+
+shape = (2, 3, 2, 2)
+x, y = np.ones(shape[:3], "float32"), np.zeros((2, 1), "float32")
+for room in (False, True):
+    torch._dynamo.reset()
+    counters.clear()
+    torch._dynamo.config.recompile_limit = 1  # as if 8 models came before
+    if room:
+        compiler_room(2)
+    for _ in range(2):
+        model = build(GatedGRU(2), shape, True)
+        model.train_on_batch(x, y)
+        model.train_on_batch(x, y)
+    eager = any("recompile limit" in r for r in counters["unimplemented"])
+    print(f"room {room}: eager {eager}")
+"""
+
+
+@pytest.mark.slow
+def test_every_compiled_model_of_a_speed_run_stays_compiled():
+    """Every Keras model's compiled training step on PyTorch shares one
+    code object, so past dynamo's recompile limit (8 entries) the next
+    model would be timed as eager code; `compiler_room`, which the speed
+    experiments call before each group of compiled models, makes room."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KERAS_BACKEND": "torch", "PYTHONPATH": os.getcwd()}
+    done = subprocess.run(
+        [sys.executable, "-c", COMPILED_MODELS],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    # Without room the second model hits the limit: the check itself works.
+    assert done.stdout.strip().splitlines()[-2:] == [
+        "room False: eager True",
+        "room True: eager False",
+    ]
+
+
 def test_gpu_checks_script_keeps_to_its_budget_and_reports_each_check(
     tmp_path,
 ):
