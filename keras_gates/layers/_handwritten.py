@@ -426,8 +426,9 @@ def lstm(
         )
         # Lists of steps on the Python loop: stacked only where needed.
         s_all, g_all, c_all, tanh_c_all, h_all = kept
+        h_all = _stacked(h_all)
         if with_gates:
-            h_all, g_all = _stacked(h_all), _stacked(g_all)
+            g_all = _stacked(g_all)
             i, f, o = _sigmoid_gates(_stacked(s_all), n, form)
             ones = ops.ones_like(g_all)
             result = ops.concatenate(
@@ -442,7 +443,6 @@ def lstm(
                 axis=-1,
             )
         else:
-            h_all = _stacked(h_all)
             result = ops.concatenate([h_all, ops.expand_dims(c, 0)], axis=0)
 
         def grad(*args, upstream=None):
