@@ -202,14 +202,48 @@ def versions() -> dict:
     return found
 
 
-def _cpu_name() -> str:
+def _cpuinfo() -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        return Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
+        return ""
+
+
+def _cpu_name(cpuinfo: str) -> str:
+    for line in cpuinfo.splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
+
+
+def _cpu_generation(cpuinfo: str) -> str:
+    """The x86 family and model and the widest vector instructions, from
+    the first processor in /proc/cpuinfo ("" where it says none): hosts
+    that a virtual machine names alike ("AMD EPYC") differ there, and
+    the backends pick different kernels for them, which round
+    differently (a training run's accuracies move) and run at different
+    speeds."""
+    fields = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            break
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    flags = set(fields.get("flags", "").split())
+    vectors = next(
+        (
+            name
+            for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"))
+            if flag in flags
+        ),
+        "",
+    )
+    parts = []
+    if "cpu family" in fields and "model" in fields:
+        parts.append(f"family {fields['cpu family']} model {fields['model']}")
+    if vectors:
+        parts.append(vectors)
+    return ", ".join(parts)
 
 
 def _accelerators(backend: str) -> list[str]:
@@ -232,7 +266,8 @@ def _accelerators(backend: str) -> list[str]:
 
 
 def device() -> str:
-    """The accelerator the backend uses, or the CPU with its core count."""
+    """The accelerator the backend uses, or the CPU with its generation
+    and core count."""
     import keras
 
     try:
@@ -241,7 +276,12 @@ def device() -> str:
         accelerators = [f"unknown ({error})"]
     if accelerators:
         return ", ".join(accelerators)
-    return f"CPU: {_cpu_name()}, {os.cpu_count()} cores"
+    cpuinfo = _cpuinfo()
+    generation = _cpu_generation(cpuinfo)
+    name = _cpu_name(cpuinfo)
+    if generation:
+        name += f" ({generation})"
+    return f"CPU: {name}, {os.cpu_count()} cores"
 
 
 # -- results -------------------------------------------------------------

@@ -219,6 +219,50 @@ def test_two_workers_by_default_only_on_a_multicore_cpu(monkeypatch):
         assert _runner.default_workers() == expected, (cores, gpus)
 
 
+ZEN3 = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 1
+model name\t: AMD EPYC
+flags\t\t: fpu sse2 avx fma avx2 bmi2
+
+processor\t: 1
+cpu family\t: 99
+model\t\t: 99
+model name\t: other
+flags\t\t: avx512f avx2
+"""
+
+
+@pytest.mark.parametrize(
+    "cpuinfo, expected",
+    [
+        (ZEN3, "CPU: AMD EPYC (family 25 model 1, AVX2), 2 cores"),
+        (
+            ZEN3.replace("model\t\t: 1", "model\t\t: 17").replace(
+                "avx2 bmi2", "avx2 avx512f bmi2"
+            ),
+            "CPU: AMD EPYC (family 25 model 17, AVX-512), 2 cores",
+        ),
+        (
+            "model name\t: Some CPU\nflags\t: sse2\n",
+            "CPU: Some CPU, 2 cores",
+        ),
+    ],
+    ids=["avx2", "avx512", "no-family"],
+)
+def test_the_cpu_is_named_with_its_generation(monkeypatch, cpuinfo, expected):
+    """Virtual machines name different hosts alike ("AMD EPYC"); the
+    family, model and vector width, read from the first processor only,
+    tell them apart."""
+    from experiments import _runner
+
+    monkeypatch.setattr(_runner, "_cpuinfo", lambda: cpuinfo)
+    monkeypatch.setattr(_runner, "_accelerators", lambda _: [])
+    monkeypatch.setattr(_runner.os, "cpu_count", lambda: 2)
+    assert _runner.device() == expected
+
+
 def test_workers_must_be_at_least_one(tmp_path):
     with pytest.raises(ValueError, match="--workers must be at least 1, got 0"):
         long_dependency.main(["--workers", "0", "--output", str(tmp_path)])
