@@ -92,6 +92,36 @@ class Config:
     stop_at: float = 0.0
 
 
+HELPS = {
+    "task": "the synthetic task: agreement, adding, copy or temporal_order",
+    "lengths": "dependency lengths (timesteps between the cue and the "
+    "answer), one run of each model at each",
+    "models": "GatedLSTM, GatedGRU, LSTM, GRU (the built-ins), SimpleRNN",
+    "inits": "gate-bias initialisations for the LSTM and GRU models "
+    "(SimpleRNN always runs with Keras's defaults)",
+    "units": "recurrent units per model",
+    "epochs": "training epochs at most",
+    "train_size": "training sequences",
+    "validation_size": "validation sequences (for --stop-at)",
+    "test_size": "test sequences, scored once after training",
+    "batch_size": "sequences per training step",
+    "learning_rate": "Adam's learning rate (gradients clipped to norm 1)",
+    "noun_rate": "agreement: the share of the clause's words that are "
+    "distractor nouns",
+    "figure_length": "the length whose trained GatedLSTM is saved and "
+    "drawn in the gate figures",
+    "seed": "the first seed (weights, and data unless --data-seeds)",
+    "seeds": "how many seeds, counting up from --seed; with two or more, "
+    "95% intervals and verdicts",
+    "data_seeds": "draw new data for each seed (else one data set)",
+    "attractors": "agreement: also score test sentences with exactly k "
+    "attractor nouns, for each k given (Linzen et al. 2016)",
+    "attractor_size": "test sentences per attractor count",
+    "stop_at": "end a run after the first epoch whose validation accuracy "
+    "reaches this (0: train every epoch)",
+}
+
+
 def planned_runs(config: Config, only_seed: int | None = None) -> list[dict]:
     """Every (model, init, length) once per seed, seed by seed: an
     interrupted sweep has whole seeds done. With `only_seed`, that seed's
@@ -720,19 +750,14 @@ def draw_gate_figures(gates, x, y, facts, config, output) -> list[Path]:
     return figures
 
 
-def main(
-    argv=None,
-    defaults: Config | None = None,
-    description=None,
-    module="long_dependency",
-    workers=1,
-):
-    defaults = defaults or Config()
+def command_parser(defaults: Config, description=None, workers=1):
+    """The flags of a sweep's command (the main command's among them)."""
     arguments = parser(
         defaults,
         description or __doc__.split("\n")[0],
         output=None,
         choices={"inits": INITS},
+        helps=HELPS,
     )
     arguments.add_argument(
         "--workers",
@@ -743,6 +768,18 @@ def main(
         "side",
     )
     arguments.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    return arguments
+
+
+def main(
+    argv=None,
+    defaults: Config | None = None,
+    description=None,
+    module="long_dependency",
+    workers=1,
+):
+    defaults = defaults or Config()
+    arguments = command_parser(defaults, description, workers)
     args = arguments.parse_args(argv)
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")

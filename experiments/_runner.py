@@ -65,8 +65,22 @@ __all__ = [
 # -- flags ---------------------------------------------------------------
 
 
+def shown_default(value) -> str:
+    """A flag's default as the command line would spell it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value) if value else "none"
+    return str(value)
+
+
 def parser(
-    defaults, description: str, output: str, exclude=(), choices=None
+    defaults,
+    description: str,
+    output: str,
+    exclude=(),
+    choices=None,
+    helps=None,
 ) -> argparse.ArgumentParser:
     """One flag per field of the dataclass instance `defaults` (its values
     are the flags' defaults), except `exclude`, plus the shared flags.
@@ -74,8 +88,11 @@ def parser(
     Args:
         output: the default output folder.
         choices: `{field: allowed values}`.
+        helps: `{field: what the flag does}`; every flag's help ends
+            with its default.
     """
     choices = choices or {}
+    helps = helps or {}
     result = argparse.ArgumentParser(description=description)
     for field in dataclasses.fields(defaults):
         if field.name in exclude:
@@ -94,7 +111,11 @@ def parser(
                 continue
         else:
             options["type"] = type(value)
-        result.add_argument(flag, **options)
+        action = result.add_argument(flag, **options)
+        # Set after: BooleanOptionalAction appends a default of its own
+        # on some Python versions.
+        text = f"{helps.get(field.name, '')} (default: {shown_default(value)})"
+        action.help = text.strip().replace("%", "%%")  # argparse formats it
     result.add_argument(
         "--output",
         default=output,

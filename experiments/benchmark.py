@@ -639,7 +639,20 @@ def write_growth(folder: Path, store, config) -> None:
 
 
 def command_parser():
-    result = parser(Config(), __doc__.split("\n")[0], None)
+    result = parser(
+        Config(),
+        __doc__.split("\n")[0],
+        None,
+        helps={
+            "repeats": "timed steps per candidate, taken in turn (the "
+            "median is reported)",
+            "warmup": "untimed steps per candidate first",
+            "probe": "sequences in the extract_gates probe",
+            "memory_time": "time steps of the probe whose gates' memory "
+            "is measured",
+            "seed": "the seed of the inputs",
+        },
+    )
     result.add_argument("--quick", action="store_true", help="toy sizes")
     result.add_argument(
         "--growth-only",

@@ -386,6 +386,17 @@ def command_parser(defaults):
         "Training-step time of the variants",
         f"results/variant_speed/{backend}",
         choices={"candidates": sorted(CANDIDATES)},
+        helps={
+            "shape": "batch, time steps, input features, units",
+            "repeats": "timed training steps per candidate, taken in turn "
+            "(the median is reported)",
+            "warmup": "untimed steps per candidate first",
+            "seed": "the seed of the inputs",
+            "jit_compile": "compile the training step (XLA on TensorFlow, "
+            "torch.compile on PyTorch; always on with JAX)",
+            "candidates": "only these beside the standard layers (none: "
+            "every one)",
+        },
     )
     arguments.add_argument("--quick", action="store_true", help="toy size")
     return arguments

@@ -263,6 +263,34 @@ def test_the_cpu_is_named_with_its_generation(monkeypatch, cpuinfo, expected):
     assert _runner.device() == expected
 
 
+def test_every_flag_of_the_main_command_says_what_it_does_and_its_default():
+    import argparse
+
+    from experiments import _long_dependency
+
+    defaults = _long_dependency.Config(task="agreement", stop_at=0.95)
+    arguments = _long_dependency.command_parser(defaults, "d", workers=2)
+    for action in arguments._actions:
+        if action.dest in ("help", "worker"):
+            continue
+        assert action.help and not action.help.startswith("("), action.dest
+        assert action.help != argparse.SUPPRESS
+    text = " ".join(arguments.format_help().split())
+    for expected in [
+        "--lengths LENGTHS [LENGTHS ...] dependency lengths (timesteps "
+        "between the cue and the answer), one run of each model at each "
+        "(default: 20 100 200)",
+        "95% intervals and verdicts (default: 1)",
+        "--data-seeds, --no-data-seeds draw new data for each seed (else "
+        "one data set) (default: off)",
+        "(0: train every epoch) (default: 0.95)",
+        "(default: GatedLSTM GatedGRU LSTM GRU SimpleRNN)",
+        "attractor nouns, for each k given (Linzen et al. 2016) (default: "
+        "none)",
+    ]:
+        assert expected in text, expected
+
+
 def test_workers_must_be_at_least_one(tmp_path):
     with pytest.raises(ValueError, match="--workers must be at least 1, got 0"):
         long_dependency.main(["--workers", "0", "--output", str(tmp_path)])
