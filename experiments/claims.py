@@ -860,7 +860,13 @@ def run_all(
 
 def main(argv=None):
     description = __doc__.split("\n")[0]
-    args = parser(Options(), description, "results/claims").parse_args(argv)
+    helps = {
+        "seeds": "seeds per sweep cell (verdicts need two or more)",
+        "quick": "toy sizes, one epoch: a check that everything runs",
+    }
+    args = parser(
+        Options(), description, "results/claims", helps=helps
+    ).parse_args(argv)
     if args.seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
     output = Path(args.output)

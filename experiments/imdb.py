@@ -242,8 +242,35 @@ def command_parser():
             "keep": ("end", "start"),
             "strategy": ("none", "mirrored", "multiworker"),
         },
+        helps={
+            "vocabulary": "token ids, padding and the out-of-vocabulary "
+            "id (shared by the rarer words) included",
+            "length": "tokens per review (shorter ones padded at the end "
+            "and masked)",
+            "keep": "a longer review's last or first tokens",
+            "embedding": "embedding width",
+            "units": "recurrent units",
+            "embedding_dropout": "SpatialDropout1D rate on the embeddings",
+            "dropout": "the recurrent layer's input dropout",
+            "recurrent_dropout": "the recurrent layer's recurrent dropout",
+            "epochs": "training epochs",
+            "batch_size": "reviews per training step",
+            "learning_rate": "Adam's (initial) learning rate",
+            "schedule": "constant, or cosine decay to zero over the budget",
+            "validation": "training reviews held out to choose the best epoch",
+            "models": "GatedLSTM, GatedGRU, LSTM, GRU, SimpleRNN",
+            "train_split": "the tfds training split (e.g. 'train[:1000]')",
+            "test_split": "the tfds test split",
+            "strategy": "TensorFlow's data-parallel strategy, if any",
+            "seed": "one seed for every model",
+        },
     )
-    result.add_argument("--data-dir", default=None)
+    result.add_argument(
+        "--data-dir",
+        default=None,
+        help="tensorflow-datasets' data folder (default: TFDS_DATA_DIR, "
+        "else tfds's own)",
+    )
     result.add_argument("--all", action="store_true", help="add SimpleRNN")
     result.add_argument(
         "--tokens-only",
