@@ -65,6 +65,23 @@ __all__ = [
 # -- flags ---------------------------------------------------------------
 
 
+# What the fields that many experiments share mean, where an experiment
+# does not say it more exactly (`parser`'s helps).
+COMMON_HELPS = {
+    "seed": "the random seed (the first one, where --seeds asks for more)",
+    "seeds": "how many seeds, counting up from --seed",
+    "units": "recurrent units",
+    "epochs": "training epochs (at most)",
+    "train_size": "training sequences",
+    "validation_size": "validation sequences",
+    "test_size": "test sequences",
+    "batch_size": "sequences per training step",
+    "learning_rate": "the optimiser's learning rate",
+    "repeats": "timed repeats per candidate (the median is reported)",
+    "warmup": "untimed repeats per candidate first",
+}
+
+
 def shown_default(value) -> str:
     """A flag's default as the command line would spell it."""
     if isinstance(value, bool):
@@ -88,11 +105,11 @@ def parser(
     Args:
         output: the default output folder.
         choices: `{field: allowed values}`.
-        helps: `{field: what the flag does}`; every flag's help ends
-            with its default.
+        helps: `{field: what the flag does}`, over `COMMON_HELPS`;
+            every flag's help ends with its default.
     """
     choices = choices or {}
-    helps = helps or {}
+    helps = {**COMMON_HELPS, **(helps or {})}
     result = argparse.ArgumentParser(description=description)
     for field in dataclasses.fields(defaults):
         if field.name in exclude:

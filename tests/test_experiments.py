@@ -291,6 +291,29 @@ def test_every_flag_of_the_main_command_says_what_it_does_and_its_default():
         assert expected in text, expected
 
 
+def test_a_flag_without_its_own_help_says_the_shared_meaning_and_default():
+    import dataclasses
+
+    from experiments._runner import parser
+
+    @dataclasses.dataclass
+    class Toy:
+        seed: int = 3
+        batch_size: int = 8
+        probes: list = dataclasses.field(default_factory=lambda: [1, 2])
+
+    helps = {"batch_size": "probes per step, 5% of them"}
+    actions = {
+        a.dest: a.help for a in parser(Toy(), "d", None, helps=helps)._actions
+    }
+    assert actions["seed"] == (
+        "the random seed (the first one, where --seeds asks for more) "
+        "(default: 3)"
+    )
+    assert actions["batch_size"] == "probes per step, 5%% of them (default: 8)"
+    assert actions["probes"] == "(default: 1 2)"
+
+
 def test_workers_must_be_at_least_one(tmp_path):
     with pytest.raises(ValueError, match="--workers must be at least 1, got 0"):
         long_dependency.main(["--workers", "0", "--output", str(tmp_path)])
