@@ -170,7 +170,12 @@ def gate_heatmap(
         figsize=(width, row_height * len(names) + 1.0 + extra),
         layout="constrained",
     )
-    axes = figure.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
+    # Not sharex: shared axes lay out every sibling's tick labels (up to 80
+    # tokens each) for each axis, which made the figure take seconds to
+    # save; every panel spans the same steps, and only the last is labelled.
+    axes = figure.subplots(len(names), 1, squeeze=False)[:, 0]
+    for axis in axes[:-1]:
+        axis.set_xticks([])
     for axis, name in zip(axes, names, strict=True):
         values = prepare(arrays[name])
         cmap, vmin, vmax = _colour_scale(name, values)
