@@ -92,6 +92,7 @@ class Config:
     stop_at: float = 0.0
 
 
+# Beside _runner.COMMON_HELPS, which the flags not named here take.
 HELPS = {
     "task": "the synthetic task: agreement, adding, copy or temporal_order",
     "lengths": "dependency lengths (timesteps between the cue and the "
@@ -99,12 +100,8 @@ HELPS = {
     "models": "GatedLSTM, GatedGRU, LSTM, GRU (the built-ins), SimpleRNN",
     "inits": "gate-bias initialisations for the LSTM and GRU models "
     "(SimpleRNN always runs with Keras's defaults)",
-    "units": "recurrent units per model",
-    "epochs": "training epochs at most",
-    "train_size": "training sequences",
     "validation_size": "validation sequences (for --stop-at)",
     "test_size": "test sequences, scored once after training",
-    "batch_size": "sequences per training step",
     "learning_rate": "Adam's learning rate (gradients clipped to norm 1)",
     "noun_rate": "agreement: the share of the clause's words that are "
     "distractor nouns",

@@ -247,18 +247,11 @@ def _cpuinfo() -> str:
         return ""
 
 
-def _cpu_name(cpuinfo: str) -> str:
-    for line in cpuinfo.splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def _cpu_generation(cpuinfo: str) -> str:
-    """The x86 family and model and the widest vector instructions, from
-    the first processor in /proc/cpuinfo ("" where it says none): hosts
-    that a virtual machine names alike ("AMD EPYC") differ there, and
-    the backends pick different kernels for them, which round
+def _cpu_description(cpuinfo: str) -> str:
+    """The first processor in /proc/cpuinfo: its name, with its x86
+    family and model and widest vector instructions where it gives them.
+    Hosts that a virtual machine names alike ("AMD EPYC") differ there,
+    and the backends pick different kernels for them, which round
     differently (a training run's accuracies move) and run at different
     speeds."""
     fields = {}
@@ -267,21 +260,18 @@ def _cpu_generation(cpuinfo: str) -> str:
             break
         key, _, value = line.partition(":")
         fields[key.strip()] = value.strip()
-    flags = set(fields.get("flags", "").split())
-    vectors = next(
-        (
-            name
-            for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"))
-            if flag in flags
-        ),
-        "",
+    name = (
+        fields.get("model name") or platform.processor() or platform.machine()
     )
-    parts = []
+    flags = set(fields.get("flags", "").split())
+    details = []
     if "cpu family" in fields and "model" in fields:
-        parts.append(f"family {fields['cpu family']} model {fields['model']}")
-    if vectors:
-        parts.append(vectors)
-    return ", ".join(parts)
+        details.append(f"family {fields['cpu family']} model {fields['model']}")
+    for flag, vectors in (("avx512f", "AVX-512"), ("avx2", "AVX2")):
+        if flag in flags:
+            details.append(vectors)
+            break
+    return f"{name} ({', '.join(details)})" if details else name
 
 
 def _accelerators(backend: str) -> list[str]:
@@ -314,12 +304,7 @@ def device() -> str:
         accelerators = [f"unknown ({error})"]
     if accelerators:
         return ", ".join(accelerators)
-    cpuinfo = _cpuinfo()
-    generation = _cpu_generation(cpuinfo)
-    name = _cpu_name(cpuinfo)
-    if generation:
-        name += f" ({generation})"
-    return f"CPU: {name}, {os.cpu_count()} cores"
+    return f"CPU: {_cpu_description(_cpuinfo())}, {os.cpu_count()} cores"
 
 
 # -- results -------------------------------------------------------------

@@ -249,7 +249,6 @@ def command_parser():
             "and masked)",
             "keep": "a longer review's last or first tokens",
             "embedding": "embedding width",
-            "units": "recurrent units",
             "embedding_dropout": "SpatialDropout1D rate on the embeddings",
             "dropout": "the recurrent layer's input dropout",
             "recurrent_dropout": "the recurrent layer's recurrent dropout",
